@@ -1,0 +1,120 @@
+"""Run-time settings: profiles, weights mode, cache folder and a quiet TensorFlow start-up.
+
+Everything here reads environment variables so that notebooks, the CLI and CI agree:
+
+- ``CADL_WEIGHTS``: ``pretrained`` (default), ``untrained`` or ``auto``.
+- ``CADL_PROFILE``: ``full`` (default) or ``quick`` (small sizes and few steps, for CI).
+- ``CADL_CACHE_DIR``: where downloaded weights live (default ``~/.cache/cadl_utils``).
+- ``CADL_INCEPTION5H_URL``: a mirror of inception5h.zip (same hashes).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ParameterError
+
+WEIGHTS_MODES = ("pretrained", "untrained", "auto")
+PROFILES = ("full", "quick")
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ and Python start-up messages out of the user's output.
+
+    Must run before TensorFlow is imported to silence the C++ log; it only sets defaults, so a
+    user's own ``TF_CPP_MIN_LOG_LEVEL`` wins. oneDNN stays on (it is much faster on CPU); its one
+    start-up notice goes to the process's stderr, which notebooks do not show.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+def weights_mode(weights: str | None = None) -> str:
+    """Resolve the weights mode.
+
+    Args:
+        weights: ``pretrained``, ``untrained``, ``auto`` or None (read ``CADL_WEIGHTS``, default
+            ``pretrained``).
+
+    Returns:
+        One of ``WEIGHTS_MODES``.
+    """
+    mode = weights if weights is not None else os.environ.get("CADL_WEIGHTS", "pretrained")
+    mode = mode.strip().lower()
+    if mode not in WEIGHTS_MODES:
+        raise ParameterError(
+            f"unknown weights mode {mode!r}: use one of {', '.join(WEIGHTS_MODES)} "
+            "(argument weights=... or environment variable CADL_WEIGHTS)"
+        )
+    return mode
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """The folder for downloaded weights.
+
+    Args:
+        path: explicit folder, or None for ``CADL_CACHE_DIR`` or ``~/.cache/cadl_utils``.
+
+    Returns:
+        The folder as a Path (not created here).
+    """
+    if path is not None:
+        return Path(path).expanduser()
+    env = os.environ.get("CADL_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "cadl_utils"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and step counts for one quality level.
+
+    Attributes:
+        name: ``full`` or ``quick``.
+        size: long side of working images in pixels.
+        steps: gradient steps for a dream or a style run.
+        octaves: number of octaves for Deep Dream.
+        frames: frames of feedback and zoom GIFs.
+        preview_size: long side of widget previews.
+        preview_steps: steps of a widget preview.
+    """
+
+    name: str
+    size: int
+    steps: int
+    octaves: int
+    frames: int
+    preview_size: int
+    preview_steps: int
+
+
+_PROFILES = {
+    "full": Profile("full", size=512, steps=100, octaves=4, frames=60, preview_size=224, preview_steps=10),
+    "quick": Profile("quick", size=128, steps=4, octaves=2, frames=4, preview_size=96, preview_steps=2),
+}
+
+
+def profile(name: str | None = None) -> Profile:
+    """The active quality profile.
+
+    Args:
+        name: ``full``, ``quick`` or None (read ``CADL_PROFILE``, default ``full``).
+
+    Returns:
+        The Profile.
+    """
+    chosen = (name if name is not None else os.environ.get("CADL_PROFILE", "full")).strip().lower()
+    if chosen not in _PROFILES:
+        raise ParameterError(
+            f"unknown profile {chosen!r}: use one of {', '.join(PROFILES)} "
+            "(argument or environment variable CADL_PROFILE)"
+        )
+    return _PROFILES[chosen]
