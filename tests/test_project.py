@@ -23,7 +23,8 @@ def _quick_start_commands() -> list[str]:
     text = (REPO / "README.md").read_text()
     section = text.split("## Quick start", 1)[1]
     block = re.search(r"```(?:bash|sh)?\n(.*?)```", section, re.S).group(1)
-    return [line.strip() for line in block.splitlines() if line.strip() and not line.strip().startswith("#")]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    return [command for command in commands if command]
 
 
 def test_readme_quick_start_shows_lab_then_test():
@@ -133,9 +134,18 @@ def test_make_lab_starts_jupyterlab(tmp_path):
         assert status is not None, "JupyterLab did not answer on /api/status within 120 s"
         assert "started" in status
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stop a process and its children (make -> jupyter), politely first."""
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         try:
-            process.wait(timeout=30)
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            continue
