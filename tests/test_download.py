@@ -511,8 +511,12 @@ def test_local_redirect_is_followed(server, bundle, cache):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://example.com/inception5h.zip", "http://10.0.0.5/inception5h.zip", "ftp://example.com/inception5h.zip",
-     "/some/local/inception5h.zip"],
+    [
+        "http://example.com/inception5h.zip",
+        "http://10.0.0.5/inception5h.zip",
+        "ftp://example.com/inception5h.zip",
+        "/some/local/inception5h.zip",
+    ],
 )
 def test_only_https_unless_local_mirror(url, bundle, cache):
     with pytest.raises(DownloadError) as caught:
@@ -599,7 +603,9 @@ def test_not_a_zip_with_matching_hash_is_rejected(server, cache):
     data = b"garbage, but the pin matches"
     server.routes["/z"] = Route(data)
     with pytest.raises(IntegrityError, match="not a valid zip"):
-        ensure_inception5h(cache, server.url("/z"), zip_sha1=_sha1(data), pb_sha1=None, progress=False, retries=0)
+        ensure_inception5h(
+            cache, server.url("/z"), zip_sha1=_sha1(data), pb_sha1=None, progress=False, retries=0
+        )
     assert_nothing_final(cache)
 
 
@@ -611,8 +617,11 @@ def test_not_a_zip_with_matching_hash_is_rejected(server, cache):
 def _hostile_members(tmp_path: Path):
     return {
         "dotdot": ("../evil.txt", [("../evil.txt", b"escaped")], "'..'"),
-        "absolute": (str(tmp_path / "abs_evil.txt"), [(zipfile.ZipInfo(str(tmp_path / "abs_evil.txt")), b"x")],
-                     "absolute path"),
+        "absolute": (
+            str(tmp_path / "abs_evil.txt"),
+            [(zipfile.ZipInfo(str(tmp_path / "abs_evil.txt")), b"x")],
+            "absolute path",
+        ),
         "symlink": ("link_to_passwd", [(symlink_info("link_to_passwd"), b"/etc/passwd")], "symbolic link"),
         "oversize": ("big.bin", [("big.bin", b"\0" * 50_000)], "more than the limit"),
     }

@@ -325,7 +325,9 @@ class _ProgressReport:
         if progress is True:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, leave=False)
+            self._bar = tqdm(
+                total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, leave=False
+            )
 
     def update(self, received: int) -> None:
         """Report that `received` bytes have arrived so far."""
@@ -401,7 +403,8 @@ def _fetch_into(url: str, part: Path, timeout: float, progress: bool | ProgressH
     with _open_response(url, timeout) as response:
         expected = _content_length(response)
         if max_bytes is not None and expected is not None and expected > max_bytes:
-            raise _TransferError(f"the server announces {expected} bytes, more than the limit of {max_bytes}", False)
+            reason = f"the server announces {expected} bytes, more than the limit of {max_bytes}"
+            raise _TransferError(reason, False)
         received = _copy_body(response, part, expected, timeout, progress, max_bytes, label)
     if expected is not None and received != expected:
         raise _TransferError(
@@ -525,7 +528,9 @@ def _member_parts(info: zipfile.ZipInfo, zip_path: PathLike) -> list[str]:
         raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} has an absolute path")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} points outside the folder ('..')")
+        raise IntegrityError(
+            f"unsafe zip {zip_path}: member {info.filename!r} points outside the folder ('..')"
+        )
     if not parts:
         raise IntegrityError(f"unsafe zip {zip_path}: a member has an empty name ({info.filename!r})")
     return parts
@@ -548,21 +553,26 @@ def _check_member(info: zipfile.ZipInfo, zip_path: PathLike, member_limit: int) 
         )
 
 
-def _check_archive(infos: Sequence[zipfile.ZipInfo], zip_path: PathLike, member_limit: int, total_limit: int) -> None:
+def _check_archive(infos: Sequence[zipfile.ZipInfo], zip_path: PathLike, member_limit: int,
+                   total_limit: int) -> None:
     """Check every member (even those not extracted: one hostile member condemns the archive)."""
     if len(infos) > MAX_MEMBERS:
-        raise IntegrityError(f"unsafe zip {zip_path}: {len(infos)} members, more than the limit of {MAX_MEMBERS}")
+        raise IntegrityError(
+            f"unsafe zip {zip_path}: {len(infos)} members, more than the limit of {MAX_MEMBERS}"
+        )
     total = 0
     for info in infos:
         _check_member(info, zip_path, member_limit)
         total += info.file_size
     if total > total_limit:
         raise IntegrityError(
-            f"unsafe zip {zip_path}: its members add up to {total} bytes, more than the limit of {total_limit}"
+            f"unsafe zip {zip_path}: its members add up to {total} bytes, "
+            f"more than the limit of {total_limit}"
         )
 
 
-def _choose(archive: zipfile.ZipFile, names: Sequence[str] | None, zip_path: PathLike) -> list[zipfile.ZipInfo]:
+def _choose(archive: zipfile.ZipFile, names: Sequence[str] | None,
+            zip_path: PathLike) -> list[zipfile.ZipInfo]:
     """The members to extract: all of them, or those named."""
     if names is None:
         return archive.infolist()
@@ -596,7 +606,8 @@ def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Pat
                 out.flush()
                 os.fsync(out.fileno())
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
-            raise IntegrityError(f"damaged zip {zip_path}: member {info.filename!r} cannot be read ({err})") from err
+            reason = f"damaged zip {zip_path}: member {info.filename!r} cannot be read ({err})"
+            raise IntegrityError(reason) from err
 
 
 def _open_zip(zip_path: PathLike) -> zipfile.ZipFile:
@@ -748,7 +759,8 @@ def _unpack(zip_path: Path, folder: Path, pb_sha1: str | None) -> str:
         raise _not_writable(folder, err) from err
     try:
         extracted = {path.name: path for path in safe_extract(zip_path, staging, names=members)}
-        actual = _check_sha1(extracted[PB_NAME], pb_sha1, f"the {PB_NAME} unpacked from {zip_path}", delete=True)
+        what = f"the {PB_NAME} unpacked from {zip_path}"
+        actual = _check_sha1(extracted[PB_NAME], pb_sha1, what, delete=True)
         for name in (LICENSE_NAME, LABELS_NAME, PB_NAME):
             if name in extracted:
                 os.replace(extracted[name], folder / name)
@@ -780,7 +792,8 @@ def _manual_help(url: str, zip_path: Path) -> str:
         f"  - fix the network and run again, or set {URL_ENV} to a mirror of the same file;\n"
         f"  - download inception5h.zip yourself (from {INCEPTION5H_URL}) and put it at\n"
         f"      {zip_path}\n"
-        "    (it is checked against its SHA-1 and unpacked on the next run), or pass path=... to the loader.\n"
+        "    (it is checked against its SHA-1 and unpacked on the next run),\n"
+        "    or pass path=... (your inception5h.zip or .pb) to the loader.\n"
         "Or run with the untrained stand-in (same layers, random weights): set CADL_WEIGHTS=untrained "
         'or pass weights="untrained".'
     )
@@ -851,7 +864,9 @@ def _pick_in_folder(folder: Path) -> Path:
     for name in (PB_NAME, ZIP_NAME):
         if (folder / name).is_file():
             return folder / name
-    raise DownloadError(f"the folder {folder} holds neither {PB_NAME} nor {ZIP_NAME}: pass the path of one of them")
+    raise DownloadError(
+        f"the folder {folder} holds neither {PB_NAME} nor {ZIP_NAME}: pass the path of one of them"
+    )
 
 
 def _warn_unverified(path: Path) -> None:
@@ -862,7 +877,8 @@ def _warn_unverified(path: Path) -> None:
     )
 
 
-def _zip_from_user(path: Path, sha1: str | None, verify: bool, cache_dir: PathLike | None) -> Inception5hFiles:
+def _zip_from_user(path: Path, sha1: str | None, verify: bool,
+                   cache_dir: PathLike | None) -> Inception5hFiles:
     """Verify the user's zip (never deleting it) and unpack it into the cache."""
     expected = sha1 if sha1 is not None else ZIP_SHA1
     if verify:
