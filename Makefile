@@ -42,7 +42,7 @@ unit: setup
 
 nbval: setup
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
-	  $(TEST_ENV) $(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env \
+	  $(TEST_ENV) $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
 	    --nbval-sanitize-with notebooks/sanitize.cfg notebooks; \
 	else echo "no notebooks yet"; fi
 
