@@ -1,0 +1,336 @@
+"""An untrained stand-in for inception5h: the same graph, node by node, with seeded random weights.
+
+The real network (Google's 2015 Deep Dream graph) cannot be downloaded on offline machines, so tests
+and CI use this stand-in. It is written directly as a ``GraphDef`` with exactly the real graph's node
+names, op types and channel counts (59 Conv2D layers, 7,548 channels, 1008-way softmax heads), so the
+loader, the layer inventory and every engine follow the same code paths as with the real weights.
+
+Convolution weights are zero-sum He-normal filters (gain adjusted, see ``CONV_GAIN``): the spread of
+the activations stays about constant through the depth and almost no channel is dead. The classifier
+layers are scaled down so the softmax heads stay unsaturated and give usable gradients. Pictures made
+with it are textures, not objects.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+# Names inside inception5h.zip (the download module pins the same names).
+PB_NAME = "tensorflow_inception_graph.pb"
+LABELS_NAME = "imagenet_comp_graph_label_strings.txt"
+LICENSE_NAME = "LICENSE"
+
+NUM_CLASSES = 1008
+NUM_LABELS = 1001
+
+# Class labels the course uses; every other index gets a plain placeholder.
+KNOWN_LABELS = {647: "jellyfish", 851: "broom", 920: "minibus", 947: "espresso", 962: "school bus"}
+
+# Inception blocks: (name, 1x1, 3x3 bottleneck, 3x3, 5x5 bottleneck, 5x5, pool reduce).
+MIXED_BLOCKS = (
+    ("mixed3a", 64, 96, 128, 16, 32, 32),
+    ("mixed3b", 128, 128, 192, 32, 96, 64),
+    ("mixed4a", 192, 96, 204, 16, 48, 64),
+    ("mixed4b", 160, 112, 224, 24, 64, 64),
+    ("mixed4c", 128, 128, 256, 24, 64, 64),
+    ("mixed4d", 112, 144, 288, 32, 64, 64),
+    ("mixed4e", 256, 160, 320, 32, 128, 128),
+    ("mixed5a", 256, 160, 320, 48, 128, 128),
+    ("mixed5b", 384, 192, 384, 48, 128, 128),
+)
+
+# Max pools between stages, keyed by the block they follow.
+POOL_AFTER = {"mixed3b": "maxpool4", "mixed4e": "maxpool10"}
+
+# LRN attributes are not documented for the original graph; these follow a published port
+# (depth radius 4, Caffe's alpha 1e-4 divided by the window of 9 channels, beta 0.5).
+LRN_ATTRS = {"depth_radius": 4, "bias": 1.0, "alpha": 1e-4 / 9.0, "beta": 0.5}
+
+# He-normal gain for zero-sum filters: such a filter passes only the variance of its input, not the
+# mean, and a ReLU output's mean square is 1 / (1 - 1/pi) times its variance; He's 2 assumes the
+# mean passes too. With this gain the activations keep their spread through the 22 layers.
+CONV_GAIN = 2.0 / (1.0 - 1.0 / np.pi)
+
+# The features reaching the classifiers have an RMS of about 40-80 (inputs are in 0..255 minus 117
+# units); dividing the usual 1/sqrt(fan_in) scale by this keeps the logits' spread near 1, so the
+# untrained softmax neither saturates (zero gradients) nor is flat. Measured on seed 0.
+CLASSIFIER_FEATURE_SCALE = 50.0
+
+
+class _GraphWriter:
+    """Accumulates NodeDefs and random constants in a fixed order (so a seed gives the same graph)."""
+
+    def __init__(self, seed: int):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.graph = tf.compat.v1.GraphDef()
+        # Producer 8 is older than every deprecation of the ops used here (e.g. the old Concat),
+        # like the 2015 graph itself.
+        self.graph.versions.producer = 8
+        self.rng = np.random.default_rng(seed)
+        self.consts: list = []
+        self.ops: list = []
+
+    # --- attributes ------------------------------------------------------------------------
+    def _float_type(self, node) -> None:
+        node.attr["T"].type = self.tf.float32.as_datatype_enum
+
+    @staticmethod
+    def _ints(node, key: str, values) -> None:
+        node.attr[key].list.i.extend(int(v) for v in values)
+
+    def _node(self, name: str, op: str, inputs=(), const: bool = False):
+        node = self.tf.compat.v1.NodeDef(name=name, op=op)
+        node.input.extend(inputs)
+        (self.consts if const else self.ops).append(node)
+        return node
+
+    # --- node kinds --------------------------------------------------------------------------
+    def placeholder(self, name: str) -> str:
+        node = self._node(name, "Placeholder")
+        node.attr["dtype"].type = self.tf.float32.as_datatype_enum
+        shape = node.attr["shape"].shape
+        for size in (-1, -1, -1, 3):
+            shape.dim.add(size=size)
+        return name
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        node = self._node(name, "Const", const=True)
+        node.attr["dtype"].type = self.tf.as_dtype(value.dtype).as_datatype_enum
+        node.attr["value"].tensor.CopyFrom(self.tf.make_tensor_proto(value))
+        return name
+
+    def normal(self, shape, std: float) -> np.ndarray:
+        return (self.rng.standard_normal(size=shape, dtype=np.float32) * np.float32(std)).astype(np.float32)
+
+    def conv(self, name: str, x: str, cin: int, cout: int, k: int, stride: int = 1) -> str:
+        """Conv2D (SAME) + BiasAdd + Relu named like the original: X_pre_relu/conv, X_pre_relu, X."""
+        kernel = self.normal((k, k, cin, cout), np.sqrt(CONV_GAIN / (k * k * cin)))
+        # Zero-sum filters: after a ReLU every input is >= 0, and a filter whose weights happen to sum
+        # to a clearly negative number would be off everywhere (a dead channel with zero gradient).
+        kernel -= kernel.mean(axis=(0, 1, 2), keepdims=True)
+        w = self.const(f"{name}_w", kernel)
+        b = self.const(f"{name}_b", self.normal((cout,), 1.0))
+        conv = self._node(f"{name}_pre_relu/conv", "Conv2D", [x, w])
+        self._float_type(conv)
+        self._ints(conv, "strides", (1, stride, stride, 1))
+        conv.attr["padding"].s = b"SAME"
+        conv.attr["data_format"].s = b"NHWC"
+        conv.attr["use_cudnn_on_gpu"].b = True
+        self._bias_add(f"{name}_pre_relu", conv.name, b)
+        self._unary(name, "Relu", f"{name}_pre_relu")
+        return name
+
+    def _bias_add(self, name: str, x: str, b: str) -> str:
+        node = self._node(name, "BiasAdd", [x, b])
+        self._float_type(node)
+        node.attr["data_format"].s = b"NHWC"
+        return name
+
+    def _unary(self, name: str, op: str, x: str) -> str:
+        node = self._node(name, op, [x])
+        self._float_type(node)
+        return name
+
+    def pool(self, name: str, op: str, x: str, k: int, stride: int, padding: str) -> str:
+        node = self._node(name, op, [x])
+        self._float_type(node)
+        self._ints(node, "ksize", (1, k, k, 1))
+        self._ints(node, "strides", (1, stride, stride, 1))
+        node.attr["padding"].s = padding.encode()
+        node.attr["data_format"].s = b"NHWC"
+        return name
+
+    def lrn(self, name: str, x: str) -> str:
+        node = self._node(name, "LRN", [x])
+        self._float_type(node)
+        node.attr["depth_radius"].i = LRN_ATTRS["depth_radius"]
+        for key in ("bias", "alpha", "beta"):
+            node.attr[key].f = LRN_ATTRS[key]
+        return name
+
+    def concat(self, name: str, parts: list[str]) -> str:
+        """The pre-1.0 ``Concat`` op: axis first (a Const named NAME/concat_dim), then the values."""
+        axis = self.const(f"{name}/concat_dim", np.array(3, dtype=np.int32))
+        node = self._node(name, "Concat", [axis, *parts])
+        self._float_type(node)
+        node.attr["N"].i = len(parts)
+        return name
+
+    def reshape(self, name: str, x: str, shape) -> str:
+        target = self.const(f"{name}/shape", np.array(shape, dtype=np.int32))
+        node = self._node(name, "Reshape", [x, target])
+        self._float_type(node)
+        node.attr["Tshape"].type = self.tf.int32.as_datatype_enum
+        return name
+
+    def dense(self, name: str, x: str, fan_in: int, units: int, suffix: str, std: float) -> str:
+        """MatMul + BiasAdd named NAME{suffix}/matmul and NAME{suffix}; weights NAME_w, NAME_b."""
+        w = self.const(f"{name}_w", self.normal((fan_in, units), std))
+        b = self.const(f"{name}_b", self.normal((units,), 0.01))
+        matmul = self._node(f"{name}{suffix}/matmul", "MatMul", [x, w])
+        self._float_type(matmul)
+        matmul.attr["transpose_a"].b = False
+        matmul.attr["transpose_b"].b = False
+        return self._bias_add(f"{name}{suffix}", matmul.name, b)
+
+    def finish(self):
+        # Constants first, then the ops, as in the original file.
+        self.graph.node.extend(self.consts)
+        self.graph.node.extend(self.ops)
+        return self.graph
+
+
+def _classifier_std(fan_in: int) -> float:
+    return 1.0 / (np.sqrt(fan_in) * CLASSIFIER_FEATURE_SCALE)
+
+
+def _mixed_block(g: _GraphWriter, x: str, cin: int, spec) -> tuple[str, int]:
+    name, c1, c3r, c3, c5r, c5, cp = spec
+    branch1 = g.conv(f"{name}_1x1", x, cin, c1, 1)
+    bottleneck3 = g.conv(f"{name}_3x3_bottleneck", x, cin, c3r, 1)
+    branch3 = g.conv(f"{name}_3x3", bottleneck3, c3r, c3, 3)
+    bottleneck5 = g.conv(f"{name}_5x5_bottleneck", x, cin, c5r, 1)
+    branch5 = g.conv(f"{name}_5x5", bottleneck5, c5r, c5, 5)
+    pooled = g.pool(f"{name}_pool", "MaxPool", x, 3, 1, "SAME")
+    branch_pool = g.conv(f"{name}_pool_reduce", pooled, cin, cp, 1)
+    g.concat(name, [branch1, branch3, branch5, branch_pool])
+    return name, c1 + c3 + c5 + cp
+
+
+def _aux_head(g: _GraphWriter, index: int, x: str, cin: int) -> str:
+    """head{i}_pool -> head{i}_bottleneck -> reshape [-1, 2048] -> nn{i} -> reshape -> softmax{i}."""
+    pool = g.pool(f"head{index}_pool", "AvgPool", x, 5, 3, "VALID")
+    bottleneck = g.conv(f"head{index}_bottleneck", pool, cin, 128, 1)
+    flat = g.reshape(f"head{index}_bottleneck/reshape", bottleneck, [-1, 2048])
+    pre = g.dense(f"nn{index}", flat, 2048, 1024, "_pre_relu", np.sqrt(2.0 / 2048))
+    hidden = g._unary(f"nn{index}", "Relu", pre)
+    hidden_flat = g.reshape(f"nn{index}/reshape", hidden, [-1, 1024])
+    logits = g.dense(f"softmax{index}", hidden_flat, 1024, NUM_CLASSES, "_pre_activation", _classifier_std(1024))
+    return g._unary(f"softmax{index}", "Softmax", logits)
+
+
+def build_standin_graphdef(seed: int = 0):
+    """Build the untrained stand-in of inception5h as a GraphDef.
+
+    Args:
+        seed: seed of the random weights (the same seed gives the same bytes).
+
+    Returns:
+        A ``tf.compat.v1.GraphDef`` with inception5h's node names, op types and shapes.
+    """
+    g = _GraphWriter(seed)
+    x = g.placeholder("input")
+    x = g.conv("conv2d0", x, 3, 64, 7, stride=2)
+    x = g.pool("maxpool0", "MaxPool", x, 3, 2, "SAME")
+    x = g.lrn("localresponsenorm0", x)
+    x = g.conv("conv2d1", x, 64, 64, 1)
+    x = g.conv("conv2d2", x, 64, 192, 3)
+    x = g.lrn("localresponsenorm1", x)
+    x = g.pool("maxpool1", "MaxPool", x, 3, 2, "SAME")
+    channels = 192
+    heads_input = {}
+    for spec in MIXED_BLOCKS:
+        x, channels = _mixed_block(g, x, channels, spec)
+        if spec[0] in ("mixed4a", "mixed4d"):
+            heads_input[spec[0]] = (x, channels)
+        if spec[0] in POOL_AFTER:
+            x = g.pool(POOL_AFTER[spec[0]], "MaxPool", x, 3, 2, "SAME")
+    pooled = g.pool("avgpool0", "AvgPool", x, 7, 1, "VALID")
+    softmax0 = _aux_head(g, 0, *heads_input["mixed4a"])
+    softmax1 = _aux_head(g, 1, *heads_input["mixed4d"])
+    flat = g.reshape("avgpool0/reshape", pooled, [-1, channels])
+    logits = g.dense("softmax2", flat, channels, NUM_CLASSES, "_pre_activation", _classifier_std(channels))
+    softmax2 = g._unary("softmax2", "Softmax", logits)
+    g._unary("output", "Identity", softmax0)
+    g._unary("output1", "Identity", softmax1)
+    g._unary("output2", "Identity", softmax2)
+    return g.finish()
+
+
+_CACHE: dict[int, object] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def standin_graphdef(seed: int = 0):
+    """The stand-in GraphDef for ``seed``, built once per process and then shared.
+
+    Callers must not modify the returned GraphDef (use ``build_standin_graphdef`` for a private copy).
+    """
+    seed = int(seed)
+    with _CACHE_LOCK:
+        if seed not in _CACHE:
+            _CACHE[seed] = build_standin_graphdef(seed)
+        return _CACHE[seed]
+
+
+def standin_labels() -> list[str]:
+    """The stand-in's label file as a list: 1001 lines, line 0 ``dummy``, the course's labels in place.
+
+    Returns:
+        1001 strings; indices the course uses carry their real label, the others ``standin class N``.
+    """
+    labels = ["dummy"] + [f"standin class {i}" for i in range(1, NUM_LABELS)]
+    for index, text in KNOWN_LABELS.items():
+        labels[index] = text
+    return labels
+
+
+def _license_text(seed: int) -> str:
+    return (
+        "UNTRAINED STAND-IN for Google's inception5h network, generated by cadl_utils "
+        f"(cadl_utils.models.standin, seed {seed}).\n\n"
+        "It has the topology and node names of tensorflow_inception_graph.pb but seeded random weights: it "
+        "recognises nothing. It exists so that tests and offline machines can run every code path.\n"
+        "Only the labels jellyfish, broom, minibus, espresso and school bus are real; the others are "
+        "placeholders.\n"
+    )
+
+
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    # A fixed time stamp makes the same seed give the same zip bytes (and the same SHA-1).
+    info = zipfile.ZipInfo(name, date_time=(2015, 7, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def export_standin_zip(path: str | os.PathLike, seed: int = 0) -> Path:
+    """Write the stand-in as a zip laid out like inception5h.zip (graph, labels, LICENSE).
+
+    The file is written atomically: a temporary file in the same folder replaces ``path`` at the end.
+
+    Args:
+        path: the zip file to write (parent folders are created).
+        seed: seed of the random weights.
+
+    Returns:
+        The path of the written zip.
+    """
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    graph_bytes = standin_graphdef(seed).SerializeToString()
+    labels_text = "\n".join(standin_labels())  # no trailing newline, like the original file
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w") as archive:
+            archive.writestr(_zip_entry(LICENSE_NAME), _license_text(seed).encode("utf-8"))
+            archive.writestr(_zip_entry(LABELS_NAME), labels_text.encode("utf-8"))
+            # Random float32 weights do not compress; store them and save seconds.
+            pb_entry = _zip_entry(PB_NAME)
+            pb_entry.compress_type = zipfile.ZIP_STORED
+            archive.writestr(pb_entry, graph_bytes)
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return target
