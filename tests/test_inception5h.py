@@ -1,0 +1,407 @@
+"""inception5h: the TF2 graph interpreter, inventory, sizes, errors, gradients and the loaders."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import http.server
+import re
+import socket
+import threading
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cadl_utils.errors import DownloadError, ImageError, IntegrityError, LayerError, ModelError, ParameterError
+from cadl_utils.models import standin
+from cadl_utils.models.base import Model
+from cadl_utils.models.inception5h import Inception5h, load_inception5h, untrained_inception5h
+
+MIXED = {
+    "mixed3a": 256, "mixed3b": 480, "mixed4a": 508, "mixed4b": 512, "mixed4c": 512,
+    "mixed4d": 528, "mixed4e": 832, "mixed5a": 832, "mixed5b": 1024,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def model() -> Inception5h:
+    return load_inception5h(weights="untrained")
+
+
+def photo(size, batch: int = 1, seed: int = 0) -> np.ndarray:
+    """A blocky random image (smooth regions and edges, like a photo) in [0, 1]."""
+    h, w = (size, size) if isinstance(size, int) else size
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 1, (batch, h // 16 + 1, w // 16 + 1, 3)).astype(np.float32)
+    return np.kron(coarse, np.ones((1, 16, 16, 1), np.float32))[:, :h, :w]
+
+
+# --- inventory and labels --------------------------------------------------------------------------
+def test_is_a_model(model):
+    assert isinstance(model, Model)
+    assert model.name == "inception5h" and model.weights == "untrained"
+    assert "untrained" in model.source and model.fallback_reason is None
+    assert "UNTRAINED" in model.describe()
+
+
+def test_inventory_matches_the_facts(model):
+    pre = model.layer_names("conv_pre_relu")
+    relu = model.layer_names("conv")
+    assert len(pre) == 59 and len(relu) == 59
+    assert sum(model.layer(n).channels for n in pre) == 7548
+    assert pre[0] == "conv2d0_pre_relu" and relu[0] == "conv2d0"
+    assert model.layer("mixed4d_3x3_bottleneck_pre_relu").channels == 144
+    assert model.layer("head1_bottleneck").channels == 128
+    assert {n: model.layer(n).channels for n in model.layer_names("mixed")} == MIXED
+    assert set(model.layer_names("pool")) >= {"maxpool0", "maxpool1", "maxpool4", "maxpool10", "avgpool0"}
+    assert model.layer("avgpool0").channels == 1024
+    assert model.layer_names("softmax") == ["softmax0", "softmax1", "softmax2"]
+    assert {model.layer(n).channels for n in model.layer_names("logits") + model.layer_names("softmax")} == {1008}
+    assert "softmax2_pre_activation" in model.layer_names("logits")
+
+
+def test_labels(model):
+    assert len(model.labels) == 1008
+    assert model.label_index("jellyfish") == 647
+    assert model.label_index("School Bus") == 962
+    assert model.label(0) == "dummy"
+    assert model.label(1003) == "(no label: 1003)" and model.labels[1007] == "(no label: 1007)"
+    with pytest.raises(LayerError, match="jellyfish"):
+        model.label_index("jellyfsh")
+
+
+def test_unknown_layer_lists_close_names(model):
+    with pytest.raises(LayerError, match=r"mixed4e.*Closest names:.*mixed4d"):
+        model.extract(photo(32), ["mixed4e_3x3_pre_rel"])
+    with pytest.raises(LayerError, match="mixed4d"):
+        model.layer("mixd4d")
+
+
+def test_channel_out_of_range_names_the_count(model):
+    with pytest.raises(LayerError, match="528 channels"):
+        model.check_channel("mixed4d", 528)
+    assert model.check_channel("mixed4d", 527).channels == 528
+    with pytest.raises(LayerError, match="1008 channels"):
+        model.check_channel("softmax2", 1008)
+
+
+# --- sizes --------------------------------------------------------------------------------------
+def test_min_sizes(model):
+    assert model.min_size("conv2d0") == 1
+    assert model.min_size("mixed5b") == 1
+    assert model.min_size("softmax2") == 193  # ceil(side / 32) >= 7 for the 7x7 VALID avgpool0
+    assert model.min_size("softmax2_pre_activation") == 193
+    assert model.min_size("head0_pool") == 65  # 5x5 VALID on mixed4a (stride 16)
+    assert model.min_size("softmax0") == 209  # the 2048-wide reshape needs a 4x4 grid
+    model.check_size("softmax2", 193, 193)
+    with pytest.raises(LayerError, match="193x193"):
+        model.check_size("softmax2", 192, 400)
+
+
+def test_softmax_rows_224_and_299(model):
+    rows224 = model.extract_rows(photo(224), ["softmax2"])[0]
+    assert rows224.shape == (1, 1008)
+    images = photo(299, batch=2)
+    rows = model.extract_rows(images, ["softmax2", "softmax2_pre_activation"])
+    assert rows[0].shape == (32, 1008) and rows[1].shape == (32, 1008)  # 4x4 rows per image
+    mean = model.extract(images, ["softmax2"])[0]
+    assert mean.shape == (2, 1008)
+    np.testing.assert_allclose(mean.numpy(), rows[0].numpy().reshape(2, 16, 1008).mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(mean.numpy().sum(axis=1), 1.0, rtol=1e-4)
+    # The two images differ, so their averaged rows must differ too (rows are not mixed up).
+    assert not np.allclose(mean[0], mean[1])
+
+
+def test_too_small_for_softmax(model):
+    with pytest.raises(LayerError, match=r"at least 193x193 px.*got 160x160"):
+        model.extract(photo(160), ["softmax2"])
+
+
+def test_aux_head_reshape_quirk_names_a_working_size(model):
+    with pytest.raises(LayerError) as info:
+        model.extract(photo(299), ["softmax0"])
+    message = str(info.value)
+    assert "2048" in message
+    suggested = int(re.search(r"nearby: (\d+)x\1", message).group(1))
+    out = model.extract(photo(suggested), ["softmax0", "softmax1"])
+    assert out[0].shape == (1, 1008) and out[1].shape == (1, 1008)
+
+
+def test_bad_images_are_rejected(model):
+    with pytest.raises(ImageError, match="batch"):
+        model.extract(photo(32)[0], ["conv2d0"])
+    with pytest.raises(ImageError, match="uint8"):
+        model.extract(np.zeros((1, 32, 32, 3), np.uint8), ["conv2d0"])
+
+
+# --- computation -------------------------------------------------------------------------------
+def test_early_layer_does_not_run_late_nodes(model):
+    model.extract(photo(64), ["conv2d2"])
+    early = model.last_run_nodes
+    assert "conv2d2" in early and "conv2d0_pre_relu/conv" in early
+    assert not any(n.startswith(("mixed", "softmax", "head", "nn", "avgpool")) for n in early)
+    model.extract(photo(224), ["softmax2"])
+    full = model.last_run_nodes
+    assert "mixed5b" in full and not any(n.startswith(("head", "softmax0", "softmax1")) for n in full)
+    assert len(early) < len(full) / 10
+
+
+def test_matches_tensorflows_own_import(model):
+    graph = standin.standin_graphdef(0)
+    image = photo(224, seed=3)
+    names = ["conv2d0_pre_relu", "localresponsenorm1", "mixed3a", "mixed4d", "softmax2_pre_activation", "softmax2"]
+    with tf.Graph().as_default() as g:
+        tf.graph_util.import_graph_def(graph, name="")
+        with tf.compat.v1.Session(graph=g) as session:
+            expected = session.run([f"{n}:0" for n in names], {"input:0": image * 255.0 - 117.0})
+    ours = model.run_nodes(model.preprocess(image), names)
+    for name, want, got in zip(names, expected, ours):
+        scale = float(np.abs(want).max())
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-3, atol=1e-4 * scale, err_msg=name)
+
+
+def test_gradients_for_every_mixed_block(model):
+    image = tf.constant(photo(64))
+    for block in MIXED:
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            loss = tf.reduce_mean(model.extract(image, [block])[0])
+        grad = tape.gradient(loss, image).numpy()
+        assert np.isfinite(grad).all(), block
+        assert np.abs(grad).max() > 0, block
+
+
+def test_gradient_of_the_jellyfish_neuron(model):
+    image = tf.constant(photo(224))
+    index = model.label_index("jellyfish")
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        loss = model.extract(image, ["softmax2"])[0][0, index]
+    grad = tape.gradient(loss, image).numpy()
+    assert np.isfinite(grad).all() and np.abs(grad).max() > 0
+
+
+@pytest.mark.slow
+def test_works_inside_tf_function_with_small_traces(model):
+    @tf.function
+    def step(image):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            loss = tf.reduce_mean(model.extract(image, ["mixed4a"])[0])
+        return loss, tape.gradient(loss, image)
+
+    image = tf.constant(photo(96))
+    loss, grad = step(image)
+    eager = tf.reduce_mean(model.extract(image, ["mixed4a"])[0])
+    np.testing.assert_allclose(float(loss), float(eager), rtol=1e-4)
+    assert np.abs(grad.numpy()).max() > 0
+    step(tf.constant(photo(96, seed=1)))
+    assert step.experimental_get_tracing_count() == 1
+    # Weights are captured as variables, not baked into the traced graph as constants.
+    traced = step.get_concrete_function(image).graph.as_graph_def().ByteSize()
+    assert traced < 2_000_000
+
+
+def test_bfloat16_compute(model):
+    fast = load_inception5h(weights="untrained", dtype="bfloat16")
+    assert fast.dtype == "bfloat16" and fast is not model
+    image = photo(64)
+    want = model.extract(image, ["mixed4d"])[0].numpy()
+    got = fast.extract(image, ["mixed4d"])[0]
+    assert got.dtype == tf.float32
+    # bfloat16 keeps about 3 significant digits, and the error grows over 13 layers: a few percent.
+    assert np.abs(got.numpy() - want).mean() < 0.15 * np.abs(want).mean()
+    assert np.corrcoef(got.numpy().ravel(), want.ravel())[0, 1] > 0.99
+
+
+def test_classify(model):
+    top = model.classify(photo(100)[0], top=3)  # scaled up to 224 inside
+    assert len(top) == 3
+    probs = [p for _, _, p in top]
+    assert probs == sorted(probs, reverse=True) and 0 < probs[0] < 1
+    assert all(label == model.label(i) for i, label, _ in top)
+    with pytest.raises(ParameterError):
+        model.classify(photo(100)[0], top=0)
+    with pytest.raises(ImageError):
+        model.classify(photo(100), top=3)
+
+
+# --- graphs that are not quite the stand-in ----------------------------------------------------------
+def _tiny_graph(op_of_relu: str = "Relu", bias_name: str = "a_pre_relu"):
+    """input -> a_pre_relu/conv -> BiasAdd (bias_name) -> a (op_of_relu) -> mixedx (ConcatV2 of a)."""
+    graph = tf.compat.v1.GraphDef()
+
+    def node(name, op, inputs=(), **attrs):
+        n = graph.node.add(name=name, op=op)
+        n.input.extend(inputs)
+        if op not in ("Const", "Placeholder"):
+            n.attr["T"].type = tf.float32.as_datatype_enum
+        for key, value in attrs.items():
+            n.attr[key].CopyFrom(value)
+        return n
+
+    def const(name, value):
+        return node(name, "Const", dtype=tf.compat.v1.AttrValue(type=tf.as_dtype(value.dtype).as_datatype_enum),
+                    value=tf.compat.v1.AttrValue(tensor=tf.make_tensor_proto(value)))
+
+    node("input", "Placeholder", dtype=tf.compat.v1.AttrValue(type=1))
+    const("a_w", np.ones((1, 1, 3, 2), np.float32))
+    const("a_b", np.array([1.0, -1.0], np.float32))
+    const("axis", np.array(3, np.int32))
+    ints = tf.compat.v1.AttrValue(list=tf.compat.v1.AttrValue.ListValue(i=[1, 1, 1, 1]))
+    node("a_pre_relu/conv", "Conv2D", ["input", "a_w"], strides=ints, padding=tf.compat.v1.AttrValue(s=b"SAME"))
+    node(bias_name, "BiasAdd", ["a_pre_relu/conv", "a_b"])
+    node("a", op_of_relu, [bias_name])
+    node("mixedx", "ConcatV2", ["a", "a", "axis"], N=tf.compat.v1.AttrValue(i=2))
+    return graph
+
+
+def test_unknown_op_is_named():
+    with pytest.raises(ModelError, match=r"'a'.*'Swish'"):
+        Inception5h(_tiny_graph(op_of_relu="Swish"), None, weights="untrained")
+
+
+def test_inventory_follows_edges_when_a_node_is_oddly_named():
+    model = Inception5h(_tiny_graph(bias_name="2"), ["dummy", "thing"], weights="untrained")
+    assert [(i.name, i.kind, i.channels) for i in model.layers] == [
+        ("a_pre_relu", "conv_pre_relu", 2), ("a", "conv", 2), ("mixedx", "mixed", 4),
+    ]  # fmt: skip
+    image = np.full((1, 4, 4, 3), 0.5, np.float32)
+    pre, mixed = model.extract(image, ["a_pre_relu", "mixedx"])
+    x = 3 * (0.5 * 255 - 117)
+    np.testing.assert_allclose(pre.numpy()[0, 0, 0], [x + 1, x - 1], rtol=1e-6)
+    assert mixed.shape == (1, 4, 4, 4)
+    assert model.label(1) == "thing" and model.label(5) == "(no label: 5)"
+
+
+def test_graph_without_input_is_refused():
+    graph = _tiny_graph()
+    del graph.node[0]
+    with pytest.raises(ModelError, match="input"):
+        Inception5h(graph, None)
+
+
+# --- loading ---------------------------------------------------------------------------------------
+def test_untrained_is_cached_per_seed(model):
+    assert load_inception5h(weights="untrained") is model
+    assert untrained_inception5h(0) is model
+
+
+def test_bad_arguments():
+    with pytest.raises(ParameterError, match="dtype"):
+        load_inception5h(weights="untrained", dtype="float16")
+    with pytest.raises(ParameterError, match="weights"):
+        load_inception5h(weights="trained")
+    with pytest.raises(ParameterError, match="path"):
+        load_inception5h(weights="untrained", path="somewhere.zip")
+
+
+def _sha1(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The stand-in exported as inception5h.zip, with the hashes a test pins."""
+    folder = tmp_path_factory.mktemp("mirror")
+    path = standin.export_standin_zip(folder / "inception5h.zip", seed=0)
+    with zipfile.ZipFile(path) as archive:
+        pb_sha1 = _sha1(archive.read(standin.PB_NAME))
+    return path, _sha1(path.read_bytes()), pb_sha1
+
+
+@contextlib.contextmanager
+def serve(folder):
+    """A static HTTP server on 127.0.0.1 (free port) in a thread, always shut down."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_pretrained_path_downloads_the_exported_zip(exported, tmp_path, model):
+    pytest.importorskip("cadl_utils.models.download")
+    path, zip_sha1, pb_sha1 = exported
+    with serve(path.parent) as base:
+        loaded = load_inception5h(
+            weights="pretrained", url=f"{base}/inception5h.zip", cache_dir=tmp_path / "cache",
+            zip_sha1=zip_sha1, pb_sha1=pb_sha1, progress=False, retries=0,
+        )  # fmt: skip
+    assert loaded.weights == "pretrained" and loaded is not model
+    assert "download" in loaded.source and str(tmp_path / "cache") in loaded.source
+    assert loaded.label_index("jellyfish") == 647 and len(loaded.labels) == 1008
+    assert [(i.name, i.channels) for i in loaded.layers] == [(i.name, i.channels) for i in model.layers]
+    image = photo(64)
+    np.testing.assert_allclose(
+        loaded.extract(image, ["mixed4d"])[0].numpy(), model.extract(image, ["mixed4d"])[0].numpy(), rtol=1e-5
+    )
+    # Second load: from the cache, no server needed.
+    again = load_inception5h(
+        weights="pretrained", url=f"http://127.0.0.1:{_free_port()}/inception5h.zip", cache_dir=tmp_path / "cache",
+        zip_sha1=zip_sha1, pb_sha1=pb_sha1, progress=False, retries=0,
+    )  # fmt: skip
+    assert again.weights == "pretrained"
+
+
+def test_pretrained_with_a_wrong_hash_fails(exported, tmp_path):
+    pytest.importorskip("cadl_utils.models.download")
+    path, _, pb_sha1 = exported
+    with serve(path.parent) as base:
+        with pytest.raises(IntegrityError, match="SHA-1"):
+            load_inception5h(
+                weights="pretrained", url=f"{base}/inception5h.zip", cache_dir=tmp_path / "cache",
+                zip_sha1="0" * 40, pb_sha1=pb_sha1, progress=False, retries=0,
+            )  # fmt: skip
+    assert not (tmp_path / "cache" / "inception5h" / "inception5h.zip").exists()
+
+
+def test_pretrained_from_a_users_zip(exported, tmp_path):
+    pytest.importorskip("cadl_utils.models.download")
+    path, zip_sha1, _ = exported
+    loaded = load_inception5h(path=path, sha1=zip_sha1, cache_dir=tmp_path / "cache")
+    assert loaded.weights == "pretrained" and loaded.label(647) == "jellyfish"
+    with pytest.raises(IntegrityError):
+        load_inception5h(path=path, cache_dir=tmp_path / "cache")  # the official pin does not match
+    with pytest.raises(ParameterError, match="zip_sha1"):
+        load_inception5h(weights="pretrained", sha1=zip_sha1, cache_dir=tmp_path / "cache")
+
+
+def test_auto_falls_back_loudly(tmp_path, model):
+    pytest.importorskip("cadl_utils.models.download")
+    url = f"http://127.0.0.1:{_free_port()}/inception5h.zip"  # nothing listens there
+    with pytest.warns(RuntimeWarning, match="UNTRAINED"):
+        loaded = load_inception5h(weights="auto", url=url, cache_dir=tmp_path / "cache", progress=False, retries=0)
+    assert loaded.weights == "untrained"
+    assert "refused" in loaded.fallback_reason and "DownloadError" in loaded.fallback_reason
+    assert model.fallback_reason is None  # the shared stand-in is not marked
+    assert loaded.extract(photo(32), ["conv2d0"])[0].shape == (1, 16, 16, 64)
+
+
+def test_pretrained_without_network_raises(tmp_path):
+    pytest.importorskip("cadl_utils.models.download")
+    url = f"http://127.0.0.1:{_free_port()}/inception5h.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pretrained never falls back silently
+        with pytest.raises(DownloadError, match="untrained"):
+            load_inception5h(weights="pretrained", url=url, cache_dir=tmp_path / "cache", progress=False, retries=0)
