@@ -6,7 +6,8 @@ Engines (dream, guided, style) only talk to this interface:
 - ``model.extract(images, names)``: differentiable features for a batch of images in [0, 1].
 - ``model.preprocess`` / ``model.deprocess``: between [0, 1] RGB and the network's input space.
 - ``model.labels``, ``model.label_index(name)``, ``model.classify(image, top)``.
-- ``model.check_channel(name, index)``, ``model.min_size(name)`` for early, clear errors.
+- ``model.check_channel(name, index)``, ``model.min_size(name)``, ``model.check_size(name, h, w)``
+  for early, clear errors.
 """
 
 from __future__ import annotations
@@ -91,6 +92,18 @@ class Model:
         """Smallest input side (pixels) at which layer ``name`` can be computed. Default 1."""
         self.layer(name)
         return 1
+
+    def check_size(self, name: str, height: int, width: int) -> None:
+        """Raise LayerError unless layer ``name`` can be computed on a height x width image.
+
+        The default compares with ``min_size``; models with stricter rules override it.
+        """
+        need = self.min_size(name)
+        if min(int(height), int(width)) < need:
+            raise LayerError(
+                f"layer {name!r} of {self.name} needs images of at least {need}x{need} px, "
+                f"got {height}x{width}. Use a larger image or an earlier layer."
+            )
 
     # --- labels ----------------------------------------------------------------------------
     def label(self, index: int) -> str:
