@@ -320,6 +320,8 @@ class StyleResult:
             optimiser's start scale) of the start picture and after every step: ``steps + 1`` values each.
         interrupted: True when Ctrl-C (or a callback) stopped the run early; everything so far is kept.
         seconds: wall time of the optimisation.
+        evaluations: loss-and-gradient evaluations (Adam: one per step; L-BFGS: one or more per
+            iteration, for its line search).
         settings: the options used (model, layers, weights, optimiser...).
     """
 
@@ -329,6 +331,7 @@ class StyleResult:
     history: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TERMS})
     interrupted: bool = False
     seconds: float = 0.0
+    evaluations: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -870,6 +873,7 @@ class StyleTransfer:
             next_frame = (done // frame_every + 1) * frame_every
             count = min(steps_per_call, next_frame - done, steps - done)
             history = self._adam_fn(tf.constant(count, tf.int32)).numpy()
+            result.evaluations += count
             for row in history:
                 self._record(result, row)
             done += count
@@ -889,6 +893,7 @@ class StyleTransfer:
         def value_and_grad(x):
             self._image.assign(x.reshape(shape).astype(np.float32))
             value, grad, terms = self._grad_fn()
+            result.evaluations += 1
             last["x"] = x.copy()
             last["terms"] = terms.numpy()
             value = float(value)
