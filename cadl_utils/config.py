@@ -10,7 +10,10 @@ Everything here reads environment variables so that notebooks, the CLI and CI ag
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +24,50 @@ PROFILES = ("full", "quick")
 
 
 def quiet_tensorflow() -> None:
-    """Keep TensorFlow's C++ and Python start-up messages out of the user's output.
+    """Keep TensorFlow's start-up messages out of the user's output (terminal and notebooks).
 
-    Must run before TensorFlow is imported to silence the C++ log; it only sets defaults, so a
-    user's own ``TF_CPP_MIN_LOG_LEVEL`` wins. oneDNN stays on (it is much faster on CPU); its one
-    start-up notice goes to the process's stderr, which notebooks do not show.
+    TensorFlow's C++ core prints notices (oneDNN, CUDA drivers) straight to file descriptor 2 while
+    it is imported and when it creates its first device; notebooks show those (ipykernel forwards
+    fd 2) and ``TF_CPP_MIN_LOG_LEVEL`` alone does not stop them. So this imports TensorFlow and
+    creates the CPU device with fd 2 pointed at a temporary file, then restores it; if the import
+    fails, the captured text is printed before the error is raised. oneDNN stays on, because turning
+    it off (``TF_ENABLE_ONEDNN_OPTS=0``, the only other way to silence it) slows convolutions down.
+    Set ``CADL_VERBOSE_TF=1`` to see everything.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import logging
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
+    if "tensorflow" in sys.modules or os.environ.get("CADL_VERBOSE_TF") == "1":
+        return
+    with _stderr_fd_captured():
+        import tensorflow as tf
+
+        tf.constant(0.0)  # creates the CPU device now, while its notices are captured
+
+
+@contextlib.contextmanager
+def _stderr_fd_captured():
+    """Point file descriptor 2 at a temporary file; replay it only when the block raises."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2 (some embedded interpreters): nothing to silence
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def weights_mode(weights: str | None = None) -> str:

@@ -47,3 +47,20 @@ def test_profiles(monkeypatch):
     assert quick.size < full.size and quick.steps < full.steps and quick.frames < full.frames
     with pytest.raises(ParameterError, match="CADL_PROFILE"):
         config.profile("fast")
+
+
+def test_importing_cadl_utils_keeps_tensorflow_quiet():
+    """No oneDNN/CUDA notices reach stderr (notebooks show fd 2), yet stderr still works after."""
+    import subprocess
+    import sys
+
+    code = (
+        "import cadl_utils, sys\n"
+        "import tensorflow as tf\n"
+        "tf.ones((2, 2)) * 2\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CADL_VERBOSE_TF")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "after", result.stderr
