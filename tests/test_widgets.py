@@ -1,0 +1,469 @@
+"""Tests for cadl_utils.widgets without a browser: set control values, check previews, labels, GIFs.
+
+Most tests use the tiny model (milliseconds per step) and ``threaded=False`` so that every change
+computes its preview before the assignment returns; the stale-result and Stop tests use the worker.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from datetime import datetime, timezone
+
+import ipywidgets as w
+import numpy as np
+import pytest
+from PIL import Image
+
+from cadl_utils import widgets
+from cadl_utils.config import profile
+from cadl_utils.errors import LayerError
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+CONTRACT = {"cadl-preview", "cadl-preview-label", "cadl-status", "cadl-run", "cadl-gif"}
+DREAM_CLASSES = CONTRACT | {"cadl-layer", "cadl-channel", "cadl-channel-label", "cadl-step-size", "cadl-steps",
+                            "cadl-octaves", "cadl-image-picker", "cadl-image-path"}  # fmt: skip
+
+
+def classes_in(widget) -> set[str]:
+    """Every CSS class in a widget tree."""
+    found = set(widget._dom_classes)
+    for child in getattr(widget, "children", ()):
+        found |= classes_in(child)
+    return found
+
+
+def png_of(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def gif_frames(path) -> int:
+    with Image.open(path) as gif:
+        return gif.n_frames
+
+
+def _trace_counter(monkeypatch, cls):
+    """Record every instance of an engine class created from now on; return a function summing their
+    ``trace_count`` (independent of the explorers' own bookkeeping)."""
+    created = []
+    original = cls.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        created.append(self)
+
+    monkeypatch.setattr(cls, "__init__", recording)
+    return lambda: sum(engine.trace_count for engine in created)
+
+
+@pytest.fixture
+def step_traces(monkeypatch):
+    """Total traces of every dream engine (Dreamer) created in the test."""
+    from cadl_utils.dream import Dreamer
+
+    return _trace_counter(monkeypatch, Dreamer)
+
+
+@pytest.fixture
+def style_traces(monkeypatch):
+    """Total traces of every StyleTransfer created in the test."""
+    from cadl_utils.style import StyleTransfer
+
+    return _trace_counter(monkeypatch, StyleTransfer)
+
+
+@pytest.fixture
+def dream(step_traces, tiny_model, tmp_path):
+    """A DreamExplorer on the tiny model, previews computed synchronously."""
+    return widgets.DreamExplorer(tiny_model, profile="quick", layer="mixed", channel=0, frames=3,
+                                 threaded=False, output_dir=tmp_path)  # fmt: skip
+
+
+# --- banner ---------------------------------------------------------------------------------------
+
+
+class FakePretrained:
+    name = "inception5h"
+    weights = "pretrained"
+    fallback_reason = None
+
+
+def test_banner_appears_for_untrained_weights(tiny_model):
+    banner = widgets.untrained_banner(tiny_model)
+    assert isinstance(banner, w.HTML)
+    assert "cadl-untrained-banner" in banner._dom_classes
+    text = banner.value
+    assert "untrained network" in text
+    assert "expect textures, not jellyfish" in text
+    assert "CADL_WEIGHTS=pretrained" in text
+
+
+def test_banner_for_inception5h_says_how_to_get_the_real_weights():
+    class Untrained(FakePretrained):
+        weights = "untrained"
+
+    text = widgets.untrained_banner(Untrained()).value
+    assert 'load_model(weights="pretrained")' in text
+    assert "inception5h.zip" in text and "internet" in text
+
+
+def test_no_banner_for_pretrained_weights():
+    assert widgets.untrained_banner(FakePretrained()) is None
+    assert widgets.banner_html(FakePretrained()) is None
+
+
+def test_banner_names_the_reason_when_auto_fell_back():
+    class FellBack(FakePretrained):
+        fallback_reason = "no internet <offline>"
+
+    text = widgets.untrained_banner(FellBack()).value
+    assert "fell back" in text and "no internet &lt;offline&gt;" in text
+
+
+def test_show_banner_displays_html_with_the_contract_class(tiny_model, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.extend(objects))
+    assert widgets.show_banner(tiny_model) is True
+    assert len(shown) == 1
+    assert 'class="cadl-untrained-banner"' in shown[0].data and "untrained network" in shown[0].data
+    shown.clear()
+    assert widgets.show_banner(FakePretrained()) is False
+    assert shown == []
+
+
+# --- layer and channel controls ---------------------------------------------------------------------
+
+
+def test_layer_dropdown_shows_channel_counts(tiny_model):
+    dropdown = widgets.layer_dropdown(tiny_model, kinds=("conv", "softmax"))
+    assert "cadl-layer" in dropdown._dom_classes
+    assert dropdown.options == (("conv1 (8 channels)", "conv1"), ("conv2 (16 channels)", "conv2"),
+                                ("softmax (10 channels)", "softmax"))  # fmt: skip
+    with pytest.raises(LayerError, match="Closest"):
+        widgets.layer_dropdown(tiny_model, value="mixd")
+
+
+def test_channel_slider_shows_class_labels_for_class_layers(tiny_model):
+    control = widgets.channel_slider(tiny_model, "softmax")
+    assert "cadl-channel" in control.slider._dom_classes and "cadl-channel-label" in control.label._dom_classes
+    # The tiny model's class 1 is "jellyfish", where a class slider starts.
+    assert control.slider.value == 1 and control.label.value == "class 1: jellyfish"
+    control.slider.value = 3
+    assert control.label.value == "class 3: minibus"
+    control.set_layer("conv1")
+    assert control.slider.max == 7 and control.label.value == "channel 3 of 8"
+    control.set_layer("mixed", value=15)
+    assert control.slider.max == 15 and control.slider.value == 15
+
+
+# --- Deep Dream explorer ------------------------------------------------------------------------------
+
+
+def test_dream_explorer_carries_the_contract_classes(dream):
+    assert DREAM_CLASSES <= classes_in(dream.widget)
+    assert "cadl-untrained-banner" in classes_in(dream.widget)  # the tiny model is untrained
+    for attribute, css in [("layer", "cadl-layer"), ("channel", "cadl-channel"), ("step_size", "cadl-step-size"),
+                           ("steps", "cadl-steps"), ("octaves", "cadl-octaves"), ("preview", "cadl-preview"),
+                           ("status", "cadl-status"), ("gif", "cadl-gif"), ("run_button", "cadl-run")]:
+        assert css in getattr(dream, attribute)._dom_classes, attribute
+    assert dream.preview.format == "png" and dream.gif.format == "gif"
+    for slider in (dream.channel, dream.step_size, dream.steps, dream.octaves):
+        assert slider.continuous_update is False
+
+
+def test_first_preview_is_a_png_of_the_preview_size(dream):
+    data = bytes(dream.preview.value)
+    assert data.startswith(b"\x89PNG")
+    with Image.open(io.BytesIO(data)) as picture:
+        assert max(picture.size) == profile("quick").preview_size
+    assert "mixed" in dream.preview_label.value and "channel 0" in dream.preview_label.value
+    assert "preview ready" in dream.status_text
+
+
+def test_channel_change_updates_preview_and_label_without_retracing(dream, step_traces):
+    before_png, before_label, traces = bytes(dream.preview.value), dream.preview_label.value, dream.trace_count
+    assert traces == step_traces() >= 1
+    dream.channel.value = 5
+    assert bytes(dream.preview.value) != before_png
+    assert dream.preview_label.value != before_label and "channel 5" in dream.preview_label.value
+    assert dream.trace_count == step_traces() == traces
+
+
+def test_step_size_octaves_and_image_changes_do_not_retrace(dream, step_traces):
+    traces = step_traces()
+    seen = {bytes(dream.preview.value)}
+    dream.step_size.value = 0.05
+    seen.add(bytes(dream.preview.value))
+    dream.octaves.value = 2
+    seen.add(bytes(dream.preview.value))
+    dream.picker.dropdown.value = "(noise)"
+    seen.add(bytes(dream.preview.value))
+    assert len(seen) == 4
+    assert step_traces() == traces
+
+
+def test_layer_change_relabels_and_reuses_objectives(dream, step_traces):
+    traces = step_traces()
+    dream.layer.value = "softmax"
+    assert dream.channel.max == 9
+    assert "class" in dream.channel_label.value and "class" in dream.preview_label.value
+    assert step_traces() == traces + 1  # a new layer is a new objective: one trace
+    dream.layer.value = "mixed"
+    dream.channel.value = 2
+    assert step_traces() == traces + 1  # back to a known layer: its compiled step is reused
+    assert dream.stats.failed == 0
+
+
+def test_one_preview_per_layer_change(dream):
+    shown = dream.stats.shown
+    dream.channel.value = 15
+    dream.layer.value = "conv1"  # 8 channels: the channel is clamped, which must not ask for a preview
+    assert dream.channel.value < 8
+    assert dream.stats.shown == shown + 2
+
+
+def _gated_explorer(tiny_model, tmp_path, gate_after_compute: bool):
+    """A threaded explorer whose first preview waits for a gate (before or after its engine call)."""
+    explorer = widgets.DreamExplorer(tiny_model, profile="quick", layer="mixed", channel=0, threaded=True,
+                                     output_dir=tmp_path)  # fmt: skip
+    real = explorer._compute_preview
+    explorer.gate, explorer.started = threading.Event(), threading.Event()
+    explorer.calls, explorer.first_reports = [], []
+
+    def gated(params, report):
+        explorer.calls.append(params.channel)
+        if len(explorer.calls) > 1:
+            return real(params, report)
+
+        def logged(step, total):
+            answer = report(step, total)
+            explorer.first_reports.append(answer)
+            return answer
+
+        if gate_after_compute:
+            picture = real(params, logged)
+        explorer.started.set()
+        assert explorer.gate.wait(10)
+        return picture if gate_after_compute else real(params, logged)
+
+    explorer._compute_preview = gated
+    return explorer
+
+
+def test_stale_previews_are_dropped(tiny_model, tmp_path):
+    explorer = _gated_explorer(tiny_model, tmp_path, gate_after_compute=True)
+    shown = explorer.stats.shown
+    explorer.channel.value = 1  # computed, but held back before it can be shown
+    assert explorer.started.wait(10)
+    explorer.channel.value = 2
+    explorer.channel.value = 3  # replaces the queued request for 2
+    explorer.gate.set()
+    assert explorer.wait(30)
+    assert explorer.calls == [1, 3]
+    assert explorer.stats.shown == shown + 1 and explorer.stats.dropped == 1
+    assert "channel 3" in explorer.preview_label.value
+    newest = bytes(explorer.preview.value)
+    explorer.threaded = False
+    assert explorer.update_preview()
+    assert bytes(explorer.preview.value) == newest  # what is shown is channel 3's preview
+
+
+def test_a_stale_preview_stops_at_its_next_step(tiny_model, tmp_path):
+    explorer = _gated_explorer(tiny_model, tmp_path, gate_after_compute=False)
+    explorer.channel.value = 1
+    assert explorer.started.wait(10)
+    explorer.channel.value = 2
+    explorer.gate.set()
+    assert explorer.wait(30)
+    assert explorer.first_reports == [False]  # the engine was told to stop at its first step
+    assert explorer.calls == [1, 2] and "channel 2" in explorer.preview_label.value
+
+
+def test_a_superseded_generation_is_not_shown(dream):
+    old = dream._next_generation()
+    dream._next_generation()
+    before = bytes(dream.preview.value)
+    assert dream._preview_job(old) is False
+    assert bytes(dream.preview.value) == before
+
+
+def test_run_writes_a_gif_with_the_frames_and_shows_it(dream, tmp_path):
+    path = dream.run()
+    assert path.parent == tmp_path and path.suffix == ".gif"
+    assert gif_frames(path) == 3
+    assert bytes(dream.gif.value) == path.read_bytes() and dream.gif.layout.display is None
+    assert "saved" in dream.status_text and "3 frames" in dream.status_text
+    with Image.open(path) as gif:
+        assert max(gif.size) == profile("quick").size
+
+
+def test_run_button_renders_in_the_background_and_stop_stops(tiny_model, tmp_path):
+    explorer = widgets.DreamExplorer(tiny_model, profile="quick", layer="mixed", frames=400, threaded=True,
+                                     output_dir=tmp_path)  # fmt: skip
+    explorer.run_button.click()
+    deadline = time.time() + 30
+    while explorer.progress.value < 3 * explorer.steps.value and time.time() < deadline:  # 2+ frames done
+        time.sleep(0.01)
+    assert explorer.run_button.description == "Stop"
+    explorer.run_button.click()
+    assert explorer.wait(60)
+    assert "stopped early" in explorer.status_text
+    assert explorer.last_gif is not None and 1 <= gif_frames(explorer.last_gif) < 400
+    assert explorer.run_button.description != "Stop"
+
+
+def test_bad_image_path_shows_a_clear_message_and_keeps_the_image(dream):
+    image, png, shown = dream.picker.image, bytes(dream.preview.value), dream.stats.shown
+    dream.picker.path.value = "no/such/picture.jpg"
+    assert "image file not found" in dream.status_text and "picture.jpg" in dream.status_text
+    assert "keeping 'astronaut'" in dream.status_text
+    assert dream.picker.image is image and dream.picker.name == "astronaut"
+    assert bytes(dream.preview.value) == png and dream.stats.shown == shown
+
+
+def test_bad_upload_shows_a_message_and_keeps_the_image(dream):
+    image = dream.picker.image
+    dream.picker.upload.value = ({"name": "notes.txt", "type": "text/plain", "size": 5,
+                                  "content": memoryview(b"hello"), "last_modified": NOW},)  # fmt: skip
+    assert "notes.txt" in dream.status_text and "not an image" in dream.status_text
+    assert dream.picker.image is image
+
+
+def test_upload_and_path_replace_the_image(dream, tmp_path):
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, size=(40, 60, 3), dtype=np.uint8)
+    png = bytes(dream.preview.value)
+    dream.picker.upload.value = ({"name": "mine.png", "type": "image/png", "size": 1,
+                                  "content": memoryview(png_of(pixels)), "last_modified": NOW},)  # fmt: skip
+    assert dream.picker.image.shape == (40, 60, 3) and dream.picker.name == "mine"
+    assert bytes(dream.preview.value) != png and "on mine" in dream.preview_label.value
+    path = tmp_path / "other.png"
+    path.write_bytes(png_of(pixels[:30]))
+    dream.picker.path.value = str(path)
+    assert dream.picker.image.shape == (30, 60, 3) and "on other" in dream.preview_label.value
+
+
+def test_explorer_accepts_an_array_as_its_image(tiny_model, tmp_path):
+    image = np.full((50, 70, 3), 0.5, np.float32)
+    explorer = widgets.DreamExplorer(tiny_model, image=image, profile="quick", threaded=False, output_dir=tmp_path)
+    assert explorer.picker.dropdown.value == "(your image)"
+    assert np.allclose(explorer.picker.image, 0.5)
+    assert "your_image" in explorer.preview_label.value
+
+
+def test_repr_mimebundle_shows_the_container(dream):
+    bundle = dream._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == dream.widget.model_id
+
+
+def test_preview_errors_are_shown_in_the_status_line(dream):
+    png = bytes(dream.preview.value)
+    dream._compute_preview = lambda params, report: (_ for _ in ()).throw(LayerError("layer X needs 300 px"))
+    dream.channel.value = 4
+    assert "preview failed" in dream.status_text and "needs 300 px" in dream.status_text
+    assert bytes(dream.preview.value) == png
+
+
+# --- fractal zoom ---------------------------------------------------------------------------------------
+
+
+def test_zoom_explorer_previews_frames_and_renders_the_gif(step_traces, tiny_model, tmp_path):
+    zoom = widgets.ZoomExplorer(tiny_model, profile="quick", layer="mixed", frames=3, threaded=False,
+                                output_dir=tmp_path)  # fmt: skip
+    zoom_classes = {"cadl-zoom-margin", "cadl-zoom-x", "cadl-zoom-y", "cadl-frames"}
+    assert DREAM_CLASSES | zoom_classes <= classes_in(zoom.widget)
+    with Image.open(io.BytesIO(bytes(zoom.preview.value))) as picture:
+        width, height = picture.size
+    assert width > 1.9 * height  # two frames side by side
+    traces, png = step_traces(), bytes(zoom.preview.value)
+    zoom.margin.value = 0.08
+    zoom.center_x.value = 0.2
+    assert bytes(zoom.preview.value) != png and "margin 0.080" in zoom.preview_label.value
+    assert step_traces() == traces == zoom.trace_count
+    zoom.frames_slider.value = 4
+    path = zoom.run()
+    assert gif_frames(path) == 4 and path.name.startswith("zoom_")
+
+
+# --- style transfer -------------------------------------------------------------------------------------
+
+
+def test_style_explorer_weights_update_the_preview_without_retracing(style_traces, tiny_model, tmp_path):
+    style = widgets.StyleExplorer(tiny_model, profile="quick", steps=4, threaded=False, output_dir=tmp_path)
+    assert CONTRACT | {"cadl-weight-content", "cadl-weight-style", "cadl-weight-tv", "cadl-image-picker",
+                       "cadl-image-path", "cadl-steps"} <= classes_in(style.widget)  # fmt: skip
+    assert isinstance(style.style_weight, w.FloatLogSlider) and style.style_weight.continuous_update is False
+    traces, png, label = style_traces(), bytes(style.preview.value), style.preview_label.value
+    assert traces == style.trace_count >= 1
+    style.style_weight.value = 1000.0
+    assert bytes(style.preview.value) != png and style.preview_label.value != label
+    assert "style 1e+03" in style.preview_label.value
+    style.content_weight.value = 0.01
+    style.tv_weight.value = 1.0
+    assert style_traces() == traces
+    png = bytes(style.preview.value)
+    style.preserve_color.value = True
+    assert bytes(style.preview.value) != png and "colours kept" in style.preview_label.value
+    path = style.run()
+    assert gif_frames(path) == 4 + 1  # the start and one frame per step
+    assert bytes(style.gif.value) == path.read_bytes()
+
+
+def test_style_explorer_changes_style_image(tiny_model, tmp_path):
+    style = widgets.StyleExplorer(tiny_model, profile="quick", threaded=False, output_dir=tmp_path)
+    names = list(style.style_picker.dropdown.options)
+    png = bytes(style.preview.value)
+    style.style_picker.dropdown.value = names[-1]
+    assert bytes(style.preview.value) != png and f"style of {names[-1]}" in style.preview_label.value
+
+
+# --- guided hallucination -------------------------------------------------------------------------------
+
+
+def test_guided_explorer_presets_and_weights(step_traces, tiny_model, tmp_path):
+    from cadl_utils.guided import PRESETS
+
+    guided = widgets.GuidedExplorer(tiny_model, profile="quick", preset="l1", steps=4, threaded=False,
+                                    output_dir=tmp_path)  # fmt: skip
+    assert CONTRACT | {"cadl-weight-feature", "cadl-weight-pixel", "cadl-weight-tv"} <= classes_in(guided.widget)
+    for slider in (guided.feature_weight, guided.pixel_weight, guided.tv_weight):
+        assert isinstance(slider, w.FloatSlider) and slider.min < 0 < slider.max
+    assert guided.feature_weight.value == PRESETS["l1"].feature_weight
+    traces, png, label = step_traces(), bytes(guided.preview.value), guided.preview_label.value
+    guided.feature_weight.value = -1.5
+    assert bytes(guided.preview.value) != png and guided.preview_label.value != label
+    assert "feature -1.50" in guided.preview_label.value
+    guided.pixel_weight.value = 0.0
+    assert step_traces() == traces == guided.trace_count
+    guided.preset.value = "dot_notv"
+    assert guided.pixel_weight.value == 0.0 and guided.tv_weight.value == 0.0
+    assert "preset dot_notv" in guided.preview_label.value
+    assert guided.stats.failed == 0
+    path = guided.run()
+    assert gif_frames(path) == 4 + 1
+
+
+# --- the real network ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_dream_explorer_on_untrained_inception5h(step_traces, tmp_path, monkeypatch):
+    monkeypatch.setenv("CADL_WEIGHTS", "untrained")
+    explorer = widgets.DreamExplorer(profile="quick", threaded=False, output_dir=tmp_path)
+    assert explorer.model.name == "inception5h" and explorer.model.weights == "untrained"
+    assert "cadl-untrained-banner" in classes_in(explorer.widget)
+    assert explorer.layer.value == "mixed4d_3x3_bottleneck" and explorer.channel.value == 139
+    assert "mixed4d_3x3_bottleneck (" in dict((v, k) for k, v in explorer.layer.options)["mixed4d_3x3_bottleneck"]
+    assert explorer.stats.shown == 1, explorer.status_text
+    traces, png, label = step_traces(), bytes(explorer.preview.value), explorer.preview_label.value
+    explorer.channel.value = 140
+    assert bytes(explorer.preview.value) != png and explorer.preview_label.value != label
+    assert step_traces() == traces == explorer.trace_count
+    explorer.layer.value = "softmax2"
+    assert "class" in explorer.channel_label.value
+    assert explorer.stats.failed == 0, explorer.status_text
