@@ -20,23 +20,6 @@ def _smooth_image(seed: int, height: int, width: int) -> np.ndarray:
     return tf.image.resize(small[None], (height, width), method="bicubic")[0].numpy().clip(0, 1)
 
 
-def _feature_value(model, image, guide_features, layer, metric):
-    vector = G.pool_features(model.extract(tf.convert_to_tensor(image[None]), [layer])[0])
-    return float(G.feature_term(vector, guide_features.vectors[layer], metric, guide_features.scales[layer]))
-
-
-def _plain_ascent(image, value_fn, steps=15, step_size=0.01):
-    """Gradient ascent of value_fn with std-normalised steps, independent of the dream engine."""
-    x = tf.Variable(image[None])
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            value = value_fn(x)
-        grad = tape.gradient(value, x)
-        grad = grad / (tf.math.reduce_std(grad) + 1e-8)
-        x.assign(tf.clip_by_value(x + step_size * grad, 0.0, 1.0))
-    return x.numpy()[0]
-
-
 # --- loss math -----------------------------------------------------------------------------------
 
 
@@ -142,6 +125,7 @@ def test_guide_features_are_pooled_counted_and_scaled(tiny_model):
     h, w = features.image.shape[:2]
     assert abs(h * w - 48 * 48) < 100 and abs(w / h - 64 / 40) < 0.05
     assert features.scales["mixed"] == pytest.approx(G.feature_scale(features.vectors["mixed"]))
+    assert all(gain > 0 and np.isfinite(gain) for gain in features.gains.values())
 
 
 def test_guide_features_bad_input(tiny_model):
@@ -157,23 +141,60 @@ def test_guide_features_bad_input(tiny_model):
         G.compute_guide_features(tiny_model, np.zeros((16, 16), np.float32), ["mixed"])
 
 
-# --- each term moves the dream the way its sign promises (plain gradient steps) ------------------
+def _raw_gradient(model, objective, image):
+    """Gradient of feature_loss + pixel_loss on the whole image, without the engine's NaN guard."""
+    x = tf.Variable(np.asarray(image, np.float32)[None])
+    with tf.GradientTape() as tape:
+        outputs = model.extract(x, list(objective.layers))
+        total = objective.feature_loss(dict(zip(objective.layers, outputs))) + objective.pixel_loss(x)
+    return tape.gradient(total, x).numpy()[0]
+
+
+def test_balance_makes_layers_pull_equally_hard(tiny_model):
+    """Balanced feature gradients at the guide have the pixel-L1 gradient's RMS on every layer."""
+    guide = _smooth_image(8, 40, 40)
+    features = G.compute_guide_features(tiny_model, guide, ["conv1_pre_relu", "mixed"])
+    unit = 1.0 / (3 * 40 * 40)
+    raw = {}
+    for layer in features.layers:
+        balanced = _raw_gradient(tiny_model, G.feature_similarity(features, layer, "dot"), guide)
+        assert np.sqrt(np.mean(balanced**2)) == pytest.approx(unit, rel=0.02)
+        plain = _raw_gradient(tiny_model, G.feature_similarity(features, layer, "dot", balance=False), guide)
+        raw[layer] = np.sqrt(np.mean(plain**2))
+    ratio = raw["mixed"] / raw["conv1_pre_relu"]
+    assert not 0.5 < ratio < 2.0  # without balance the layers differ a lot
+
+
+# --- the terms through the dream engine -----------------------------------------------------------
+
+
+def _objective(model, guide, layer="mixed", metric="dot", feature=0.0, pixel=0.0, tv=0.0, pixel_metric="l1"):
+    recipe = G.Preset("test", "dream", "guide", metric, feature, pixel, tv, pixel_metric)
+    return G.guided_objective(model, recipe, guide, [layer])
+
+
+def _run(model, image, objective, steps=12, **options):
+    from cadl_utils.dream import dream
+
+    result = dream(image, objective, model=model, steps=steps, octaves=1, step_size=0.01, jitter=2,
+                   progress=False, **options)  # fmt: skip
+    return np.asarray(result)
+
+
+def _feature_raw(model, objective, image):
+    layer = objective.feature.layers[0]
+    outputs = model.extract(tf.convert_to_tensor(np.asarray(image, np.float32)[None]), [layer])
+    return float(objective.feature.layer_value({layer: outputs[0]}, layer))
 
 
 @pytest.mark.parametrize("layer", ["mixed", "conv1_pre_relu"])
 @pytest.mark.parametrize("metric", G.FEATURE_METRICS)
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_feature_term_gradient_direction(tiny_model, layer, metric, sign):
-    dream = _smooth_image(3, 40, 40)
-    guide = _smooth_image(4, 40, 40)
-    features = G.compute_guide_features(tiny_model, guide, [layer])
-    before = _feature_value(tiny_model, dream, features, layer, metric)
-
-    def value(x):
-        vector = G.pool_features(tiny_model.extract(x, [layer])[0])
-        return sign * G.feature_term(vector, features.vectors[layer], metric, features.scales[layer])
-
-    after = _feature_value(tiny_model, _plain_ascent(dream, value), features, layer, metric)
+def test_feature_term_moves_the_dream_as_its_sign_promises(tiny_model, layer, metric, sign):
+    dream_image = _smooth_image(3, 40, 40)
+    objective = _objective(tiny_model, _smooth_image(4, 40, 40), layer, metric, feature=sign)
+    before = _feature_raw(tiny_model, objective, dream_image)
+    after = _feature_raw(tiny_model, objective, _run(tiny_model, dream_image, objective))
     if sign > 0:
         assert after > before * 1.05 + 1e-3
     else:
@@ -182,27 +203,292 @@ def test_feature_term_gradient_direction(tiny_model, layer, metric, sign):
 
 @pytest.mark.parametrize("metric", G.PIXEL_METRICS)
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_pixel_term_gradient_direction(metric, sign):
-    dream = _smooth_image(5, 32, 32) * 0.6 + 0.2
+def test_pixel_term_moves_the_dream_as_its_sign_promises(tiny_model, metric, sign):
+    dream_image = _smooth_image(5, 32, 32) * 0.6 + 0.2
     guide = _smooth_image(6, 48, 40)
-    before = float(G.pixel_distance(dream[None], guide, metric))
-    after_image = _plain_ascent(dream, lambda x: sign * G.pixel_distance(x, guide, metric))
-    after = float(G.pixel_distance(after_image[None], guide, metric))
+    objective = _objective(tiny_model, guide, pixel=sign, pixel_metric=metric)
+    fitted = objective.pixel.guide_image
+    before = float(G.pixel_distance(dream_image[None], fitted, metric))
+    after = float(G.pixel_distance(_run(tiny_model, dream_image, objective)[None], fitted, metric))
     assert (after > before * 1.05) if sign > 0 else (after < before * 0.95)
 
 
-@pytest.mark.parametrize("metric", ["l1", "l2"])
-def test_zero_distances_give_finite_zero_gradients(tiny_model, metric):
-    """Dream identical to the guide: distances are 0 and their gradients finite (not NaN)."""
-    for image in (_smooth_image(7, 32, 32), np.full((32, 32, 3), 0.5, np.float32), np.zeros((32, 32, 3), np.float32)):
-        features = G.compute_guide_features(tiny_model, image, ["mixed"])
-        x = tf.Variable(image[None])
-        with tf.GradientTape() as tape:
-            vector = G.pool_features(tiny_model.extract(x, ["mixed"])[0])
-            feature = G.feature_term(vector, features.vectors["mixed"], metric, features.scales["mixed"])
-            pixel = G.pixel_distance(x, image, metric)
-            total = feature + pixel
-        grad = tape.gradient(total, x).numpy()
-        assert float(feature) == pytest.approx(0.0, abs=1e-5)
-        assert float(pixel) == pytest.approx(0.0, abs=1e-6)
-        assert np.all(np.isfinite(grad))
+def test_smoothness_lowers_total_variation(tiny_model):
+    from cadl_utils.objectives import total_variation
+
+    noisy = np.clip(_smooth_image(9, 40, 40) + 0.2 * (_random_image(10, 40, 40) - 0.5), 0, 1)
+    objective = _objective(tiny_model, _smooth_image(4, 40, 40), tv=-1.0)
+    before = float(total_variation(noisy))
+    after = float(total_variation(_run(tiny_model, noisy, objective)))
+    assert after < 0.8 * before
+
+
+@pytest.mark.parametrize("metric", G.FEATURE_METRICS)
+def test_tiles_keep_the_scale_of_the_terms(tiny_model, metric):
+    """Tiled gradients keep the untiled scale (so the pixel and smoothness weights keep their meaning).
+
+    The dot product is linear in the pooled features, so tiles also keep its direction; L1 and L2
+    compare each tile with the guide, a more local objective, so only their scale is kept.
+    """
+    from cadl_utils.dream import get_dreamer
+
+    image = _smooth_image(11, 64, 64)
+    objective = _objective(tiny_model, _smooth_image(12, 64, 64), metric=metric, feature=1.0, pixel=-0.2, tv=-0.2)
+    dreamer = get_dreamer(tiny_model, objective)
+    whole = dreamer.gradient(image)
+    tiled = dreamer.gradient(image, tile_size=32)
+    ratio = np.sqrt(np.mean(tiled**2)) / np.sqrt(np.mean(whole**2))
+    assert 0.5 < ratio < 2.0
+    if metric == "dot":
+        assert np.corrcoef(whole.ravel(), tiled.ravel())[0, 1] > 0.8
+
+
+def test_weights_change_without_recompiling(tiny_model):
+    from cadl_utils.dream import get_dreamer
+
+    image = _smooth_image(13, 32, 32)
+    objective = _objective(tiny_model, _smooth_image(14, 32, 32), feature=1.0, pixel=-0.2, tv=-0.2)
+    first = _run(tiny_model, image, objective, steps=2)
+    traces = get_dreamer(tiny_model, objective).trace_count
+    objective.set_term_weights(feature=-1.0, tv=0.0)
+    assert objective.term_weights() == {"feature": -1.0, "pixel": pytest.approx(-0.2), "tv": 0.0}
+    second = _run(tiny_model, image, objective, steps=2)
+    assert get_dreamer(tiny_model, objective).trace_count == traces
+    assert not np.allclose(first, second)
+
+
+def test_guide_features_of_another_model_are_refused(tiny_model):
+    from tiny_model import TinyModel
+
+    from cadl_utils.errors import ModelError
+
+    other = TinyModel(seed=1)
+    other.name = "other"
+    objective = _objective(tiny_model, _smooth_image(4, 32, 32), feature=1.0)
+    with pytest.raises(ModelError, match="same model"):
+        objective.validate(other)
+
+
+# --- presets and the loop --------------------------------------------------------------------------
+
+
+def test_presets_table_signs():
+    signs = {name: G.PRESETS[name].signs() for name in G.PRESET_NAMES}
+    assert G.PRESET_NAMES == ("self", "swapped", "dot_notv", "l1", "l2", "l1_neg", "l2_neg")
+    assert signs["dot_notv"] == "+dot"
+    assert signs["l1"] == "+l1 -pixel(l1) -tv" and signs["l2"] == "+l2 -pixel(l1) -tv"
+    assert signs["l1_neg"] == "-l1 -pixel(l1) -tv" and signs["l2_neg"] == "-l2 -pixel(l1) -tv"
+    assert (G.PRESETS["self"].start, G.PRESETS["self"].guide) == ("guide", "guide")
+    assert (G.PRESETS["swapped"].start, G.PRESETS["swapped"].guide) == ("guide", "dream")
+    assert all((G.PRESETS[n].start, G.PRESETS[n].guide) == ("dream", "guide") for n in G.PRESET_NAMES[2:])
+
+
+def test_unknown_preset_lists_the_presets(tiny_model):
+    with pytest.raises(ParameterError) as info:
+        G.guided(_random_image(0, 16, 16), _random_image(1, 16, 16), preset="dotty", model=tiny_model)
+    for name in G.PRESET_NAMES:
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("preset", G.PRESET_NAMES)
+def test_presets_render_the_right_number_of_frames(tiny_model, preset):
+    dream_image, guide = _smooth_image(15, 32, 32), _smooth_image(16, 32, 32)
+    before = G.guide_feature_passes()
+    result = G.guided(dream_image, guide, preset=preset, model=tiny_model, steps=6, frames_every=2, progress=False)
+    assert len(result.frames) == 6 // 2 + 1
+    assert result.guide_passes == 1 and G.guide_feature_passes() == before + 1
+    assert result.steps_done == 6 and not result.interrupted
+    expected_start = {"dream": dream_image, "guide": guide}[G.PRESETS[preset].start]
+    np.testing.assert_allclose(result.frames[0], expected_start, atol=1e-6)
+    assert result.image.shape == (32, 32, 3)
+    assert not np.allclose(result.frames[0], result.image)
+
+
+def test_default_frames_every_and_bad_step_counts(tiny_model):
+    images = (_smooth_image(15, 24, 24), _smooth_image(16, 24, 24))
+    result = G.guided(*images, preset="l1", model=tiny_model, steps=3, progress=False)
+    assert len(result.frames) == 4  # fewer than 20 steps: a frame every step
+    with pytest.raises(ParameterError, match="multiple"):
+        G.guided(*images, preset="l1", model=tiny_model, steps=5, frames_every=2, progress=False)
+    with pytest.raises(ParameterError):
+        G.guided(*images, preset="l1", model=tiny_model, steps=0, progress=False)
+
+
+def test_guide_features_are_computed_once_however_long_the_run(tiny_model):
+    images = (_smooth_image(17, 32, 32), _smooth_image(18, 32, 32))
+    for steps in (2, 8):
+        before = G.guide_feature_passes()
+        result = G.guided(*images, preset="l2_neg", model=tiny_model, steps=steps, frames_every=2, progress=False)
+        assert G.guide_feature_passes() - before == 1 == result.guide_passes
+
+
+@pytest.mark.parametrize("preset, direction", [
+    ("self", +1), ("swapped", +1), ("dot_notv", +1), ("l1", +1), ("l2", +1), ("l1_neg", -1), ("l2_neg", -1),
+])  # fmt: skip
+def test_each_preset_moves_its_feature_term_the_promised_way(tiny_model, preset, direction):
+    """With the default pixel and smoothness weights the feature term still goes where the sign says."""
+    dream_image, guide = _smooth_image(19, 40, 40), _smooth_image(20, 40, 40)
+    result = G.guided(dream_image, guide, preset=preset, model=tiny_model, steps=12, frames_every=12, progress=False)
+    before = _feature_raw(tiny_model, result.objective, result.frames[0])
+    after = _feature_raw(tiny_model, result.objective, result.image)
+    assert (after - before) * direction > 0.02 * max(abs(before), 0.1)
+
+
+def test_different_size_guide(tiny_model):
+    dream_image = _smooth_image(21, 36, 52)  # landscape
+    guide = _smooth_image(22, 60, 30)  # portrait, a different size
+    result = G.guided(dream_image, guide, preset="l1_neg", model=tiny_model, steps=8, frames_every=4, progress=False)
+    assert all(frame.shape == (36, 52, 3) for frame in result.frames)
+    assert result.guide.shape == (36, 52, 3)
+    before = float(G.pixel_distance(result.frames[0][None], result.guide, "l1"))
+    after = float(G.pixel_distance(result.image[None], result.guide, "l1"))
+    assert after < before
+
+
+def _assert_finite_run(model, dream_image, guide, preset):
+    result = G.guided(dream_image, guide, preset=preset, model=model, steps=2, frames_every=1, progress=False)
+    for frame in result.frames:
+        assert np.all(np.isfinite(frame)) and frame.min() >= 0.0 and frame.max() <= 1.0
+    # The raw gradient (before the engine's guard that zeroes NaN) is finite too.
+    assert np.all(np.isfinite(_raw_gradient(model, result.objective, result.frames[0])))
+
+
+@pytest.mark.parametrize("preset", G.PRESET_NAMES)
+def test_no_nan_with_identical_dream_and_guide(tiny_model, preset):
+    """Zero distances: the gradients of |x| and of the L2 norm at 0 must not be NaN."""
+    same = _smooth_image(23, 32, 32)
+    _assert_finite_run(tiny_model, same, same.copy(), preset)
+
+
+@pytest.mark.parametrize("dream_value, guide_value", [(0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (0.0, 1.0)])
+def test_no_nan_with_constant_images(tiny_model, dream_value, guide_value):
+    dream_image = np.full((32, 32, 3), dream_value, np.float32)
+    guide = np.full((32, 32, 3), guide_value, np.float32)
+    for preset in ("self", "l1", "l2_neg"):
+        _assert_finite_run(tiny_model, dream_image, guide, preset)
+
+
+def test_interrupt_keeps_frames(tiny_model):
+    images = (_smooth_image(24, 32, 32), _smooth_image(25, 32, 32))
+
+    def stop_at_third_step(info):
+        if info.step == 3:
+            raise KeyboardInterrupt
+
+    result = G.guided(*images, preset="l1", model=tiny_model, steps=8, frames_every=2, progress=False,
+                      callback=stop_at_third_step)  # fmt: skip
+    assert result.interrupted
+    assert len(result.frames) == 2  # the start and the one frame finished before the interrupt
+
+
+def test_octaves_and_tiles_run(tiny_model):
+    images = (_smooth_image(26, 64, 64), _smooth_image(27, 48, 48))
+    result = G.guided(*images, preset="l2", model=tiny_model, steps=2, frames_every=1, octaves=2, tile_size=32,
+                      progress=False)  # fmt: skip
+    assert len(result.frames) == 3 and result.image.shape == (64, 64, 3)
+
+
+# --- outputs and the command line -----------------------------------------------------------------
+
+
+def test_save_guided_gif(tiny_model, tmp_path):
+    from PIL import Image
+
+    result = G.guided(_smooth_image(28, 32, 32), _smooth_image(29, 32, 32), preset="dot_notv", model=tiny_model,
+                      steps=4, frames_every=1, progress=False)  # fmt: skip
+    path = G.save_guided_gif(result, tmp_path / "sub" / "out.gif", duration_ms=50)
+    with Image.open(path) as gif:
+        assert gif.n_frames == len(result.frames) == 5
+    with pytest.raises(ParameterError):
+        G.save_guided_gif(result.frames, tmp_path / "x.gif")
+
+
+def _cli(argv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    G.add_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture
+def tiny_default_model(tiny_model, monkeypatch):
+    import cadl_utils.dream
+
+    monkeypatch.setattr(cadl_utils.dream, "default_model", lambda weights=None: tiny_model)
+    return tiny_model
+
+
+def test_cli_one_preset(tiny_default_model, tmp_path, capsys):
+    from cadl_utils.images import save_image
+
+    dream_path = save_image(_smooth_image(30, 40, 48), tmp_path / "dream.png")
+    guide_path = save_image(_smooth_image(31, 30, 30), tmp_path / "guide.png")
+    out = tmp_path / "out"
+    code = _cli(["guide", str(dream_path), str(guide_path), "--preset", "l2_neg", "--out", str(out),
+                 "--steps", "2", "--frames-every", "1", "--no-progress"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "untrained" in printed
+    for name in ("guided_l2_neg.gif", "guided_l2_neg.png"):
+        assert (out / name).is_file() and f"wrote {out / name}" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["guided_l2_neg.gif", "guided_l2_neg.png"]
+
+
+@pytest.mark.slow
+def test_cli_all_presets_from_sample_images(tiny_default_model, tmp_path, capsys):
+    code = _cli(["guide", "--all-presets", "--out", str(tmp_path), "--steps", "1", "--size", "40", "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(f"guided_{n}.{ext}" for n in G.PRESET_NAMES for ext in ("gif", "png"))
+    assert printed.count("wrote ") == 14
+    assert "dream: " in printed and "guide: " in printed
+
+
+def test_cli_rejects_preset_with_all_presets(tiny_default_model, tmp_path):
+    with pytest.raises(ParameterError):
+        _cli(["guide", "--preset", "l1", "--all-presets", "--out", str(tmp_path)])
+
+
+def test_render_presets_stops_on_interrupt_and_keeps_the_partial_gif(tiny_model, tmp_path):
+    def interrupt(info):
+        if info.step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        G.render_presets(_smooth_image(32, 32, 32), _smooth_image(33, 32, 32), tmp_path, ["l1", "l2"], tiny_model,
+                         steps=4, frames_every=1, progress=False, callback=interrupt, report=None)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["guided_l1.gif", "guided_l1.png"]
+
+
+# --- the real network (untrained stand-in), small sizes ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inception_untrained():
+    module = pytest.importorskip("cadl_utils.models.inception5h")
+    return module.load_inception5h(weights="untrained")
+
+
+@pytest.mark.slow
+def test_inception5h_l1_neg_moves_towards_the_guide(inception_untrained):
+    dream_image, guide = _smooth_image(34, 64, 64), _smooth_image(35, 80, 72)
+    result = G.guided(dream_image, guide, preset="l1_neg", model=inception_untrained, steps=6, frames_every=3,
+                      progress=False)  # fmt: skip
+    assert result.layers == ("mixed4c",) and result.guide_passes == 1
+    assert len(result.frames) == 3
+    feature = [_feature_raw(inception_untrained, result.objective, f) for f in (result.frames[0], result.image)]
+    pixel = [float(G.pixel_distance(f[None], result.guide, "l1")) for f in (result.frames[0], result.image)]
+    assert feature[1] < feature[0] and pixel[1] < pixel[0]
+
+
+@pytest.mark.slow
+def test_inception5h_self_and_dot_are_finite(inception_untrained):
+    image = _smooth_image(36, 64, 64)
+    for preset in ("self", "l2"):
+        result = G.guided(image, image, preset=preset, model=inception_untrained, steps=2, frames_every=1,
+                          progress=False)  # fmt: skip
+        assert all(np.all(np.isfinite(frame)) for frame in result.frames)
+        assert np.all(np.isfinite(_raw_gradient(inception_untrained, result.objective, image)))
