@@ -73,7 +73,8 @@ DEFAULT_TV_WEIGHT = 0.1
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "style", "noise")
-DEFAULT_LEARNING_RATE = {"adam": 0.02}
+# Adam step in pixel units (the TensorFlow tutorial's value).
+DEFAULT_LEARNING_RATE = 0.02
 
 # Floors for the denominators of relative terms: a constant or black image can give all-zero features,
 # and a zero denominator would turn the loss into inf/NaN.
@@ -668,6 +669,7 @@ class StyleTransfer:
         grad = tape.gradient(terms["total"], self._image)
         # A dead network region gives no gradient; treat it as zero rather than None.
         grad = tf.zeros_like(self._image) if grad is None else grad
+        grad = tf.where(tf.math.is_finite(grad), grad, 0.0)
         return terms["total"] * self._scale, grad * self._scale, self._stack(terms)
 
     def _adam_steps(self, count):
@@ -781,7 +783,7 @@ class StyleTransfer:
         frame_every = max(1, steps // 20) if frame_every is None else _check_count("frame_every", frame_every, 1)
         steps_per_call = _check_count("steps_per_call", steps_per_call, 1)
         if optimizer == "adam":
-            lr = DEFAULT_LEARNING_RATE["adam"] if learning_rate is None else learning_rate
+            lr = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
             for name, value, low, high in (
                 ("learning_rate", lr, 0.0, 10.0),
                 ("beta1", beta1, 0.0, 1.0),
@@ -924,6 +926,9 @@ class StyleTransfer:
                     raise StopIteration
 
         x0 = self._image.numpy().astype(np.float64).ravel()
+        # ftol = gtol = 0: run the requested number of iterations (stopping early only when the line
+        # search cannot improve), so a progression has the frames asked for. maxcor 10 (SciPy's
+        # default) keeps L-BFGS-B's work arrays at about 160 bytes per pixel.
         try:
             outcome = minimize(
                 value_and_grad,
@@ -932,7 +937,7 @@ class StyleTransfer:
                 method="L-BFGS-B",
                 bounds=Bounds(0.0, 1.0),
                 callback=on_iteration,
-                options={"maxiter": steps, "maxfun": steps * 4 + 20, "ftol": 0.0, "gtol": 0.0, "maxcor": 20},
+                options={"maxiter": steps, "maxfun": steps * 4 + 20, "ftol": 0.0, "gtol": 0.0, "maxcor": 10},
             )
             final = outcome.x
         except KeyboardInterrupt:
