@@ -75,7 +75,7 @@ _guide_passes = 0
 
 
 def guide_feature_passes() -> int:
-    """How many times guide features were computed in this process (each is one forward pass).
+    """How many times guide features were computed in this process (each is one pass over the guide).
 
     Tests and benchmarks read it before and after a run: a run computes guide features exactly once.
     """
@@ -293,8 +293,52 @@ def _check_layers(model, layers) -> tuple[str, ...]:
     return names
 
 
-def compute_guide_features(model, guide_image, layers: str | Sequence[str], match_size=None) -> GuideFeatures:
-    """Pooled features of the guide at ``layers``: one forward pass (counted), plus the balance gains.
+@dataclass(frozen=True)
+class _Tile:
+    """A tile of the guide: its window and the part of it ("own") no earlier tile covered."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+    own: tuple[float, float, float, float]  # own window as fractions of the tile: y0, y1, x0, x1
+    share: float  # own pixels / image pixels
+
+
+def _tile_grid(height: int, width: int, tile: int | None) -> list[_Tile]:
+    """Tiles covering an image. All have one size; the last row and column are moved back to end at
+    the border (like the engine's), so they own only the pixels no earlier tile covered."""
+    tile_h = height if not tile else min(int(tile), height)
+    tile_w = width if not tile else min(int(tile), width)
+    tiles = []
+    for own_y in range(0, height, tile_h):
+        for own_x in range(0, width, tile_w):
+            top, left = min(own_y, height - tile_h), min(own_x, width - tile_w)
+            own_h, own_w = min(tile_h, height - own_y), min(tile_w, width - own_x)
+            own = ((own_y - top) / tile_h, (own_y - top + own_h) / tile_h,
+                   (own_x - left) / tile_w, (own_x - left + own_w) / tile_w)  # fmt: skip
+            tiles.append(_Tile(top, left, tile_h, tile_w, own, own_h * own_w / float(height * width)))
+    return tiles
+
+
+def _own_pooled(output, own: tuple[float, float, float, float]) -> np.ndarray:
+    """The pooled [C] vector of the part of a tile's feature map that the tile owns."""
+    output = tf.convert_to_tensor(output)
+    if output.shape.rank == 4:
+        rows, cols = int(output.shape[1]), int(output.shape[2])
+        y0, y1 = int(round(own[0] * rows)), int(round(own[1] * rows))
+        x0, x1 = int(round(own[2] * cols)), int(round(own[3] * cols))
+        if y1 > y0 and x1 > x0:
+            output = output[:, y0:y1, x0:x1, :]
+    return pool_features(output)[0].numpy().astype(np.float64)
+
+
+def compute_guide_features(model, guide_image, layers: str | Sequence[str], match_size=None,
+                           tile_size: int | None = None) -> GuideFeatures:
+    """Pooled features of the guide at ``layers`` and the balance gains, computed once (counted).
+
+    Untiled this is one forward and backward pass; tiled, a forward pass then a forward and
+    backward pass, tile by tile (the gain's gradient needs the whole guide's vector first).
 
     Args:
         model: a cadl_utils Model.
@@ -302,12 +346,14 @@ def compute_guide_features(model, guide_image, layers: str | Sequence[str], matc
         layers: one layer name or several.
         match_size: (height, width) of the dream; the guide is first resized to that many pixels
             (aspect kept) so that objects appear at a comparable scale. None: use the guide as is.
+        tile_size: run the network on tiles of at most this many pixels (bounded memory for large
+            images; the pooled vector is the share-weighted mean of the tiles'). None: all at once.
 
     Returns:
         GuideFeatures.
 
     Raises:
-        LayerError: unknown layer, or the guide is smaller than a layer needs.
+        LayerError: unknown layer, or the guide (or a tile) is smaller than a layer needs.
         ImageError: the guide is not an RGB image in [0, 1].
     """
     global _guide_passes
@@ -315,35 +361,73 @@ def compute_guide_features(model, guide_image, layers: str | Sequence[str], matc
     guide = _as_image(guide_image, "guide")
     if match_size is not None:
         guide = scale_to_area(guide, int(match_size[0]), int(match_size[1]))
+    height, width = guide.shape[:2]
+    tiles = _tile_grid(height, width, tile_size)
     for name in names:
         needed = int(model.min_size(name))
-        if min(guide.shape[:2]) < needed:
+        if min(tiles[0].height, tiles[0].width) < needed:
             raise LayerError(
-                f"the guide is {guide.shape[1]}x{guide.shape[0]} px but layer {name!r} needs at least "
-                f"{needed} px on each side; use a larger guide and dream, or an earlier layer"
+                f"the guide (or its tiles) is {tiles[0].width}x{tiles[0].height} px but layer {name!r} needs at least "
+                f"{needed} px on each side; use a larger guide and dream, a larger tile, or an earlier layer"
             )
-    batch = tf.convert_to_tensor(guide[None])
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(batch)
-        outputs = model.extract(batch, list(names))
-        dots = {}
-        for name, output in zip(names, outputs):
-            pooled = pool_features(output)
-            # The dot term at the guide itself; its gradient measures how strongly this layer pulls.
-            dots[name] = tf.reduce_mean(pooled * tf.stop_gradient(pooled))
+    if len(tiles) == 1:
+        # One pass: the guide's own vector is known inside the pass that measures the gradient.
+        vectors, mean_squares = _guide_tile_pass(model, guide, tiles[0], names, None)
+    else:
+        # The gain's gradient needs the whole guide's vector: pool first, then measure tile by tile.
+        vectors, _ = _guide_tile_pass(model, guide, tiles, names, None, gradients=False)
+        _, mean_squares = _guide_tile_pass(model, guide, tiles, names, vectors)
     _guide_passes += 1
-    pixel_unit = 1.0 / (3.0 * guide.shape[0] * guide.shape[1])  # RMS of the pixel-L1 gradient
-    vectors, scales, gains = {}, {}, {}
-    for name, output in zip(names, outputs):
-        vector = pool_features(output)[0].numpy().astype(np.float32)
-        scale = feature_scale(vector)
-        vectors[name] = vector
-        scales[name] = scale
-        grad = tape.gradient(dots[name], batch)
-        rms = float(tf.sqrt(tf.reduce_mean(tf.square(grad)))) / (scale * scale) if grad is not None else 0.0
+    pixel_unit = 1.0 / (3.0 * height * width)  # RMS of the pixel-L1 gradient at this size
+    scales, gains = {}, {}
+    for name in names:
+        scales[name] = feature_scale(vectors[name])
+        rms = float(np.sqrt(mean_squares[name])) / (scales[name] ** 2)
         gains[name] = pixel_unit / rms if rms > _GRADIENT_FLOOR else 1.0
-    del tape
     return GuideFeatures(vectors, scales, gains, guide, getattr(model, "name", "model"))
+
+
+def _guide_tile_pass(model, guide: np.ndarray, tiles, names: tuple[str, ...], reference: dict | None,
+                     gradients: bool = True) -> tuple[dict, dict]:
+    """Run the network over the guide's tiles.
+
+    Args:
+        model, guide, names: as in ``compute_guide_features``.
+        tiles: one _Tile or a list of them.
+        reference: layer -> the whole guide's pooled vector, used in the gain's dot product; None
+            uses the vector being computed (exact when there is one tile).
+        gradients: also measure the dot product's gradient (else forward passes only).
+
+    Returns:
+        (layer -> pooled [C] float32 vector, layer -> mean square of the dot product's gradient over
+        the whole guide; empty when ``gradients`` is False).
+    """
+    tiles = [tiles] if isinstance(tiles, _Tile) else list(tiles)
+    sums = {name: 0.0 for name in names}
+    mean_squares = {name: 0.0 for name in names}
+    for tile in tiles:
+        window = guide[None, tile.top : tile.top + tile.height, tile.left : tile.left + tile.width]
+        batch = tf.convert_to_tensor(window)
+        with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
+            tape.watch(batch)
+            outputs = model.extract(batch, list(names))
+            dots = {}
+            if gradients:
+                for name, output in zip(names, outputs):
+                    pooled = pool_features(output)
+                    target = pooled if reference is None else tf.constant(reference[name][None])
+                    # The dot term at the guide itself: its gradient says how strongly the layer pulls
+                    # on pixels. The tile's share turns the tile's mean into its part of the image's.
+                    dots[name] = tile.share * tf.reduce_mean(pooled * tf.stop_gradient(target))
+        for name, output in zip(names, outputs):
+            sums[name] = sums[name] + tile.share * _own_pooled(output, tile.own)
+            if gradients:
+                grad = tape.gradient(dots[name], batch)
+                if grad is not None:
+                    mean_squares[name] += tile.share * float(tf.reduce_mean(tf.square(grad)))
+        del tape
+    vectors = {name: np.asarray(sums[name], np.float32) for name in names}
+    return vectors, (mean_squares if gradients else {})
 
 
 # --- the terms as objectives of the dream engine ------------------------------------------------
@@ -635,7 +719,7 @@ def default_layers(model) -> tuple[str, ...]:
 
 
 def guided_objective(model, preset: str | Preset, guide_image, layers: str | Sequence[str] | None = None,
-                     match_size=None) -> GuidedObjective:
+                     match_size=None, tile_size: int | None = None) -> GuidedObjective:
     """The objective of one preset: guide features (computed once), pixel and smoothness terms.
 
     Args:
@@ -645,13 +729,14 @@ def guided_objective(model, preset: str | Preset, guide_image, layers: str | Seq
         guide_image: the image that guides, [H, W, 3] in [0, 1].
         layers: feature layers (default ``default_layers(model)``).
         match_size: (height, width) of the dream at full size (default: the guide's own size).
+        tile_size: compute the guide's features in tiles of this size (see ``compute_guide_features``).
 
     Returns:
         A GuidedObjective for ``dream`` / ``feedback_loop``; its weights can change without recompiling.
     """
     recipe = get_preset(preset)
     names = _check_layers(model, default_layers(model) if layers is None else layers)
-    features = compute_guide_features(model, guide_image, names, match_size=match_size)
+    features = compute_guide_features(model, guide_image, names, match_size=match_size, tile_size=tile_size)
     # The pixel guide is fitted to the dream once, from the original guide (sharper than refitting
     # the area-matched copy); inside the step it is then only rescaled for octaves.
     pixel_guide = features.image
@@ -748,7 +833,8 @@ def guided(
         preset: a name from ``PRESET_NAMES`` or your own ``Preset``.
         model: a cadl_utils Model; None loads inception5h (``CADL_WEIGHTS`` decides the weights).
         layers: feature layers (default ``default_layers(model)``).
-        steps: gradient steps in total (default: the profile's, 100 full / 4 quick).
+        steps: gradient steps (default: the profile's, 100 full / 4 quick); with ``octaves`` > 1
+            every frame runs its ``frames_every`` steps at each octave.
         step_size: how far each normalised step moves the pixels (> 0).
         frames_every: a frame every this many steps (must divide ``steps``; default about 20 frames).
         octaves: octaves per frame (1: every step at full size).
@@ -789,7 +875,7 @@ def guided(
         model = default_model()
     names = _check_layers(model, default_layers(model) if layers is None else layers)
     before = guide_feature_passes()
-    objective = guided_objective(model, recipe, guide, names, match_size=start.shape[:2])
+    objective = guided_objective(model, recipe, guide, names, match_size=start.shape[:2], tile_size=tile_size)
     frames = feedback_loop(
         start, objective, model=model, frames=steps // every, steps_per_frame=every, step_size=step_size,
         octaves=octaves, tile_size=tile_size, jitter=jitter, normalize=normalize, seed=seed,

@@ -492,3 +492,33 @@ def test_inception5h_self_and_dot_are_finite(inception_untrained):
                           progress=False)  # fmt: skip
         assert all(np.all(np.isfinite(frame)) for frame in result.frames)
         assert np.all(np.isfinite(_raw_gradient(inception_untrained, result.objective, image)))
+
+
+def test_tiled_guide_features_match_whole(tiny_model):
+    """Guide features in tiles (bounded memory for large images) agree with the untiled ones."""
+    guide = _smooth_image(37, 64, 80)
+    whole = G.compute_guide_features(tiny_model, guide, ["conv1_pre_relu", "mixed"])
+    before = G.guide_feature_passes()
+    tiled = G.compute_guide_features(tiny_model, guide, ["conv1_pre_relu", "mixed"], tile_size=32)
+    assert G.guide_feature_passes() == before + 1
+    for layer in whole.layers:
+        cosine = np.dot(whole.vectors[layer], tiled.vectors[layer]) / (
+            np.linalg.norm(whole.vectors[layer]) * np.linalg.norm(tiled.vectors[layer])
+        )
+        assert cosine > 0.995
+        assert tiled.scales[layer] == pytest.approx(whole.scales[layer], rel=0.1)
+        assert tiled.gains[layer] == pytest.approx(whole.gains[layer], rel=0.35)
+
+
+def test_tile_grid_covers_every_pixel_once():
+    tiles = G._tile_grid(70, 50, 32)
+    assert len(tiles) == 3 * 2
+    assert sum(tile.share for tile in tiles) == pytest.approx(1.0)
+    owned = np.zeros((70, 50), int)
+    for tile in tiles:
+        assert (tile.height, tile.width) == (32, 32)
+        y0, y1 = tile.top + round(tile.own[0] * 32), tile.top + round(tile.own[1] * 32)
+        x0, x1 = tile.left + round(tile.own[2] * 32), tile.left + round(tile.own[3] * 32)
+        owned[y0:y1, x0:x1] += 1
+    assert np.all(owned == 1)
+    assert len(G._tile_grid(20, 30, None)) == 1
