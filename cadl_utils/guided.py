@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -626,7 +627,7 @@ class Preset:
         check_metric(self.pixel_metric, PIXEL_METRICS, "pixel")
         for name in ("feature_weight", "pixel_weight", "tv_weight"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
                 raise ParameterError(f"{name} must be a finite number, got {value!r}")
 
     def signs(self) -> str:
@@ -768,6 +769,7 @@ class GuidedResult:
         steps_done: gradient steps taken.
         guide_passes: forward passes spent on guide features in this run (1).
         model_description: ``model.describe()`` (says when the weights are untrained).
+        untrained: True when the model's weights are the untrained stand-in (show a banner/note).
     """
 
     frames: list
