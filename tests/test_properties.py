@@ -1,0 +1,317 @@
+"""Property tests (hypothesis): finite losses, images kept in [0, 1], lossless round trips.
+
+For random small images, sizes, seeds and loss weights inside their documented ranges, every loss
+and every step of the engines returns finite values and every picture stays in [0, 1]; images
+survive load -> save -> load (PNG, BMP and TIFF exactly, JPEG and WebP within a tolerance).
+
+Bounded on purpose: ~20-30 examples per property, images of 8-40 px, the tiny model
+(tests/tiny_model.py), so the file runs in seconds. ``deadline=None`` because the first example of
+a property may compile a TensorFlow function.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from cadl_utils import objectives as O
+from cadl_utils.images import load_image, resize, save_image, to_uint8
+
+BOUNDED = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# --------------------------------------------------------------------------------------------------
+# strategies
+
+sides = st.integers(min_value=8, max_value=40)
+seeds = st.integers(min_value=0, max_value=2**31 - 2)
+kinds = st.sampled_from(["noise", "smooth", "constant", "black", "white", "stripes"])
+# Objective weights: any sign (negative descends a term), documented as finite numbers.
+weights = st.floats(min_value=-10.0, max_value=10.0, allow_nan=False, allow_infinity=False)
+# Style weights: the style module promises no NaN/Inf for 1e-6 .. 1e6.
+style_weights = st.floats(min_value=-6.0, max_value=6.0).map(lambda e: float(10.0**e))
+
+
+def make_image(kind: str, height: int, width: int, seed: int) -> np.ndarray:
+    """A float32 [H, W, 3] test picture in [0, 1] of a given kind (flat ones are the hard cases)."""
+    rng = np.random.default_rng(seed)
+    if kind == "noise":
+        return rng.random((height, width, 3)).astype(np.float32)
+    if kind == "smooth":
+        corners = rng.random((2, 2, 3)).astype(np.float32)
+        return resize(corners, (height, width))
+    if kind == "constant":
+        return np.full((height, width, 3), rng.random(), np.float32)
+    if kind == "black":
+        return np.zeros((height, width, 3), np.float32)
+    if kind == "white":
+        return np.ones((height, width, 3), np.float32)
+    stripes = np.zeros((height, width, 3), np.float32)
+    stripes[:, :: 2 + seed % 3] = 1.0
+    return stripes
+
+
+images = st.builds(make_image, kinds, sides, sides, seeds)
+
+
+def assert_picture(image, shape=None) -> None:
+    """Finite float values in [0, 1] (and the expected shape)."""
+    array = np.asarray(image)
+    assert np.isfinite(array).all(), "non-finite pixels"
+    assert array.min() >= 0.0 and array.max() <= 1.0, (array.min(), array.max())
+    if shape is not None:
+        assert array.shape == tuple(shape)
+
+
+def assert_finite(*values) -> None:
+    for value in values:
+        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value, np.float64)
+        assert np.isfinite(array).all(), array
+
+
+# ==================================================================================================
+# Objectives (tiny model)
+
+
+@pytest.fixture(scope="module")
+def mixed_objective(tiny_model):
+    """A weighted sum of every kind of objective; its weights are changed per example."""
+    objective = (
+        O.channel("mixed", 3)
+        + O.channel("conv1", 2, pre_relu=True)
+        + O.neuron("jellyfish", layer="softmax")
+        + O.neuron(4, layer="logits")
+        + O.layer("conv2")
+        + O.layer("mixed_3x3_pre_relu", squared=True)
+        + O.tv()
+    )
+    return objective.validate(tiny_model)
+
+
+@BOUNDED
+@given(image=images, term_weights=st.lists(weights, min_size=7, max_size=7))
+def test_objective_values_and_gradients_are_finite(tiny_model, mixed_objective, image, term_weights):
+    mixed_objective.set_weights(term_weights)
+    assert np.isfinite(O.evaluate(mixed_objective, tiny_model, image))
+    batch = tf.Variable(image[None])
+    with tf.GradientTape() as tape:
+        layers = list(mixed_objective.layers)
+        features = dict(zip(layers, tiny_model.extract(batch, layers)))
+        value = mixed_objective.feature_loss(features) + mixed_objective.pixel_loss(batch)
+    assert_finite(value, tape.gradient(value, batch))
+
+
+@BOUNDED
+@given(image=images)
+def test_total_variation_is_in_range_with_a_finite_gradient(image):
+    batch = tf.Variable(image[None])
+    with tf.GradientTape() as tape:
+        value = O.total_variation(batch)
+    assert 0.0 <= float(value) <= 1.0
+    assert_finite(tape.gradient(value, batch))
+
+
+# ==================================================================================================
+# Deep Dream steps (tiny model)
+
+
+@BOUNDED
+@given(
+    image=images,
+    seed=seeds,
+    term_weights=st.lists(weights, min_size=7, max_size=7),
+    step_size=st.floats(min_value=1e-4, max_value=1.0),
+    normalize=st.sampled_from(["std", "maxabs", "laplacian", "none"]),
+    jitter=st.integers(min_value=0, max_value=16),
+    octaves=st.integers(min_value=1, max_value=2),
+    decay=st.floats(min_value=0.0, max_value=0.5),
+    blur_every=st.integers(min_value=0, max_value=2),
+)
+def test_dream_steps_keep_pictures_finite_and_in_range(
+    tiny_model, mixed_objective, image, seed, term_weights, step_size, normalize, jitter, octaves, decay, blur_every
+):
+    from cadl_utils.dream import dream
+
+    mixed_objective.set_weights(term_weights)
+    out = dream(image, mixed_objective, tiny_model, steps=2, step_size=step_size, octaves=octaves,
+                octave_scale=1.3, jitter=jitter, normalize=normalize, seed=seed, decay=decay,
+                blur_every=blur_every, progress=False)  # fmt: skip
+    assert_picture(out, image.shape)
+
+
+@BOUNDED
+@given(image=images, seed=seeds, margin=st.floats(min_value=0.01, max_value=0.2), step_size=st.floats(1e-3, 0.2))
+def test_zoom_frames_keep_size_and_range(tiny_model, mixed_objective, image, seed, margin, step_size):
+    from cadl_utils.dream import fractal_zoom
+
+    mixed_objective.set_weights([1.0, 0.5, 1.0, 0.1, 1.0, 0.01, -0.5])
+    frames = fractal_zoom(image, mixed_objective, tiny_model, frames=2, steps_per_frame=1, margin=margin,
+                          step_size=step_size, seed=seed, progress=False)  # fmt: skip
+    assert len(frames) == 2
+    for frame in frames:
+        assert_picture(frame, image.shape)
+
+
+# ==================================================================================================
+# Guided hallucination terms
+
+
+vector_values = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, width=32)
+
+
+@BOUNDED
+@given(
+    data=st.data(),
+    channels=st.integers(min_value=1, max_value=16),
+    metric=st.sampled_from(["dot", "l1", "l2"]),
+    identical=st.booleans(),
+)
+def test_feature_terms_are_finite_with_finite_gradients(data, channels, metric, identical):
+    from cadl_utils.guided import feature_scale, feature_term
+
+    guide = data.draw(arrays(np.float32, channels, elements=vector_values))
+    dream_vector = guide.copy() if identical else data.draw(arrays(np.float32, channels, elements=vector_values))
+    dream = tf.Variable(dream_vector[None])
+    with tf.GradientTape() as tape:
+        value = feature_term(dream, guide, metric, feature_scale(guide))
+    assert_finite(value, tape.gradient(value, dream))
+    if identical and metric != "dot":
+        assert abs(float(value)) < 1e-5  # a distance of a vector to itself is 0
+
+
+@BOUNDED
+@given(image=images, guide=images, metric=st.sampled_from(["l1", "l2"]))
+def test_pixel_distance_is_in_range_for_any_sizes(image, guide, metric):
+    from cadl_utils.guided import pixel_distance
+
+    batch = tf.Variable(image[None])
+    with tf.GradientTape() as tape:
+        value = pixel_distance(batch, guide, metric)
+    assert 0.0 <= float(value) <= 1.0
+    assert_finite(tape.gradient(value, batch))
+
+
+@BOUNDED
+@given(image=images, guide=images)
+def test_guide_features_are_finite(tiny_model, image, guide):
+    from cadl_utils.guided import compute_guide_features
+
+    features = compute_guide_features(tiny_model, guide, ["conv1", "mixed", "softmax"], match_size=image.shape[:2])
+    for name in features.layers:
+        assert_finite(features.vectors[name])
+        assert features.scales[name] > 0.0
+
+
+# ==================================================================================================
+# Style transfer
+
+
+@BOUNDED
+@given(features=arrays(np.float32, st.tuples(st.integers(1, 2), st.integers(1, 6), st.integers(1, 6),
+                                             st.integers(1, 5)), elements=vector_values))  # fmt: skip
+def test_gram_matrices_are_finite_symmetric_and_psd(features):
+    from cadl_utils.style import gram_matrix
+
+    gram = gram_matrix(features).numpy().astype(np.float64)
+    assert_finite(gram)
+    np.testing.assert_allclose(gram, np.swapaxes(gram, -1, -2), rtol=1e-5, atol=1e-3)
+    for matrix in gram:
+        scale = max(1.0, float(np.abs(matrix).max()))
+        assert np.linalg.eigvalsh(matrix).min() >= -1e-4 * scale
+
+
+@pytest.fixture(scope="module")
+def style_engine(tiny_model):
+    """One StyleTransfer (targets computed once); weights and start pictures vary per example."""
+    from cadl_utils.style import StyleTransfer
+
+    content = make_image("smooth", 24, 28, 1)
+    style = make_image("noise", 20, 20, 2)
+    return StyleTransfer(content, style, tiny_model, size=28)
+
+
+@BOUNDED
+@given(
+    picture=st.builds(make_image, kinds, st.just(24), st.just(28), seeds),
+    content_weight=style_weights,
+    style_weight=style_weights,
+    tv_weight=style_weights,
+)
+def test_style_losses_are_finite_and_non_negative(style_engine, picture, content_weight, style_weight, tv_weight):
+    style_engine.set_weights(content_weight, style_weight, tv_weight)
+    losses = style_engine.losses(picture)
+    assert set(losses) == {"content", "style", "tv", "total"}
+    for value in losses.values():
+        assert np.isfinite(value) and value >= 0.0
+
+
+@BOUNDED
+@given(
+    init=st.sampled_from(["content", "style", "noise"]),
+    seed=seeds,
+    content_weight=style_weights,
+    style_weight=style_weights,
+    optimizer=st.sampled_from(["adam", "lbfgs"]),
+)
+def test_style_steps_keep_pictures_finite_and_in_range(style_engine, init, seed, content_weight, style_weight,
+                                                       optimizer):  # fmt: skip
+    style_engine.set_weights(content_weight, style_weight, 0.1)
+    result = style_engine.run(2, optimizer=optimizer, init=init, seed=seed, frame_every=1, progress=False)
+    assert_picture(result.image, (24, 28, 3))
+    for frame in result.frames:
+        assert_picture(frame, (24, 28, 3))
+    assert all(np.isfinite(v) for values in result.history.values() for v in values)
+
+
+# ==================================================================================================
+# load -> save -> load
+
+
+LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
+uint8_pictures = arrays(
+    np.uint8,
+    st.tuples(st.integers(1, 24), st.integers(1, 24), st.sampled_from([3])),
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(pixels=uint8_pictures, ext=st.sampled_from([".png", ".bmp", ".tif"]))
+def test_lossless_formats_round_trip_exactly(pixels, ext):
+    with tempfile.TemporaryDirectory() as folder:
+        first = save_image(pixels, Path(folder) / f"a{ext}")
+        loaded = load_image(first)
+        np.testing.assert_array_equal(to_uint8(loaded), pixels)
+        again = load_image(save_image(loaded, Path(folder) / f"b{ext}"))
+        np.testing.assert_array_equal(again, loaded)  # load -> save -> load changes nothing
+        assert sorted(p.name for p in Path(folder).iterdir()) == [f"a{ext}", f"b{ext}"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    image=st.builds(make_image, st.sampled_from(["smooth", "constant", "black", "white"]),
+                    st.integers(8, 40), st.integers(8, 40), seeds),  # fmt: skip
+    ext=st.sampled_from([".jpg", ".jpeg", ".webp"]),
+)
+def test_lossy_formats_round_trip_within_tolerance(image, ext):
+    # JPEG and WebP keep brightness well but store colour at half resolution, so the promise is
+    # tight for luminance and looser for the colour channels (more so for saturated edges).
+    with tempfile.TemporaryDirectory() as folder:
+        loaded = load_image(save_image(image, Path(folder) / f"a{ext}"))
+        assert loaded.shape == image.shape and loaded.dtype == np.float32
+        assert_picture(loaded)
+        again = load_image(save_image(loaded, Path(folder) / f"b{ext}"))
+        for generation in (loaded, again):  # saving again does not compound the loss
+            error = generation - image
+            luminance = np.abs(error @ LUMINANCE)
+            assert luminance.mean() < 0.02 and luminance.max() < 0.15, (luminance.mean(), luminance.max())
+            assert np.abs(error).mean() < 0.1
