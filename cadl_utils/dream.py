@@ -264,7 +264,7 @@ class Dreamer:
         objective.validate(model)
         self.model = model
         self.objective = objective
-        self.trace_counts = {"step": 0, "gradient": 0, "roll": 0, "tile": 0, "combine": 0, "update": 0}
+        self.trace_counts = {"step": 0, "gradient": 0, "roll": 0, "tile": 0, "combine": 0, "finish": 0}
         self._step_fn = tf.function(self._step_graph, input_signature=_STEP_SIGNATURE)
         self._gradient_fn = tf.function(self._gradient_graph, input_signature=[_IMAGE, _SEED, _INT, _INT])
         self._roll_fn = tf.function(self._roll_graph, input_signature=[_IMAGE, _SEED, _INT, _INT])
@@ -272,7 +272,10 @@ class Dreamer:
         self._combine_fn = tf.function(
             self._combine_graph, input_signature=[_IMAGE, _IMAGE, tf.TensorSpec([2], tf.int32), _INT]
         )
-        self._update_fn = tf.function(self._update_graph, input_signature=[_IMAGE, _IMAGE, _FLOAT, _INT, _FLOAT, _INT, _FLOAT])
+        self._finish_fn = tf.function(
+            self._finish_graph,
+            input_signature=[_IMAGE, _IMAGE, tf.TensorSpec([2], tf.int32), _INT, _FLOAT, _INT, _FLOAT, _INT, _FLOAT],
+        )
 
     @property
     def trace_count(self) -> int:
@@ -339,9 +342,11 @@ class Dreamer:
         grad = tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
         return _normalize_by_id(grad, method_id), pixel
 
-    def _update_graph(self, image, grad, step_size, step_index, decay, blur_every, blur_sigma):
-        self.trace_counts["update"] += 1
-        return self._update(image, grad, step_size, step_index, decay, blur_every, blur_sigma)
+    def _finish_graph(self, image, rolled_grad, shifts, method_id, step_size, step_index, decay, blur_every, blur_sigma):
+        """The tiled step's end: combine and update in one graph (fewer full-size buffers alive)."""
+        self.trace_counts["finish"] += 1
+        grad, pixel = self._combine(image, rolled_grad, shifts, method_id)
+        return self._update(image, grad, step_size, step_index, decay, blur_every, blur_sigma), pixel
 
     @staticmethod
     def _update(image, grad, step_size, step_index, decay, blur_every, blur_sigma):
@@ -370,7 +375,8 @@ class Dreamer:
         return self._update(image, grad, step_size, seed[1], decay, blur_every, blur_sigma), loss
 
     # --- the tiled path (Python loop over compiled tiles) ------------------------------------------
-    def _tiled_gradient(self, image: tf.Tensor, seed, jitter: int, tile: int, method_id) -> tuple[tf.Tensor, float]:
+    def _tiled_gradient(self, image: tf.Tensor, seed, jitter: int, tile: int) -> tuple[tf.Tensor, tf.Tensor, float]:
+        """The rolled feature gradient, tile by tile. Returns (rolled gradient, shifts, summed tile loss)."""
         height, width = int(image.shape[0]), int(image.shape[1])
         rolled, shifts = self._roll_fn(image, seed, tf.constant(jitter), tf.constant(tile))
         tile_h, tile_w = min(tile, height), min(tile, width)
@@ -393,9 +399,12 @@ class Dreamer:
                 pieces.append(piece)
                 total += float(loss)
             strips.append(pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1))
+            del pieces
+        # Free each full-size buffer as soon as it is used up (a 4096 px image is 200 MB per copy).
+        del rolled
         rolled_grad = strips[0] if len(strips) == 1 else tf.concat(strips, axis=0)
-        grad, pixel = self._combine_fn(image, rolled_grad, shifts, method_id)
-        return grad, total + float(pixel)
+        del strips
+        return rolled_grad, shifts, total
 
     # --- public calls ------------------------------------------------------------------------------
     def step(
@@ -438,8 +447,9 @@ class Dreamer:
                 image, settings[0], seed_pair, tf.constant(int(jitter)), tf.constant(0), method_id, *settings[2:]
             )
             return new, float(loss)
-        grad, loss = self._tiled_gradient(image, seed_pair, int(jitter), int(tile_size), method_id)
-        return self._update_fn(image, grad, *settings), loss
+        rolled_grad, shifts, loss = self._tiled_gradient(image, seed_pair, int(jitter), int(tile_size))
+        new, pixel = self._finish_fn(image, rolled_grad, shifts, method_id, *settings)
+        return new, loss + float(pixel)
 
     def gradient(
         self,
@@ -469,7 +479,8 @@ class Dreamer:
         if not tile_size:
             grad, _ = self._gradient_fn(image, seed_pair, tf.constant(int(jitter)), method_id)
         else:
-            grad, _ = self._tiled_gradient(image, seed_pair, int(jitter), int(tile_size), method_id)
+            rolled_grad, shifts, _ = self._tiled_gradient(image, seed_pair, int(jitter), int(tile_size))
+            grad, _ = self._combine_fn(image, rolled_grad, shifts, method_id)
         return grad.numpy()
 
 
@@ -1151,12 +1162,24 @@ def _write_results(result: Frames, out: Path, source: Path, duration_ms: int) ->
     return written
 
 
+def _check_outputs(out: Path, source: Path) -> None:
+    """Fail before rendering (not after) when an output cannot be written or would replace the input."""
+    from .files import check_output_path
+
+    if out.suffix.lower() not in (".gif", ".mp4", ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
+        raise ParameterError(f"--out {out} has no known extension: end it in .gif, .mp4 or .png")
+    check_output_path(out, inputs=(source,))
+    if out.suffix.lower() in (".gif", ".mp4"):
+        check_output_path(out.with_suffix(".png"), inputs=(source,))
+
+
 def _run_cli(args, command: str) -> int:
     settings_seed = args.seed
     model = _cli_model(args)
     objective = _cli_objective(args, model)
     image, source = _cli_image(args, model, objective)
     out = Path(args.out) if args.out else _default_out(command, source, args.frames)
+    _check_outputs(out, source)
     print(f"{command}: {objective.describe()} on {source.name} ({image.shape[1]}x{image.shape[0]}), "
           f"{args.frames} frame(s) x {args.steps} step(s)")  # fmt: skip
     common = dict(

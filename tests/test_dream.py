@@ -283,6 +283,7 @@ def test_no_retrace_across_steps_sizes_and_settings(tiny_model):
     D.dream(_image(14, 40), objective, tiny_model, steps=2, octaves=1, tile_size=32, **_quiet())
     D.dream(_image(14, 40), objective, tiny_model, steps=2, octaves=1, **_quiet())
     dreamer.gradient(_image(14, 40))
+    dreamer.gradient(_image(14, 40), tile_size=32)
     traced = dict(dreamer.trace_counts)
     assert all(count == 1 for count in traced.values()), traced
     for size, step_size, normalize, tile in [((52, 70), 0.02, "laplacian", 48), ((96, 33), 0.005, "maxabs", None),
@@ -504,6 +505,18 @@ def test_cli_writes_gif_and_png_and_prints_them(tiny_model, tmp_path, monkeypatc
     code = _run_cli(["zoom", "--size", "40", "--frames", "2", "--steps", "1", "--margin", "2", "--out",
                      str(zoom_out), "--no-progress", "--channel", "2", "--layer", "conv2"], monkeypatch, tiny_model)  # fmt: skip
     assert code == 0 and zoom_out.exists()
+
+
+def test_cli_refuses_to_overwrite_the_input_before_rendering(tiny_model, tmp_path, monkeypatch):
+    from cadl_utils.errors import OutputError
+
+    source = tmp_path / "photo.png"
+    Image.fromarray((_image(31, 40) * 255).astype(np.uint8)).save(source)
+    monkeypatch.setattr(D.Dreamer, "step", lambda *a, **k: pytest.fail("rendered before checking the output"))
+    with pytest.raises(OutputError, match="input"):
+        _run_cli(["dream", str(source), "--size", "40", "--frames", "1", "--out", str(source)], monkeypatch, tiny_model)
+    with pytest.raises(ParameterError, match="extension"):
+        _run_cli(["zoom", str(source), "--size", "40", "--out", str(tmp_path / "x.txt")], monkeypatch, tiny_model)
 
 
 def test_cli_interrupt_saves_a_valid_partial_gif(tiny_model, tmp_path, monkeypatch, capsys):
