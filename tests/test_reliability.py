@@ -164,7 +164,7 @@ def test_small_images_work_on_early_inception_layers(inception):
     from cadl_utils.dream import dream
 
     image = noise(40, 40)
-    out = dream(image, O.channel("mixed3a", 5), inception, steps=1, octaves=2, progress=False)
+    out = dream(image, O.channel("conv2d2", 5), inception, steps=1, octaves=2, progress=False)
     assert out.shape == image.shape and np.isfinite(out).all()
     assert 0.0 <= out.min() and out.max() <= 1.0
     assert not np.array_equal(out, image)
@@ -498,13 +498,15 @@ def test_own_guided_preset_with_bad_values(field, value, words):
 
 
 def test_guided_weights_cannot_become_nan(tiny_model):
-    from cadl_utils.guided import guided
+    from cadl_utils.guided import guided_objective
 
-    result = guided(noise(16, 16), noise(16, 16, seed=1), "l2_neg", tiny_model, steps=1, progress=False)
-    before = result.objective.weights
+    objective = guided_objective(tiny_model, "l2_neg", noise(16, 16, seed=1))
+    before = objective.weights
     with pytest.raises(ParameterError, match="finite"):
-        result.objective.set_weights([float("nan")] * len(before))
-    assert result.objective.weights == before
+        objective.set_weights([float("nan")] * len(before))
+    with pytest.raises(ParameterError, match="finite"):
+        objective.set_weight(float("inf"), term=0)
+    assert objective.weights == before
 
 
 def test_guide_smaller_than_the_layer_minimum_names_the_size(inception):
