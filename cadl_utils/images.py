@@ -179,7 +179,7 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
             opened.seek(0)
             opened.load()
             upright = ImageOps.exif_transpose(opened)
-            return _pil_to_float(upright if upright is not None else opened)
+            return _pil_to_float(upright if upright is not None else opened, str(path))
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
@@ -209,8 +209,11 @@ def _too_big_message(path: Path, max_pixels: int) -> str:
     )
 
 
-def _pil_to_float(image: Image.Image) -> np.ndarray:
-    """Convert any Pillow image mode to float32 RGB in [0, 1], compositing alpha on white."""
+def _pil_to_float(image: Image.Image, what: str = "image") -> np.ndarray:
+    """Convert any Pillow image mode to float32 RGB in [0, 1], compositing alpha on white.
+
+    ``what`` names the image (its file) in error messages.
+    """
     mode = image.mode
     if mode == "P":
         # A palette may mark one entry as transparent; composite it like any alpha.
@@ -218,14 +221,14 @@ def _pil_to_float(image: Image.Image) -> np.ndarray:
     elif mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         # 16-bit greyscale (Pillow widens some of it to 32-bit "I"): keep the extra precision.
         grey = np.asarray(image, dtype=np.float64) / 65535.0
-        return _as_float_image(np.clip(grey, 0.0, 1.0).astype(np.float32))
+        return _as_float_image(np.clip(grey, 0.0, 1.0).astype(np.float32), what)
     elif mode == "F":
-        return _as_float_image(np.asarray(image, dtype=np.float32))
+        return _as_float_image(np.asarray(image, dtype=np.float32), what)
     elif mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         image = image.convert("RGBA")
     elif mode != "RGB":
         image = image.convert("RGB")
-    return _as_float_image(np.asarray(image))
+    return _as_float_image(np.asarray(image), what)
 
 
 def _as_float_image(array: object, what: str = "image") -> np.ndarray:
@@ -328,11 +331,19 @@ def _hw(size: object, name: str) -> tuple[int, int]:
 def _target_size(shape: tuple[int, ...], size: Size) -> tuple[int, int]:
     """Resolve an int (long side) or (height, width) size against an image shape."""
     if isinstance(size, (tuple, list)):
-        return _hw(size, "size")
-    long_side = _positive_int(size, "size")
-    height, width = shape[:2]
-    scale = long_side / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
+        height, width = _hw(size, "size")
+    else:
+        long_side = _positive_int(size, "size")
+        scale = long_side / max(shape[:2])
+        height, width = max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+    budget = _pixel_budget(None)
+    # Refuse before allocating: a typo like size=200000 would otherwise exhaust memory.
+    if height * width > budget:
+        raise ParameterError(
+            f"size {height}x{width} ({height * width} pixels) is over the pixel budget of {budget}: "
+            "choose a smaller size, or raise the budget with the environment variable CADL_MAX_PIXELS"
+        )
+    return height, width
 
 
 def resize(image: object, size: Size) -> np.ndarray:

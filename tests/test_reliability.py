@@ -116,10 +116,6 @@ def test_huge_dimensions_are_refused_before_decoding(tmp_path, width, height):
     assert "bomb.png" in message and "budget" in message and "CADL_MAX_PIXELS" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG images: load_image(size=...)/resize have no pixel budget; a huge size tries to allocate it",
-)
 def test_huge_requested_size_is_refused_before_allocating(monkeypatch):
     # Pillow is replaced so that the test never allocates: reaching it means no check happened first.
     def no_resize(self, size, *args, **kwargs):
