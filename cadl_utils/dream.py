@@ -6,8 +6,8 @@ never recompiles it (``Dreamer.trace_count`` shows it). Inside one step:
 
 1. the image is rolled by a random offset (jitter, plus a random tile offset when tiling) so that
    tile borders and the network's own grid never stay in one place;
-2. the gradient of ``objective.feature_loss`` is computed tile by tile (a loop inside the graph that
-   runs one tile at a time, so memory is bounded by one tile) and rolled back;
+2. the gradient of ``objective.feature_loss`` is computed for the whole image, or tile by tile (one
+   tile's activations in memory at a time, so memory is bounded), and rolled back;
 3. the gradient of ``objective.pixel_loss`` on the full, un-rolled image is added;
 4. the sum is normalised (``std``, ``maxabs`` or ``laplacian``), non-finite values are zeroed, and
    ``step_size`` times it is added; then optional decay and blur, and clipping to [0, 1].
@@ -232,8 +232,8 @@ _IMAGE = tf.TensorSpec([None, None, 3], tf.float32)
 _INT = tf.TensorSpec([], tf.int32)
 _FLOAT = tf.TensorSpec([], tf.float32)
 _SEED = tf.TensorSpec([2], tf.int32)  # (seed, step index) of the stateless random roll
-# image, step size, seed, jitter, tile (0: none), normalisation id, decay, blur every, blur sigma
-_STEP_SIGNATURE = [_IMAGE, _FLOAT, _SEED, _INT, _INT, _INT, _FLOAT, _INT, _FLOAT]
+# image, step size, seed, jitter, normalisation id, decay, blur every, blur sigma
+_STEP_SIGNATURE = [_IMAGE, _FLOAT, _SEED, _INT, _INT, _FLOAT, _INT, _FLOAT]
 
 
 class Dreamer:
@@ -368,8 +368,8 @@ class Dreamer:
         self.trace_counts["gradient"] += 1
         return self._whole_gradient(image, seed, jitter, method_id)
 
-    def _step_graph(self, image, step_size, seed, jitter, tile, method_id, decay, blur_every, blur_sigma):
-        # ``tile`` is part of the signature for symmetry with the tiled path; here it is always 0.
+    def _step_graph(self, image, step_size, seed, jitter, method_id, decay, blur_every, blur_sigma):
+        """One whole untiled step in one graph: roll, gradient, roll back, normalise, update."""
         self.trace_counts["step"] += 1
         grad, loss = self._whole_gradient(image, seed, jitter, method_id)
         return self._update(image, grad, step_size, seed[1], decay, blur_every, blur_sigma), loss
@@ -443,9 +443,7 @@ class Dreamer:
             tf.constant(float(blur_sigma), tf.float32),
         )
         if not tile_size:
-            new, loss = self._step_fn(
-                image, settings[0], seed_pair, tf.constant(int(jitter)), tf.constant(0), method_id, *settings[2:]
-            )
+            new, loss = self._step_fn(image, settings[0], seed_pair, tf.constant(int(jitter)), method_id, *settings[2:])
             return new, float(loss)
         rolled_grad, shifts, loss = self._tiled_gradient(image, seed_pair, int(jitter), int(tile_size))
         new, pixel = self._finish_fn(image, rolled_grad, shifts, method_id, *settings)
