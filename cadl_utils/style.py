@@ -1009,7 +1009,10 @@ def check_pairs(pairs) -> list[tuple[float, float]]:
             raise ParameterError(
                 f"sweep entry {item!r} is not a (content_weight, style_weight) pair, e.g. (1.0, 10.0)"
             ) from None
-        pair = (_check_weight("sweep content weight", content_weight), _check_weight("sweep style weight", style_weight))
+        pair = (
+            _check_weight("sweep content weight", content_weight),
+            _check_weight("sweep style weight", style_weight),
+        )
         if pair == (0.0, 0.0):
             raise ParameterError("sweep pair (0, 0) has nothing to optimise: give one weight a positive value")
         out.append(pair)
