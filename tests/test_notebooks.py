@@ -67,6 +67,15 @@ def _imports(source: str) -> list[str]:
     return names
 
 
+def _imported_names(source: str) -> list[str]:
+    """The names a cell's imports bind (``import a.b`` binds ``a``; ``from m import x as y`` binds ``y``)."""
+    names = []
+    for node in ast.walk(ast.parse(_python(source))):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+    return names
+
+
 def _calls(nb) -> set[str]:
     """Names of every function called in the notebook's code cells (``f(...)`` and ``x.f(...)``)."""
     called = set()
@@ -140,6 +149,10 @@ def test_lesson_structure(notebook):
     assert setup and setup[0] == "cadl_utils", f"{name}: the setup cell must import cadl_utils first"
     for cell in code[1:]:
         assert not _imports(cell.source), f"{name}:{cell.id}: imports belong in the setup cell"
+
+    used = {n.id for c in code[1:] for n in ast.walk(ast.parse(_python(c.source))) if isinstance(n, ast.Name)}
+    unused = [bound for bound in _imported_names(code[0].source) if bound not in used | {"cadl_utils"}]
+    assert not unused, f"{name}: the setup cell imports {unused} but no cell uses them"
 
     called = _calls(nb)
     assert {"load_model", "describe", "show_banner"} <= called, f"{name}: load the model, describe it, show the banner"

@@ -123,7 +123,9 @@ print(f"TV of a flat image {float(total_variation(flat)):.3f}")
 #
 # where $S$ is one of $S_{\text{dot}}, D_1, D_2$. A negative weight *descends* a term: $-P$ pulls the
 # dream towards the guide's pixels, $-\operatorname{TV}$ smooths it, $-D_1$ moves its features
-# towards the guide's. Terms are objectives, so they compose with `+`, `-` and `*`:
+# towards the guide's. So that one weight means the same on every layer, $S$ is multiplied by a gain
+# measured once on the guide: with $w_f = w_p = 1$ the feature and pixel terms pull about equally hard.
+# Terms are objectives, so they compose with `+`, `-` and `*`:
 
 # %%
 mix = feature_similarity(guide_features, metric="dot") - 0.5 * pixel_similarity(guide_image) - 0.5 * smoothness()

@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cadl_utils.config import profile
-from cadl_utils.images import load_image, montage, sample_images, save_gif, show, show_gif
+from cadl_utils.images import load_image, montage, sample_images, show, show_gif
 from cadl_utils.models import load_model
 from cadl_utils.objectives import total_variation
 from cadl_utils.style import StyleTransfer, content_loss, gram_loss, gram_matrix
