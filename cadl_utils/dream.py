@@ -19,6 +19,9 @@ its gradient from exactly one tile. A tile at least as large as the image is the
 The loops (``dream``, ``feedback_loop``, ``fractal_zoom``) call the step from Python, show a tqdm
 progress bar, call ``callback`` for live previews and stop cleanly on KeyboardInterrupt (or when the
 callback returns False): the result then has ``interrupted=True`` and holds everything done so far.
+``dream`` returns the picture after the last finished step (a step cut off half-way is dropped, never
+half-applied); the frame loops return the finished frames and drop the frame being rendered, so every
+frame they return has had the same number of steps.
 """
 
 from __future__ import annotations
@@ -99,8 +102,9 @@ class Frames(list):
 
     Attributes:
         interrupted: True when Ctrl-C (or the callback) stopped the run; the list holds the
-            frames finished before that.
-        steps_done: gradient steps actually taken.
+            frames finished before that. The frame being rendered at that moment is dropped
+            (it has fewer steps than the others and may be at a smaller octave).
+        steps_done: gradient steps actually taken, including those of the dropped frame.
     """
 
     def __init__(self, frames=(), interrupted: bool = False, steps_done: int = 0):
@@ -768,17 +772,25 @@ class _Runner:
         self.total = total
         self.callback = callback
         self.done = 0
+        # The image after the last finished step. ``steps`` cannot return it when Ctrl-C (or the
+        # callback) interrupts it, so the interrupt path reads it here instead of losing those steps.
+        self.latest: tf.Tensor | None = None
         self.bar = _progress_bar(progress, total, desc)
 
     def steps(self, x: tf.Tensor, count: int, octave: int = 0, frame: int | None = None) -> tf.Tensor:
-        """Take ``count`` steps on x (a tf.Tensor; it stays one between steps, no copies)."""
+        """Take ``count`` steps on x (a tf.Tensor; it stays one between steps, no copies).
+
+        ``self.latest`` is x on entry and then the image after each finished step.
+        """
         s = self.settings
+        self.latest = x
         for _ in range(count):
             x, loss = self.dreamer.step(
                 x, step_size=s.step_size, seed=s.seed, step_index=self.done, jitter=s.jitter,
                 tile_size=s.tile_size, normalize=s.normalize, decay=s.decay, blur_every=s.blur_every,
                 blur_sigma=s.blur_sigma,
             )  # fmt: skip
+            self.latest = x
             self.done += 1
             if self.bar is not None:
                 self.bar.update(1)
@@ -804,9 +816,12 @@ def _progress_bar(progress, total: int, desc: str):
 def _octave_dream(runner: _Runner, image: np.ndarray, sizes: list[tuple[int, int]], steps: int, frame=None):
     """Dream over octaves, smallest first, keeping the detail each downscale lost.
 
-    Returns the final full-size image as a tf.Tensor; on interruption the current image is
-    attached to the exception (resized to the full size) so that nothing is lost.
+    Returns the final full-size image as a tf.Tensor; on interruption the image after the last
+    finished step is attached to the exception as ``partial`` (resized to the full size), so that
+    nothing is lost.
     """
+    # Forget the previous call's image (the frame loops call this once per frame).
+    runner.latest = None
     full = tf.constant(image)
     # Detail (high frequencies) lost by each downscale, re-added after each upscale.
     details = []
@@ -823,6 +838,9 @@ def _octave_dream(runner: _Runner, image: np.ndarray, sizes: list[tuple[int, int
                 x = tf.clip_by_value(_resize(x, size) + details[octave - 1], 0.0, 1.0)
             x = runner.steps(x, steps, octave, frame)
     except (KeyboardInterrupt, _Stop) as stop:
+        # ``x = runner.steps(...)`` never completed: the steps it took are only in runner.latest.
+        if runner.latest is not None:
+            x = runner.latest
         if tuple(x.shape[:2]) != tuple(image.shape[:2]):
             x = tf.clip_by_value(_resize(x, image.shape[:2]), 0.0, 1.0)
         stop.partial = x  # type: ignore[attr-defined]
@@ -983,7 +1001,7 @@ def feedback_loop(
 
     Returns:
         ``Frames``: a list of float32 [H, W, 3] images with ``interrupted`` and ``steps_done``;
-        after Ctrl-C it holds the frames finished so far.
+        after Ctrl-C it holds the frames finished so far (the frame being rendered is dropped).
     """
     settings = _check_settings(step_size, jitter, tile_size, normalize, decay, blur_every, blur_sigma, seed)
     return _frame_loop(image, objective, model, frames, steps_per_frame, settings, octaves, octave_scale,
@@ -1173,6 +1191,8 @@ def _check_outputs(out: Path, source: Path) -> None:
 
 def _run_cli(args, command: str) -> int:
     settings_seed = args.seed
+    # Checked here so the message names the option the user typed, not the API's steps_per_frame.
+    _check_int(args.steps, "--steps", 1, "use 1 or more, e.g. 5")
     model = _cli_model(args)
     objective = _cli_objective(args, model)
     image, source = _cli_image(args, model, objective)

@@ -441,6 +441,56 @@ def test_interrupting_a_dream_returns_the_image_so_far(tiny_model):
     assert result.shape == image.shape and not np.allclose(result, image)
 
 
+@pytest.mark.parametrize("how", ["ctrl-c", "callback-false"])
+@pytest.mark.parametrize("octaves", [1, 2])
+def test_interrupting_the_first_octave_keeps_its_steps(tiny_model, how, octaves):
+    """Stopped in the FIRST octave (inside ``_Runner.steps``): the steps taken there are not lost."""
+    image = _image(30, 40)
+    seen = []
+
+    def stop_at_step_2(info):
+        seen.append(info)
+        if info.step == 2:
+            if how == "ctrl-c":
+                raise KeyboardInterrupt
+            return False
+        return None
+
+    result = D.dream(image, O.layer("conv2"), tiny_model, steps=4, octaves=octaves, step_size=0.05,
+                     callback=stop_at_step_2, **_quiet())  # fmt: skip
+    assert result.interrupted and result.steps_done == 2 and [i.octave for i in seen] == [0, 0]
+    assert result.shape == image.shape and not np.allclose(result, image)
+    # The result is the image the callback last saw (after step 2), brought to the full size.
+    last = seen[-1].image
+    expected = last if octaves == 1 else np.clip(D._resize(tf.constant(last), image.shape[:2]).numpy(), 0, 1)
+    assert last.shape[:2] == (image.shape[:2] if octaves == 1 else D.octave_sizes((40, 40), 2, 1.4)[0])
+    np.testing.assert_allclose(result, expected, atol=1e-6)
+    if octaves == 1:
+        # Exactly a finished 2-step dream: nothing was lost or applied twice.
+        two = D.dream(image, O.layer("conv2"), tiny_model, steps=2, octaves=1, step_size=0.05, **_quiet())
+        np.testing.assert_array_equal(result, two)
+
+
+def test_ctrl_c_in_a_frame_loop_drops_only_the_unfinished_frame(tiny_model):
+    """The frame being rendered is dropped (documented); finished frames are the uninterrupted ones."""
+    image = _image(32, 40)
+
+    def stop_at_step_3(info):
+        if info.step == 3:
+            raise KeyboardInterrupt
+
+    options = dict(frames=3, steps_per_frame=2, octaves=2, step_size=0.05, **_quiet())
+    partial = D.feedback_loop(image, O.layer("conv2"), tiny_model, callback=stop_at_step_3, **options)
+    full = D.feedback_loop(image, O.layer("conv2"), tiny_model, **options)
+    # Frame 0 takes steps 1-4 (2 per octave): step 3 is in its second octave, so no frame is finished.
+    assert partial.interrupted and partial.steps_done == 3 and len(partial) == 0 and len(full) == 3
+    options["steps_per_frame"] = 1
+    partial = D.feedback_loop(image, O.layer("conv2"), tiny_model, callback=stop_at_step_3, **options)
+    full = D.feedback_loop(image, O.layer("conv2"), tiny_model, **options)
+    assert partial.interrupted and partial.steps_done == 3 and len(partial) == 1
+    np.testing.assert_array_equal(partial[0], full[0])
+
+
 def test_progress_bar_can_be_shown(tiny_model, capsys):
     D.dream(_image(23, 32), O.layer("conv1"), tiny_model, steps=2, octaves=1, progress=True)
     assert "dream" in capsys.readouterr().err
@@ -517,6 +567,16 @@ def test_cli_refuses_to_overwrite_the_input_before_rendering(tiny_model, tmp_pat
         _run_cli(["dream", str(source), "--size", "40", "--frames", "1", "--out", str(source)], monkeypatch, tiny_model)
     with pytest.raises(ParameterError, match="extension"):
         _run_cli(["zoom", str(source), "--size", "40", "--out", str(tmp_path / "x.txt")], monkeypatch, tiny_model)
+
+
+def test_cli_steps_error_names_the_option(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setattr(D.Dreamer, "step", lambda *a, **k: pytest.fail("rendered despite --steps 0"))
+    for command in ("dream", "zoom"):
+        with pytest.raises(ParameterError, match="--steps must be an integer >= 1") as caught:
+            _run_cli([command, "--size", "40", "--steps", "0", "--out", str(tmp_path / "x.gif"), "--no-progress"],
+                     monkeypatch, tiny_model)  # fmt: skip
+        assert "steps_per_frame" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_interrupt_saves_a_valid_partial_gif(tiny_model, tmp_path, monkeypatch, capsys):
