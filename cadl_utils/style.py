@@ -552,6 +552,8 @@ class StyleTransfer:
                 f"the content image is {self.content.shape[1]}x{self.content.shape[0]} px but layers "
                 f"{', '.join(layers)} need at least {need} px: use a larger size"
             )
+        # Style images only go through the style layers.
+        need = max(self.model.min_size(n) for n in self.style_layers)
         for i, s in enumerate(self.styles):
             if min(s.shape[:2]) < need:
                 raise LayerError(
