@@ -689,7 +689,6 @@ def test_cache_on_a_read_only_file_system(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_in_dream_keeps_the_steps_done(tiny_model, tmp_path):
-    # BUG dream (fix: _Runner.steps remembers its latest x; _octave_dream's except uses it).
     from cadl_utils.dream import dream
 
     image = noise(32, 32)
