@@ -79,7 +79,7 @@ with tf.GradientTape() as tape:
     tape.watch(x)
     p_jellyfish = model.extract(x, ["softmax2"])[0][0, 647]
 grad = tape.gradient(p_jellyfish, x)[0].numpy()
-print(f"gradient: shape {grad.shape}, dtype {grad.dtype}")
+print(f"gradient: one value per pixel and colour: {grad.shape == image.shape}, dtype {grad.dtype}")
 
 # %% [markdown]
 # The raw gradient is tiny and its scale changes from image to image, so we divide it by its
@@ -140,7 +140,7 @@ cat = load_image(photos["cat"], size=P.size)
 probe = channel("mixed4d_3x3_bottleneck_pre_relu", 139)
 probe.validate(model)
 print(probe.describe())
-print(f"image {cat.shape[:2]}, layer has {model.layer(probe.layer_name).channels} channels")
+print(f"{probe.layer_name} has {model.layer(probe.layer_name).channels} channels")
 
 # %% [markdown]
 # `set_index` changes the channel without recompiling the gradient step, so trying several is cheap:

@@ -123,8 +123,8 @@ gif = save_gif(frames, OUT / "fractal_zoom.gif", duration_ms=100)
 show_gif(gif, width=384)
 
 # %% [markdown]
-# **Try this:** start from a flat grey image (`np.full((256, 256, 3), 0.5, np.float32)`) and let
-# the network invent everything; or save an MP4 with `cadl_utils.images.save_mp4(frames, path)`.
+# **Try this:** choose `(noise)` as the image in the sliders below and let the network invent
+# everything; or save an MP4 with `cadl_utils.images.save_mp4(frames, path)` (needs the `mp4` extra).
 
 # %% [markdown]
 # ## 5. Explore with sliders

@@ -108,10 +108,14 @@ for metric in ["dot", "l1", "l2"]:
 # %%
 # NBVAL_CHECK_OUTPUT
 for metric in ["l1", "l2"]:
-    print(f"pixel {metric}: dream vs guide {float(pixel_distance(dream_image[None], guide_image, metric)):.3f}, "
-          f"guide vs itself {float(pixel_distance(guide_image[None], guide_image, metric)):.3f}")
+    print(f"pixel {metric}, guide vs itself: {float(pixel_distance(guide_image[None], guide_image, metric)):.3f}")
 flat = np.full((64, 64, 3), 0.5, np.float32)
-print(f"TV of a flat image {float(total_variation(flat)):.3f}")
+print(f"TV of a flat image: {float(total_variation(flat)):.3f}")
+
+# %%
+for metric in ["l1", "l2"]:
+    print(f"pixel {metric}, dream vs guide: {float(pixel_distance(dream_image[None], guide_image, metric)):.3f}")
+print(f"TV: dream {float(total_variation(dream_image)):.3f}, guide {float(total_variation(guide_image)):.3f}")
 
 # %% [markdown]
 # ## 3. Composing the terms

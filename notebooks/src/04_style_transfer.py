@@ -72,7 +72,7 @@ show(montage([content, style], cols=2), title="content (coffee) and style (swirl
 # %%
 # NBVAL_CHECK_OUTPUT
 features_c = model.extract(content[None], ["mixed4b"])[0]
-print(f"mixed4b features: {tuple(features_c.shape)}")
+print(f"mixed4b features: {features_c.shape[-1]} channels at every position")
 print(f"content loss of the content image itself: {float(content_loss(features_c, features_c)):.1f}")
 
 # %%
