@@ -1162,6 +1162,11 @@ def _default_out(command: str, source: Path, frames: int) -> Path:
     return Path("outputs") / f"{command}-{source.stem}{suffix}"
 
 
+def _is_animation(out: Path) -> bool:
+    """True for outputs that hold all frames (a .png of the last frame is written next to them)."""
+    return out.suffix.lower() in (".gif", ".mp4")
+
+
 def _write_results(result: Frames, out: Path, source: Path, duration_ms: int) -> list[Path]:
     """Write the frames (GIF/MP4) or the single image (PNG...) and the last frame next to a GIF."""
     from .images import save_image
@@ -1169,7 +1174,7 @@ def _write_results(result: Frames, out: Path, source: Path, duration_ms: int) ->
     written: list[Path] = []
     if not result:
         return written
-    if out.suffix.lower() in (".gif", ".mp4"):
+    if _is_animation(out):
         written.append(save_frames(result, out, duration_ms, inputs=(source,)))
         still = out.with_suffix(".png")
         written.append(save_image(result[-1], still, inputs=(source,)))
@@ -1180,13 +1185,11 @@ def _write_results(result: Frames, out: Path, source: Path, duration_ms: int) ->
 
 def _check_outputs(out: Path, source: Path) -> None:
     """Fail before rendering (not after) when an output cannot be written or would replace the input."""
-    from .files import check_output_path
+    from .files import check_output_paths
 
     if out.suffix.lower() not in (".gif", ".mp4", ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
         raise ParameterError(f"--out {out} has no known extension: end it in .gif, .mp4 or .png")
-    check_output_path(out, inputs=(source,))
-    if out.suffix.lower() in (".gif", ".mp4"):
-        check_output_path(out.with_suffix(".png"), inputs=(source,))
+    check_output_paths([out, out.with_suffix(".png")] if _is_animation(out) else [out], inputs=(source,))
 
 
 def _run_cli(args, command: str) -> int:

@@ -76,6 +76,30 @@ def check_output_path(
     return target
 
 
+def check_output_paths(
+    paths: Iterable[PathLike], inputs: Iterable[object] = (), overwrite_inputs: bool = False
+) -> list[Path]:
+    """``check_output_path`` for every file a command will write, before it starts working.
+
+    Commands call this up front so that an unusable output stops them in a second, not after a
+    render whose result could not be saved.
+
+    Args:
+        paths: the files to write.
+        inputs: the files the outputs are made from (see ``check_output_path``).
+        overwrite_inputs: allow an output to be one of ``inputs``.
+
+    Returns:
+        The paths as Paths, in order.
+
+    Raises:
+        OutputError: for the first path that cannot be written (see ``check_output_path``).
+    """
+    # Read once: a generator of inputs would otherwise be used up by the first path.
+    sources = list(inputs)
+    return [check_output_path(path, sources, overwrite_inputs) for path in paths]
+
+
 @contextmanager
 def atomic_write(path: PathLike) -> Iterator[Path]:
     """Write a file atomically: the body writes a temporary file that replaces ``path`` at the end.

@@ -929,20 +929,29 @@ def render_presets(dream_image, guide_image, out_dir, presets: Sequence[str] | N
 
     Returns:
         The paths written, in order.
+
+    Raises:
+        OutputError: before anything is rendered, when a file cannot be written in ``out_dir`` or
+            would replace one of the input images.
     """
     from .dream import default_model
+    from .files import check_output_paths
     from .images import save_image
 
     names = PRESET_NAMES if presets is None else tuple(get_preset(name).name for name in presets)
-    if model is None:
-        model = default_model()
     inputs = [item for item in (dream_image, guide_image) if isinstance(item, (str, Path))]
     folder = Path(out_dir).expanduser()
+    targets = {name: (folder / f"guided_{name}.gif", folder / f"guided_{name}.png") for name in names}
+    # Every preset's files, before the first is rendered: an unusable folder costs a second, not a render.
+    check_output_paths([path for pair in targets.values() for path in pair], inputs=inputs)
+    if model is None:
+        model = default_model()
     written: list[Path] = []
     for name in names:
+        gif_path, png_path = targets[name]
         result = guided(dream_image, guide_image, preset=name, model=model, **options)
-        gif = save_guided_gif(result, folder / f"guided_{name}.gif", duration_ms, inputs=inputs)
-        png = save_image(result.image, folder / f"guided_{name}.png", inputs=inputs)
+        gif = save_guided_gif(result, gif_path, duration_ms, inputs=inputs)
+        png = save_image(result.image, png_path, inputs=inputs)
         for path in (gif, png):
             written.append(Path(path))
             if report is not None:

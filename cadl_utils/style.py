@@ -1171,10 +1171,18 @@ def _default_inputs(args) -> tuple[Any, list[Any]]:
 
 def run_cli(args) -> int:
     """Run the ``style`` sub-command; returns the exit code (130 after Ctrl-C, outputs kept)."""
+    from .files import check_output_paths
+
     content, styles = _default_inputs(args)
     pairs = parse_pairs(args.sweep) if args.sweep is not None else None
     out = Path(args.out)
-    inputs = [content, *styles]
+    if pairs is None:
+        gif_path, png_path = out / f"{args.name}.gif", out / f"{args.name}.png"
+    else:
+        gif_path, png_path = out / f"{args.name}-sweep.gif", out / f"{args.name}-sweep-grid.png"
+    file_inputs = [p for p in (content, *styles) if isinstance(p, (str, Path))]
+    # Before the model and the images are loaded: an unusable --out costs a second, not a render.
+    check_output_paths((gif_path, png_path), inputs=file_inputs)
     engine = StyleTransfer(
         content,
         styles,
@@ -1205,20 +1213,19 @@ def run_cli(args) -> int:
         "frame_every": args.frame_every,
         "progress": not args.no_progress,
     }
-    file_inputs = [p for p in inputs if isinstance(p, (str, Path))]
     if pairs is None:
         result = engine.run(**run_options)
         written = [
-            result.save_gif(out / f"{args.name}.gif", inputs=file_inputs),
-            result.save(out / f"{args.name}.png", inputs=file_inputs),
+            result.save_gif(gif_path, inputs=file_inputs),
+            result.save(png_path, inputs=file_inputs),
         ]
         interrupted = result.interrupted
     else:
         sweep = engine.sweep(pairs, **run_options)
         written = []
         if sweep.results:
-            written.append(sweep.save_gif(out / f"{args.name}-sweep.gif", inputs=file_inputs))
-            written.append(sweep.save_grid(out / f"{args.name}-sweep-grid.png", inputs=file_inputs))
+            written.append(sweep.save_gif(gif_path, inputs=file_inputs))
+            written.append(sweep.save_grid(png_path, inputs=file_inputs))
         interrupted = sweep.interrupted
     for path in written:
         print(f"wrote {path}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cadl_utils.errors import OutputError
-from cadl_utils.files import atomic_write, check_output_path
+from cadl_utils.files import atomic_write, check_output_path, check_output_paths
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -106,6 +106,20 @@ def test_check_output_path_allows_input_when_asked(tmp_path):
     source = tmp_path / "photo.png"
     source.write_bytes(b"x")
     assert check_output_path(source, inputs=[source], overwrite_inputs=True) == source
+
+
+def test_check_output_paths_checks_every_path_against_every_input(tmp_path):
+    first, second = tmp_path / "a.png", tmp_path / "b.png"
+    first.write_bytes(b"x")
+    second.write_bytes(b"y")
+    outputs = [tmp_path / "out" / "result.gif", tmp_path / "out" / "result.png"]
+    # A generator of inputs must serve every path, not only the first.
+    assert check_output_paths(outputs, inputs=(p for p in (first, second))) == outputs
+    with pytest.raises(OutputError, match="overwrite the input") as info:
+        check_output_paths([outputs[0], second], inputs=(p for p in (first, second)))
+    assert "b.png" in str(info.value)
+    assert second.read_bytes() == b"y"
+    assert check_output_paths([second], inputs=[second], overwrite_inputs=True) == [second]
 
 
 def test_check_output_path_ignores_non_path_inputs(tmp_path):

@@ -447,6 +447,22 @@ def test_cli_all_presets_from_sample_images(tiny_default_model, tmp_path, capsys
     assert "dream: " in printed and "guide: " in printed
 
 
+def test_cli_checks_every_preset_output_before_rendering(tiny_default_model, tmp_path, monkeypatch, capsys):
+    from cadl_utils.errors import OutputError
+    from cadl_utils.images import save_image
+
+    # The guide sits where the LAST preset's PNG would go: found before the first preset is rendered.
+    dream_path = save_image(_smooth_image(34, 32, 32), tmp_path / "dream.png")
+    guide_path = save_image(_smooth_image(35, 32, 32), tmp_path / f"guided_{G.PRESET_NAMES[-1]}.png")
+    before = guide_path.read_bytes()
+    monkeypatch.setattr(G, "guided", lambda *a, **k: pytest.fail("rendered before checking the outputs"))
+    with pytest.raises(OutputError, match="refusing to overwrite the input file"):
+        _cli(["guide", str(dream_path), str(guide_path), "--all-presets", "--out", str(tmp_path), "--steps", "1",
+              "--no-progress"])  # fmt: skip
+    assert guide_path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dream.png", guide_path.name])
+
+
 def test_cli_rejects_preset_with_all_presets(tiny_default_model, tmp_path):
     with pytest.raises(ParameterError):
         _cli(["guide", "--preset", "l1", "--all-presets", "--out", str(tmp_path)])

@@ -469,6 +469,24 @@ def test_cli_bad_sweep_is_a_clear_error(cli_with_tiny, tmp_path, content, style_
     assert "CONTENT:STYLE" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("sweep", [[], ["--sweep", "1:1", "1:10"]], ids=["progression", "sweep"])
+def test_cli_refuses_to_overwrite_an_input_before_rendering(cli_with_tiny, tmp_path, content, style_a, capsys,
+                                                             monkeypatch, sweep):  # fmt: skip
+    from cadl_utils.images import save_image
+
+    # The content image sits where the second output (the PNG) would go.
+    content_path = save_image(content, tmp_path / ("style-sweep-grid.png" if sweep else "style.png"))
+    style_path = save_image(style_a, tmp_path / "texture.png")
+    before = content_path.read_bytes()
+    monkeypatch.setattr(st.StyleTransfer, "__init__", lambda *a, **k: pytest.fail("worked before checking --out"))
+    code = cli_with_tiny.main(["style", str(content_path), str(style_path), "--steps", "2", "--size", "32",
+                               "--out", str(tmp_path), "--no-progress", *sweep])  # fmt: skip
+    assert code == 2
+    assert "refusing to overwrite the input file" in capsys.readouterr().err
+    assert content_path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([content_path.name, "texture.png"])
+
+
 def test_cli_defaults_to_sample_images(cli_with_tiny, tmp_path, capsys):
     code = cli_with_tiny.main(["style", "--steps", "1", "--size", "32", "--out", str(tmp_path), "--no-progress"])
     assert code == 0
