@@ -1119,6 +1119,9 @@ def weight_sweep(content, style, pairs, model=None, **options) -> SweepResult:
 
 def add_cli(subparsers) -> None:
     """Register ``style`` with the ``python -m cadl_utils`` parser."""
+    from .config import profile
+
+    full, quick = profile("full"), profile("quick")
     parser = subparsers.add_parser(
         "style",
         help="style transfer: progression GIF, or a weight sweep GIF and grid",
@@ -1129,28 +1132,52 @@ def add_cli(subparsers) -> None:
     )
     parser.add_argument("content", nargs="?", help="content image (default: the sample photo 'coffee')")
     parser.add_argument("style", nargs="*", help="style image(s) (default: the sample style 'swirls')")
-    parser.add_argument("--model", default="inception5h", choices=("inception5h", "vgg19"))
-    parser.add_argument("--weights", default=None, help="pretrained, untrained or auto (default: CADL_WEIGHTS)")
-    parser.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
-    parser.add_argument("--steps", type=int, default=None, help="optimisation steps (default: profile)")
-    parser.add_argument("--size", type=int, default=None, help="long side in pixels (default: profile)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.02)")
-    parser.add_argument("--content-weight", type=float, default=DEFAULT_CONTENT_WEIGHT)
-    parser.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT)
-    parser.add_argument("--tv-weight", type=float, default=DEFAULT_TV_WEIGHT)
-    parser.add_argument("--content-layer", default=None, help="content layer (default per model)")
-    parser.add_argument("--style-layers", default=None, help="style layers, e.g. conv2d2,mixed3a:2 (default per model)")
-    parser.add_argument("--blend", type=float, nargs="+", default=None, help="blend weight per style image")
-    parser.add_argument("--style-scale", type=float, default=1.0, help="style image size relative to content")
-    parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
-    parser.add_argument("--init", default="content", choices=INITS)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--frame-every", type=int, default=None, help="steps between GIF frames")
+    parser.add_argument("--model", default="inception5h", choices=("inception5h", "vgg19"),
+                        help="network whose features are compared (default inception5h)")
+    parser.add_argument("--weights", default=None,
+                        help="pretrained, untrained or auto (default: $CADL_WEIGHTS, else pretrained)")
+    parser.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                        help="adam (compiled steps) or lbfgs (SciPy L-BFGS-B, pixels bounded to [0, 1]) (default adam)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"Adam steps or L-BFGS iterations (default: the profile's, {full.steps} full / "
+                             f"{quick.steps} quick)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="largest long side of the picture in px; larger content images are shrunk "
+                             f"(default: the profile's, {full.size} full / {quick.size} quick)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"Adam learning rate in pixel units 0..1 (default {DEFAULT_LEARNING_RATE})")
+    parser.add_argument("--content-weight", type=float, default=DEFAULT_CONTENT_WEIGHT,
+                        help=f"weight of the content term, >= 0 (default {DEFAULT_CONTENT_WEIGHT:g})")
+    parser.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT,
+                        help=f"weight of the style term, >= 0; raise it for more style "
+                             f"(default {DEFAULT_STYLE_WEIGHT:g})")
+    parser.add_argument("--tv-weight", type=float, default=DEFAULT_TV_WEIGHT,
+                        help=f"weight of the total variation (smoothness), >= 0 "
+                             f"(default {DEFAULT_TV_WEIGHT:g})")
+    parser.add_argument("--content-layer", default=None,
+                        help=f"content layer (default per model: {DEFAULT_LAYERS['inception5h']['content']} for "
+                             f"inception5h, {DEFAULT_LAYERS['vgg19']['content']} for vgg19)")
+    parser.add_argument("--style-layers", default=None,
+                        help="style layers with optional weights, e.g. conv2d2,mixed3a:2 (default per model)")
+    parser.add_argument("--blend", type=float, nargs="+", default=None,
+                        help="one blend weight per style image (default: equal weights)")
+    parser.add_argument("--style-scale", type=float, default=1.0,
+                        help="style image size relative to the content; bigger gives larger strokes (default 1.0)")
+    parser.add_argument("--preserve-color", action="store_true",
+                        help="transfer only the luminance and keep the content's colours")
+    parser.add_argument("--init", default="content", choices=INITS,
+                        help="starting picture: the content image, the style image or seeded noise (default content)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of --init noise (default 0)")
+    parser.add_argument("--frame-every", type=int, default=None,
+                        help="steps between GIF frames (default: about 20 frames per run)")
     parser.add_argument(
-        "--sweep", nargs="+", default=None, metavar="C:S", help="weight pairs, e.g. --sweep 1:1 1:10 1:100"
+        "--sweep", nargs="+", default=None, metavar="C:S",
+        help="content:style weight pairs, one picture each, e.g. --sweep 1:1 1:10 1:100 (default: no sweep)",
     )
     parser.add_argument("--out", default="outputs", help="output folder (default: outputs)")
-    parser.add_argument("--name", default="style", help="file name prefix (default: style)")
+    parser.add_argument("--name", default="style",
+                        help="file name prefix: NAME.gif and NAME.png, or NAME-sweep.gif and NAME-sweep-grid.png "
+                             "with --sweep (default: style)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run_cli)
 
