@@ -20,10 +20,10 @@ help:
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make clean  - remove .venv, outputs/ and caches"
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-mp4.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e '.[mp4]'
 	$(PY) -m ipykernel install --sys-prefix --name cadl --display-name "Python (cadl)" >/dev/null
 	@touch $(STAMP)
 

@@ -83,7 +83,7 @@ def test_environment_yml_parses_and_uses_the_same_pins():
     pip_lists = [d["pip"] for d in deps if isinstance(d, dict) and "pip" in d]
     assert pip_lists, "environment.yml has no pip section"
     assert "-r requirements-dev.txt" in pip_lists[0]
-    assert "-e ." in pip_lists[0]
+    assert "-e .[mp4]" in pip_lists[0]
 
 
 def test_pyproject_reads_the_runtime_pins():
