@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import ImageError, LayerError, ParameterError
+from .images import as_image
 from .objectives import Objective
 
 NORMALIZERS = ("std", "maxabs", "laplacian", "none")
@@ -575,37 +576,6 @@ def _check_settings(step_size, jitter, tile_size, normalize, decay, blur_every, 
     return _Settings(step_size, jitter, tile_size, _check_normalize(normalize), decay, blur_every, blur_sigma, int(seed))
 
 
-def _as_image(image) -> np.ndarray:
-    """A float32 [H, W, 3] array in [0, 1] from an array or a file path."""
-    if isinstance(image, (str, Path)):
-        from .images import load_image
-
-        return load_image(image)
-    if isinstance(image, tf.Tensor):
-        image = image.numpy()
-    array = np.asarray(image)
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 3 or array.shape[-1] != 3:
-        raise ImageError(
-            f"the image must be an RGB array [H, W, 3], got shape {array.shape}; "
-            "load files with cadl_utils.images.load_image"
-        )
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ImageError(f"the image must be float in [0, 1] or uint8, got dtype {array.dtype}")
-    array = array.astype(np.float32)
-    if not np.all(np.isfinite(array)):
-        raise ImageError("the image contains NaN or Inf values; replace them (e.g. np.nan_to_num) first")
-    if array.size and (array.min() < -1e-3 or array.max() > 1.0 + 1e-3):
-        raise ImageError(
-            f"the image has values outside [0, 1] (min {array.min():.3g}, max {array.max():.3g}); "
-            "divide 8-bit images by 255 or use cadl_utils.images.load_image"
-        )
-    return np.clip(array, 0.0, 1.0)
-
-
 def required_side(model, objective: Objective) -> int:
     """The smallest image side the objective's layers can be computed on (at least MIN_IMAGE)."""
     need = MIN_IMAGE
@@ -741,7 +711,7 @@ def zoom_crop(image, margin: float = 0.02, center: tuple[float, float] = (0.5, 0
     Returns:
         float32 [H, W, 3], the same size as ``image``.
     """
-    array = _as_image(image)
+    array = as_image(image, "image to zoom")
     margin_y, margin_x = zoom_margins(array.shape[:2], margin)
     return _zoom_tensor(tf.constant(array), margin_y, margin_x, _check_center(center)).numpy()
 
@@ -855,7 +825,7 @@ def _prepare(image, objective, model, settings, octaves, octave_scale):
             f"objective must be a cadl_utils.objectives.Objective, got {type(objective).__name__}; "
             "build one with neuron(...), channel(...) or layer(...)"
         )
-    array = _as_image(image)
+    array = as_image(image, "input image")
     if model is None:
         model = default_model()
     dreamer = get_dreamer(model, objective)

@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -54,6 +55,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import ImageError, LayerError, ModelError, ParameterError
+from .images import as_image
 from .objectives import Objective, TotalVariation, WeightedSum
 
 FEATURE_METRICS = ("dot", "l1", "l2")
@@ -203,37 +205,10 @@ def pixel_distance(image, guide, metric: str = "l1") -> tf.Tensor:
 # --- images -------------------------------------------------------------------------------------
 
 
-def _as_image(image, what: str, max_side: int | None = None) -> np.ndarray:
-    """A float32 [H, W, 3] array in [0, 1] from an array (float 0..1 or uint8) or a file path."""
-    if isinstance(image, (str, Path)):
-        from .images import load_image
-
-        return load_image(image, max_side=max_side)
-    if isinstance(image, tf.Tensor):
-        image = image.numpy()
-    array = np.asarray(image)
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 3 or array.shape[-1] != 3:
-        raise ImageError(
-            f"the {what} image must be an RGB array [H, W, 3], got shape {array.shape}; "
-            "load files with cadl_utils.images.load_image"
-        )
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ImageError(f"the {what} image must be float in [0, 1] or uint8, got dtype {array.dtype}")
-    array = array.astype(np.float32)
-    if not np.all(np.isfinite(array)):
-        raise ImageError(f"the {what} image contains NaN or Inf values; replace them (e.g. np.nan_to_num) first")
-    if array.size == 0:
-        raise ImageError(f"the {what} image is empty (shape {array.shape}); give an image of at least a few pixels")
-    if array.min() < -1e-3 or array.max() > 1.0 + 1e-3:
-        raise ImageError(
-            f"the {what} image has values outside [0, 1] (min {array.min():.3g}, max {array.max():.3g}); "
-            "divide 8-bit images by 255 or use cadl_utils.images.load_image"
-        )
-    return np.clip(array, 0.0, 1.0)
+def _subject(image, what: str, max_side: int | None) -> np.ndarray:
+    """A subject of ``guided``: image files are shrunk to ``max_side``; arrays keep the size the caller chose."""
+    is_file = isinstance(image, (str, os.PathLike, bytes))
+    return as_image(image, what, max_side=max_side if is_file else None)
 
 
 def scale_to_area(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -359,7 +334,7 @@ def compute_guide_features(model, guide_image, layers: str | Sequence[str], matc
     """
     global _guide_passes
     names = _check_layers(model, layers)
-    guide = _as_image(guide_image, "guide")
+    guide = as_image(guide_image, "guide image")
     if match_size is not None:
         guide = scale_to_area(guide, int(match_size[0]), int(match_size[1]))
     height, width = guide.shape[:2]
@@ -508,7 +483,7 @@ class PixelSimilarity(Objective):
         metric: ``l1`` or ``l2``.
         """
         self.metric = check_metric(metric, PIXEL_METRICS, "pixel")
-        self.guide_image = _as_image(guide_image, "guide")
+        self.guide_image = as_image(guide_image, "guide image")
         self._guide = tf.constant(self.guide_image)
 
     def pixel_loss(self, image) -> tf.Tensor:
@@ -742,7 +717,7 @@ def guided_objective(model, preset: str | Preset, guide_image, layers: str | Seq
     # the area-matched copy); inside the step it is then only rescaled for octaves.
     pixel_guide = features.image
     if match_size is not None:
-        original = _as_image(guide_image, "guide")
+        original = as_image(guide_image, "guide image")
         pixel_guide = np.clip(fit_guide(original, int(match_size[0]), int(match_size[1]))[0].numpy(), 0.0, 1.0)
     return GuidedObjective(
         FeatureSimilarity(features, names, recipe.feature_metric),
@@ -870,7 +845,10 @@ def guided(
         raise ParameterError(f"steps must be an integer >= 1, got {steps!r}")
     steps = int(steps)
     every = _frames_every(steps, frames_every)
-    subjects = {"dream": _as_image(dream_image, "dream", max_side), "guide": _as_image(guide_image, "guide", max_side)}
+    subjects = {
+        "dream": _subject(dream_image, "dream image", max_side),
+        "guide": _subject(guide_image, "guide image", max_side),
+    }
     start = subjects[recipe.start]
     guide = subjects[recipe.guide]
     if model is None:

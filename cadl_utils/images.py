@@ -3,7 +3,8 @@
 Inside cadl_utils an image is a numpy array of shape [H, W, 3], dtype float32, values in [0, 1].
 ``load_image`` turns files and arrays into that form; every other function here accepts the
 same inputs as ``load_image``'s arrays (uint8 0..255, float 0..1, [H,W], [H,W,1], [H,W,3],
-[H,W,4]).
+[H,W,4]). ``as_image`` is the door of the engines and widgets: the same loading and value checks,
+with the image named in every message, but arrays must already be RGB.
 
 Sizes are always (height, width), like numpy shapes. An int size means "the long side".
 """
@@ -29,6 +30,7 @@ from .files import atomic_write, check_output_path
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "READ_EXTENSIONS",
+    "as_image",
     "center_crop",
     "gif_html",
     "load_image",
@@ -106,20 +108,80 @@ def load_image(
             non-finite values.
         ParameterError: ``size``, ``max_side`` or ``crop`` is not valid.
     """
-    if isinstance(path_or_array, (str, os.PathLike)):
-        image = _read_file(Path(path_or_array).expanduser(), _pixel_budget(max_pixels))
-    elif isinstance(path_or_array, Image.Image):
-        image = _pil_to_float(path_or_array)
-    else:
-        image = _as_float_image(path_or_array)
+    image = _picture(path_or_array, "image", max_pixels)
     if crop is not None:
         image = center_crop(image, crop)
     if size is not None:
         image = _fit(image, size)
-    if max_side is not None:
-        limit = _positive_int(max_side, "max_side")
-        if max(image.shape[:2]) > limit:
-            image = resize(image, limit)
+    return _shrink(image, max_side)
+
+
+def as_image(image: object, what: str = "image", max_side: int | None = None) -> np.ndarray:
+    """An input of the engines and widgets as float32 RGB [H, W, 3] in [0, 1].
+
+    Files (paths or their bytes) and PIL images are read as by ``load_image``, in any mode. Arrays
+    and tensors must already be RGB, [H, W, 3] or a batch of one [1, H, W, 3]: a 2-D or 4-channel
+    array handed to an engine is more often a mask, a feature map or a mix-up than a picture, so
+    converting it is left to an explicit ``load_image(array)``. Values are checked as by
+    ``load_image`` (uint8 0..255, floats 0..1 with a small overshoot clipped, nothing non-finite).
+
+    Args:
+        image: a file path, the bytes of an image file, a PIL image, or an RGB array or tensor.
+        what: how messages name the image, e.g. "guide image" (files are named by their path).
+        max_side: shrink (never enlarge) so that the long side is at most this many pixels.
+
+    Returns:
+        float32 array [H, W, 3] with values in [0, 1].
+
+    Raises:
+        ImageError: the file cannot be read (see ``load_image``), or the array is not one RGB
+            picture, has a dtype that is not a pixel type, or values out of range or non-finite.
+        ParameterError: ``max_side`` is not a positive whole number.
+    """
+    if isinstance(image, bytes):
+        if not image:
+            raise ImageError(f"{what} is empty (0 bytes): pass the whole contents of an image file")
+        picture = _decode(io.BytesIO(image), what, _pixel_budget(None))
+    else:
+        if not isinstance(image, (str, os.PathLike, Image.Image)):
+            image = _rgb_array(image, what)
+        picture = _picture(image, what, None)
+    return _shrink(picture, max_side)
+
+
+def _picture(source: object, what: str, max_pixels: int | None) -> np.ndarray:
+    """Decode a path, PIL image or array into float32 RGB; ``what`` names PIL images and arrays."""
+    if isinstance(source, (str, os.PathLike)):
+        return _read_file(Path(source).expanduser(), _pixel_budget(max_pixels))
+    if isinstance(source, Image.Image):
+        return _pil_to_float(source, what)
+    return _as_float_image(source, what)
+
+
+def _rgb_array(image: object, what: str) -> object:
+    """The array of one RGB picture (a batch of one is unwrapped); other objects pass unchanged."""
+    if not isinstance(image, (list, tuple)) and not hasattr(image, "__array__"):
+        # _as_float_image names the wrong type.
+        return image
+    array = np.asarray(image)
+    shape = array.shape
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ImageError(
+            f"{what} must be an RGB array [H, W, 3], got shape {shape}; convert greyscale or RGBA "
+            "arrays with cadl_utils.images.load_image(array), which also loads files"
+        )
+    return array
+
+
+def _shrink(image: np.ndarray, max_side: int | None) -> np.ndarray:
+    """``image`` shrunk so that its long side is at most ``max_side`` (None: unchanged)."""
+    if max_side is None:
+        return image
+    limit = _positive_int(max_side, "max_side")
+    if max(image.shape[:2]) > limit:
+        image = resize(image, limit)
     return image
 
 
@@ -168,42 +230,47 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
         raise ImageError(f"{path} is a folder, not an image file: pass one of the image files inside it")
     if path.stat().st_size == 0:
         raise ImageError(f"{path} is an empty file (0 bytes): copy or download the image again")
-    too_big = _too_big_message(path, max_pixels)
+    return _decode(path, str(path), max_pixels)
+
+
+def _decode(source: Path | io.BytesIO, name: str, max_pixels: int) -> np.ndarray:
+    """Decode a whole image file (a path or the file's bytes); ``name`` names it in errors."""
+    too_big = _too_big_message(name, max_pixels)
     try:
-        with _strict_pillow(max_pixels), Image.open(path) as opened:
+        with _strict_pillow(max_pixels), Image.open(source) as opened:
             width, height = opened.size
             if width == 0 or height == 0:
-                raise ImageError(f"{path} has no pixels ({width}x{height}): use another image")
+                raise ImageError(f"{name} has no pixels ({width}x{height}): use another image")
             if width * height > max_pixels:
                 raise ImageError(too_big.format(pixels=width * height))
             opened.seek(0)
             opened.load()
             upright = ImageOps.exif_transpose(opened)
-            return _pil_to_float(upright if upright is not None else opened, str(path))
+            return _pil_to_float(upright if upright is not None else opened, name)
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageError(too_big.format(pixels=f"more than {2 * max_pixels}")) from exc
     except PermissionError as exc:
         raise ImageError(
-            f"cannot read {path}: permission denied. Copy the image somewhere you can read, or fix "
+            f"cannot read {name}: permission denied. Copy the image somewhere you can read, or fix "
             "its permissions"
         ) from exc
     except UnidentifiedImageError as exc:
         raise ImageError(
-            f"{path} is not an image, or its header is damaged: use a PNG, JPEG, GIF, BMP, TIFF "
+            f"{name} is not an image, or its header is damaged: use a PNG, JPEG, GIF, BMP, TIFF "
             "or WebP file (re-export or download it again if it should be one)"
         ) from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise ImageError(
-            f"{path} is truncated or corrupt ({exc}): download or export the image again"
+            f"{name} is truncated or corrupt ({exc}): download or export the image again"
         ) from exc
 
 
-def _too_big_message(path: Path, max_pixels: int) -> str:
+def _too_big_message(name: str, max_pixels: int) -> str:
     """The over-budget message; {pixels} is filled in by the caller."""
     return (
-        f"{path} has {{pixels}} pixels, over the budget of {max_pixels} "
+        f"{name} has {{pixels}} pixels, over the budget of {max_pixels} "
         "(a guard against decompression bombs): shrink the image first, or raise the budget with "
         "load_image(..., max_pixels=N) or the environment variable CADL_MAX_PIXELS"
     )

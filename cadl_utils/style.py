@@ -49,6 +49,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import ImageError, LayerError, ParameterError
+from .images import as_image
 from .objectives import total_variation
 
 # Layer kinds whose outputs are feature maps [N, h, w, C] (logits and softmax are vectors).
@@ -273,16 +274,6 @@ def resolve_style_layers(model, style_layers) -> dict[str, float]:
 # --- images -----------------------------------------------------------------------------------
 
 
-def _load(image, max_side: int | None, what: str) -> np.ndarray:
-    """An image path or array as float32 [H, W, 3] in [0, 1] (long side at most ``max_side``)."""
-    from .images import load_image
-
-    try:
-        return np.asarray(load_image(image, max_side=max_side), np.float32)
-    except ImageError as error:
-        raise ImageError(f"{what}: {error}") from None
-
-
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize with antialiasing (downscaling a style image must not alias its texture)."""
     if image.shape[:2] == (height, width):
@@ -475,7 +466,7 @@ class StyleTransfer:
         if not math.isfinite(scale) or scale <= 0.0:
             raise ParameterError(f"style_scale must be a positive number (1.0 = same size), got {style_scale!r}")
 
-        self.content = _load(content, size, "content image")
+        self.content = as_image(content, "content image", max_side=size)
         height, width = self.content.shape[:2]
         style_side = int(round(scale * max(height, width)))
         if style_side > _MAX_STYLE_SIDE:
@@ -485,7 +476,7 @@ class StyleTransfer:
             )
         self.styles = []
         for i, item in enumerate(style_list):
-            loaded = _load(item, None, f"style image {i + 1}")
+            loaded = as_image(item, f"style image {i + 1}")
             self.styles.append(_resize(loaded, *_scaled_shape(loaded.shape, max(1, style_side))))
         self._check_sizes()
 
@@ -715,15 +706,12 @@ class StyleTransfer:
                 rng = np.random.default_rng(seed)
                 rgb = rng.uniform(0.0, 1.0, size=(height, width, 3)).astype(np.float32)
         else:
-            rgb = np.asarray(init, np.float32)
+            rgb = as_image(init, "init array")
             if rgb.shape != (height, width, 3):
                 raise ImageError(
                     f"init array has shape {rgb.shape}, expected {(height, width, 3)} (the content's size); "
                     "or pass init='content', 'style' or 'noise'"
                 )
-            if not np.all(np.isfinite(rgb)):
-                raise ImageError("init array contains NaN or inf: pass values in [0, 1]")
-            rgb = np.clip(rgb, 0.0, 1.0)
             if self.preserve_color:
                 rgb = np.repeat(rgb_to_yiq(rgb)[..., :1], 3, axis=-1)
         if self.preserve_color:
@@ -740,7 +728,7 @@ class StyleTransfer:
     def losses(self, image: np.ndarray | None = None) -> dict[str, float]:
         """The weighted loss terms (floats) of an RGB picture [H, W, 3] (default: current state)."""
         if image is not None:
-            values = self.initial_image(np.asarray(image, np.float32))
+            values = self.initial_image(image)
             self._image.assign(values[None])
         return dict(zip(TERMS, (float(x) for x in self._terms_fn().numpy())))
 

@@ -35,7 +35,6 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 from PIL import Image as PILImage
-from PIL import ImageOps
 
 from . import images
 from .config import Profile, cache_dir
@@ -419,10 +418,10 @@ class ImagePicker:
         self._listeners.append(callback)
 
     def use(self, source: Any, name: str | None = None) -> bool:
-        """Switch to an image from a path, an array or a PIL image.
+        """Switch to an image from a path, an RGB array or a PIL image.
 
         Args:
-            source: what ``images.load_image`` accepts.
+            source: what ``images.as_image`` accepts.
             name: caption for it (default: the file name or ``your image``).
 
         Returns:
@@ -431,22 +430,30 @@ class ImagePicker:
         try:
             image = self._load(source)
         except CadlError as error:
-            self.error = f"could not use that image, keeping {self.name!r}: {error}"
-            if self.report is not None:
-                self.report(self.error)
+            self._refuse(f"could not use that image, keeping {self.name!r}: {error}")
             return False
+        self._take(image, name or self._name_of(None, source))
+        return True
+
+    def _load(self, source: Any, what: str = "image") -> np.ndarray:
+        if isinstance(source, str) and source == _NOISE:
+            return _noise(self.max_side or 512)
+        return images.as_image(source, what, max_side=self.max_side)
+
+    def _refuse(self, message: str) -> None:
+        """Keep the current image and say why the new one cannot be used."""
+        self.error = message
+        if self.report is not None:
+            self.report(message)
+
+    def _take(self, image: np.ndarray, name: str) -> None:
+        """Make ``image`` the current one and tell the listeners."""
         self.image = image
-        self.name = name or self._name_of(None, source)
+        self.name = name
         self.error = None
         self.version += 1
         for listener in list(self._listeners):
             listener()
-        return True
-
-    def _load(self, source: Any) -> np.ndarray:
-        if isinstance(source, str) and source == _NOISE:
-            return _noise(self.max_side or 512)
-        return images.load_image(source, max_side=self.max_side)
 
     @staticmethod
     def _name_of(choice: str | None, source: Any) -> str:
@@ -476,21 +483,11 @@ class ImagePicker:
         name = item.get("name", "upload") if isinstance(item, dict) else getattr(item, "name", "upload")
         content = item.get("content") if isinstance(item, dict) else getattr(item, "content", None)
         try:
-            with PILImage.open(io.BytesIO(bytes(content))) as opened:
-                if opened.width * opened.height > images.DEFAULT_MAX_PIXELS:
-                    raise ImageError(f"it has {opened.width}x{opened.height} pixels; shrink it first")
-                opened.load()
-                picture = ImageOps.exif_transpose(opened) or opened.copy()
-        except Exception as error:  # Pillow raises several types for bad files
-            message = (
-                f"could not use the upload {name!r}, keeping {self.name!r}: it is not an image this can read "
-                f"({error}); upload a PNG, JPEG, GIF, BMP, TIFF or WebP file"
-            )
-            self.error = message
-            if self.report is not None:
-                self.report(message)
+            picture = self._load(bytes(content or b""), what=f"the upload {name!r}")
+        except CadlError as error:
+            self._refuse(f"could not use that upload, keeping {self.name!r}: {error}")
             return
-        self.use(picture, name=Path(str(name)).stem)
+        self._take(picture, Path(str(name)).stem)
 
 
 # --- the shared explorer machinery ------------------------------------------------------------------

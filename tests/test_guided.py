@@ -345,6 +345,16 @@ def test_different_size_guide(tiny_model):
     assert after < before
 
 
+def test_max_side_shrinks_image_files_but_not_arrays(tiny_model, tmp_path):
+    from cadl_utils.images import save_image
+
+    array = _smooth_image(24, 48, 64)
+    path = save_image(array, tmp_path / "dream.png")
+    options = dict(preset="l1", model=tiny_model, steps=1, progress=False, max_side=32)
+    assert G.guided(array, array, **options).start.shape == (48, 64, 3)
+    assert G.guided(path, array, **options).start.shape == (24, 32, 3)
+
+
 def _assert_finite_run(model, dream_image, guide, preset):
     result = G.guided(dream_image, guide, preset=preset, model=model, steps=2, frames_every=1, progress=False)
     for frame in result.frames:

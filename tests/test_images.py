@@ -24,6 +24,7 @@ from PIL import Image, ImageFile
 from cadl_utils import images
 from cadl_utils.errors import ImageError, OutputError, ParameterError
 from cadl_utils.images import (
+    as_image,
     center_crop,
     load_image,
     montage,
@@ -386,6 +387,83 @@ def test_array_like_objects_are_accepted():
             return np.full((3, 3, 3), 0.5, dtype=np.float32)
 
     np.testing.assert_allclose(load_image(Tensorish()), 0.5)
+
+
+# ================================================================ as_image (the engines' and widgets' door)
+
+
+def _png_bytes(pixels: np.ndarray, mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    picture = Image.fromarray(pixels)
+    (picture.convert(mode) if mode else picture).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_as_image_accepts_files_pil_images_and_rgb_arrays(tmp_path):
+    import tensorflow as tf
+
+    pixels = random_rgb(6, 8)
+    path = save_image(pixels, tmp_path / "p.png")
+    expected = pixels / 255.0
+    for source in (path, str(path), _png_bytes(pixels), Image.fromarray(pixels), pixels, expected,
+                   expected[None], tf.constant(expected, tf.float32), expected.tolist()):  # fmt: skip
+        image = as_image(source, "test image")
+        assert image.shape == (6, 8, 3) and image.dtype == np.float32
+        np.testing.assert_allclose(image, expected, atol=1e-6)
+    # A PIL image declares its mode, so any mode is converted (an upload of a grey PNG works).
+    grey = as_image(Image.fromarray(pixels).convert("L"))
+    assert grey.shape == (6, 8, 3) and np.allclose(grey[..., 0], grey[..., 2])
+
+
+def test_as_image_shrinks_to_max_side_and_never_enlarges():
+    image = np.full((30, 60, 3), 0.5, np.float32)
+    assert as_image(image, max_side=20).shape == (10, 20, 3)
+    assert as_image(image, max_side=100).shape == (30, 60, 3)
+    assert as_image(_png_bytes(to_uint8(image)), max_side=20).shape == (10, 20, 3)
+    with pytest.raises(ParameterError, match="max_side"):
+        as_image(image, max_side=0)
+
+
+@pytest.mark.parametrize(
+    "array,words",
+    [
+        (np.zeros((4, 5)), r"RGB array \[H, W, 3\], got shape \(4, 5\).*load_image"),
+        (np.zeros((4, 5, 4)), r"RGB array .*\(4, 5, 4\)"),
+        (np.zeros((1, 4, 5, 1)), r"RGB array .*\(1, 4, 5, 1\)"),
+        (np.zeros((2, 4, 5, 3)), "RGB array"),
+        (np.full((2, 2, 3), np.nan, np.float32), "NaN"),
+        (np.full((2, 2, 3), 200.0), "divide by 255"),
+        (np.zeros((2, 2, 3), np.complex64), "dtype"),
+        (np.zeros((0, 5, 3)), "empty"),
+    ],
+)
+def test_as_image_names_the_image_in_array_errors(array, words):
+    with pytest.raises(ImageError, match=words) as caught:
+        as_image(array, "guide image")
+    assert str(caught.value).startswith("guide image ")
+
+
+@pytest.mark.parametrize("thing", [42, None, {"a": 1}])
+def test_as_image_not_a_picture(thing):
+    with pytest.raises(ImageError, match="file path or an array"):
+        as_image(thing, "dream image")
+
+
+def test_as_image_bytes_are_checked_like_files(monkeypatch):
+    with pytest.raises(ImageError, match="the upload 'x.png' is empty"):
+        as_image(b"", "the upload 'x.png'")
+    with pytest.raises(ImageError, match="the upload 'notes.txt' is not an image"):
+        as_image(b"hello", "the upload 'notes.txt'")
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        as_image(_png_bytes(random_rgb(40, 40))[:-40], "the upload 'cut.png'")
+    monkeypatch.setenv("CADL_MAX_PIXELS", "300")
+    with pytest.raises(ImageError, match="the upload 'big.png' has 400 pixels, over the budget of 300"):
+        as_image(_png_bytes(random_rgb(20, 20)), "the upload 'big.png'")
+
+
+def test_as_image_reports_a_missing_file_by_its_path(tmp_path):
+    with pytest.raises(ImageError, match="image file not found.*missing.jpg"):
+        as_image(tmp_path / "missing.jpg", "content image")
 
 
 # ================================================================ geometry

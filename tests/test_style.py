@@ -178,6 +178,17 @@ def test_init_choices_and_seeds(tiny_model, content, style_a):
         engine.initial_image(np.zeros((3, 3, 3)))
 
 
+def test_init_arrays_are_read_like_every_other_picture(tiny_model, content, style_a):
+    engine = _engine(tiny_model, content, style_a)
+    pixels = (engine.content * 255 + 0.5).astype(np.uint8)
+    # uint8 means 0..255 here as everywhere (it used to be clipped to 1 as if it were floats).
+    np.testing.assert_allclose(engine.initial_image(pixels), engine.content, atol=0.5 / 255 + 1e-6)
+    with pytest.raises(ImageError, match="init array .*divide by 255"):
+        engine.initial_image(engine.content * 255)
+    with pytest.raises(ImageError, match="init array contains NaN"):
+        engine.initial_image(np.full_like(engine.content, np.nan))
+
+
 def test_weights_change_without_retracing(tiny_model, content, style_a):
     engine = _engine(tiny_model, content, style_a)
     engine.run(3, progress=False)

@@ -334,6 +334,24 @@ def test_bad_upload_shows_a_message_and_keeps_the_image(dream):
     assert dream.picker.image is image
 
 
+def test_upload_over_the_pixel_budget_is_refused(dream, monkeypatch):
+    # Uploads are decoded like files: the budget of CADL_MAX_PIXELS applies to them too.
+    image = dream.picker.image
+    monkeypatch.setenv("CADL_MAX_PIXELS", "2000")
+    pixels = np.zeros((40, 60, 3), np.uint8)
+    dream.picker.upload.value = ({"name": "huge.png", "type": "image/png", "size": 1,
+                                  "content": memoryview(png_of(pixels)), "last_modified": NOW},)  # fmt: skip
+    assert "huge.png" in dream.status_text and "over the budget of 2000" in dream.status_text
+    assert dream.picker.image is image
+
+
+def test_picker_refuses_a_grey_array_with_the_fix(tiny_model):
+    picker = widgets.ImagePicker("photo", np.full((20, 30, 3), 0.5, np.float32))
+    assert picker.use(np.zeros((20, 30), np.float32)) is False
+    assert "RGB array" in picker.error and "load_image" in picker.error
+    assert picker.use(np.zeros((20, 30, 3), np.uint8)) is True and picker.image.shape == (20, 30, 3)
+
+
 def test_upload_and_path_replace_the_image(dream, tmp_path):
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 256, size=(40, 60, 3), dtype=np.uint8)
