@@ -820,6 +820,10 @@ def _octave_dream(runner: _Runner, image: np.ndarray, sizes: list[tuple[int, int
 
 def _prepare(image, objective, model, settings, octaves, octave_scale):
     """Load the default model, check the objective and sizes; returns (model, dreamer, array, sizes)."""
+    # The octave options are checked here (octave_sizes checks them again) so that a bad value fails
+    # before the image and the model are loaded.
+    _check_int(octaves, "octaves", 1, "use 1 (no octaves) or a small number such as 4")
+    _check_float(octave_scale, "octave_scale", "use a ratio such as 1.4", above=1.0)
     if not isinstance(objective, Objective):
         raise ParameterError(
             f"objective must be a cadl_utils.objectives.Objective, got {type(objective).__name__}; "
@@ -891,8 +895,6 @@ def dream(
     """
     settings = _check_settings(step_size, jitter, tile_size, normalize, decay, blur_every, blur_sigma, seed)
     steps = _check_int(steps, "steps", 1, "use 1 or more, e.g. 10")
-    _check_int(octaves, "octaves", 1, "use 1 (no octaves) or a small number such as 4")
-    _check_float(octave_scale, "octave_scale", "use a ratio such as 1.4", above=1.0)
     model, dreamer, array, sizes = _prepare(image, objective, model, settings, octaves, octave_scale)
     runner = _Runner(dreamer, settings, steps * len(sizes), progress, callback, "dream")
     interrupted = False

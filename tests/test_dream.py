@@ -325,6 +325,14 @@ def test_bad_parameters_raise_parameter_error(tiny_model, kwargs, match):
         D.dream(_image(18, 40), O.layer("conv1"), tiny_model, **args)
 
 
+@pytest.mark.parametrize("loop", ["dream", "feedback_loop", "fractal_zoom"])
+@pytest.mark.parametrize("option,value", [("octaves", 0), ("octave_scale", 1.0)])
+def test_bad_octave_options_fail_before_the_model_is_loaded(monkeypatch, loop, option, value):
+    monkeypatch.setattr(D, "default_model", lambda weights=None: pytest.fail("loaded the model first"))
+    with pytest.raises(ParameterError, match=option):
+        getattr(D, loop)(_image(32, 32), O.layer("conv1"), None, progress=False, **{option: value})
+
+
 def test_bad_images_and_loop_parameters(tiny_model):
     objective = O.layer("conv1")
     with pytest.raises(D.ImageTooSmallError) as error:
