@@ -125,6 +125,27 @@ def _safe_name(text: str) -> str:
     return kept.strip("._") or "image"
 
 
+def _preview_steps(steps: int, step: float, preview_steps: int, cap: float) -> tuple[int, float]:
+    """(steps, step) of a preview: at most ``preview_steps`` steps, each larger so that the preview
+    moves the pixels about as far as ``steps`` steps of ``step`` do; the larger step is capped at ``cap``."""
+    fewer = max(1, min(steps, preview_steps))
+    return fewer, min(cap, step * steps / fewer)
+
+
+def _step_size_slider(value: float) -> w.FloatSlider:
+    """The gradient step size slider of the dream and guided explorers (``cadl-step-size``)."""
+    slider = w.FloatSlider(value=value, min=0.001, max=0.1, step=0.001, readout_format=".3f",
+                           description="step size", continuous_update=False)  # fmt: skip
+    return _tag(slider, "cadl-step-size")
+
+
+def _iterations_slider(steps: int | None, default: int) -> w.IntSlider:
+    """The slider of a run's total steps (``cadl-steps``), starting at ``steps`` or ``default``."""
+    slider = w.IntSlider(value=int(steps or default), min=1, max=max(500, int(steps or 0)),
+                         description="iterations", continuous_update=False)  # fmt: skip
+    return _tag(slider, "cadl-steps")
+
+
 # --- the untrained banner ------------------------------------------------------------------------------
 
 
@@ -575,6 +596,11 @@ class _Explorer:
         self._running = False
 
     # --- layout and display ------------------------------------------------------------------------
+    def _image_picker(self, kind: str, image: Any, description: str = "image", noise: bool = False) -> ImagePicker:
+        """An ImagePicker at the profile's size that reports bad images in the status line."""
+        return ImagePicker(kind, image, description=description, max_side=self.profile.size, noise=noise,
+                           report=lambda text: self._say(text, problem=True))  # fmt: skip
+
     def _finish(self, rows: Sequence[w.Widget], preview: bool) -> None:
         """Lay the widget out and (optionally) compute the first preview now."""
         banner = untrained_banner(self.model)
@@ -853,17 +879,12 @@ class DreamExplorer(_Explorer):
         super().__init__(model, profile, threaded, output_dir)
         self.frames = int(frames or self.profile.frames)
         self._objectives: dict[str, Any] = {}
-        self.picker = ImagePicker("photo", image, max_side=self.profile.size, noise=True,
-                                  report=lambda text: self._say(text, problem=True))  # fmt: skip
+        self.picker = self._image_picker("photo", image, noise=True)
         self.layer = layer_dropdown(self.model, kinds, value=layer)
         self.channel_control = channel_slider(self.model, self.layer.value, channel)
         self.channel = self.channel_control.slider
         self.channel_label = self.channel_control.label
-        self.step_size = _tag(
-            w.FloatSlider(value=step_size, min=0.001, max=0.1, step=0.001, readout_format=".3f",
-                          description="step size", continuous_update=False),
-            "cadl-step-size",
-        )  # fmt: skip
+        self.step_size = _step_size_slider(step_size)
         self.steps = _tag(
             w.IntSlider(value=steps, min=1, max=50, description="iterations", continuous_update=False), "cadl-steps"
         )
@@ -937,9 +958,7 @@ class DreamExplorer(_Explorer):
     def _preview_settings(self, params: _DreamParams) -> tuple[int, float]:
         """Steps and step size of a preview: fewer, larger steps that move the pixels about as far as
         one frame of the run does."""
-        steps = max(1, min(params.steps, self.profile.preview_steps))
-        step_size = min(_MAX_PREVIEW_STEP, params.step_size * params.steps / steps)
-        return steps, step_size
+        return _preview_steps(params.steps, params.step_size, self.profile.preview_steps, _MAX_PREVIEW_STEP)
 
     def _compute_preview(self, params: _DreamParams, report: Callable[[int, int], bool]) -> np.ndarray | None:
         from .dream import dream
@@ -1170,11 +1189,8 @@ class StyleExplorer(_Explorer):
         super().__init__(model, profile, threaded, output_dir)
         self.engine_options = dict(engine_options)
         self._engines: dict[tuple, Any] = {}
-        report = lambda text: self._say(text, problem=True)  # noqa: E731
-        self.content_picker = ImagePicker("photo", content, description="content", max_side=self.profile.size,
-                                          report=report)  # fmt: skip
-        self.style_picker = ImagePicker("style", style, description="style", max_side=self.profile.size,
-                                        report=report)  # fmt: skip
+        self.content_picker = self._image_picker("photo", content, "content")
+        self.style_picker = self._image_picker("style", style, "style")
         if content_weight is None:
             content_weight = style_engine.DEFAULT_CONTENT_WEIGHT
         if style_weight is None:
@@ -1186,11 +1202,7 @@ class StyleExplorer(_Explorer):
         self.tv_weight = _log_slider(tv_weight, -4, 2, "TV", "cadl-weight-tv")
         self.preserve_color = _tag(w.Checkbox(value=bool(preserve_color), description="preserve colour"),
                                    "cadl-preserve-color")  # fmt: skip
-        self.steps = _tag(
-            w.IntSlider(value=int(steps or self.profile.steps), min=1, max=max(500, int(steps or 0)),
-                        description="iterations", continuous_update=False),
-            "cadl-steps",
-        )  # fmt: skip
+        self.steps = _iterations_slider(steps, self.profile.steps)
         rows = [
             self.content_picker.widget,
             self.style_picker.widget,
@@ -1242,8 +1254,10 @@ class StyleExplorer(_Explorer):
 
     def _preview_settings(self, params: _StyleParams) -> tuple[int, float]:
         """Few Adam steps with a larger learning rate, so the preview moves about as far as the run."""
-        steps = max(1, min(params.steps, self.profile.preview_steps))
-        return steps, min(_MAX_PREVIEW_LEARNING_RATE, 0.02 * params.steps / steps)
+        from .style import DEFAULT_LEARNING_RATE
+
+        return _preview_steps(params.steps, DEFAULT_LEARNING_RATE, self.profile.preview_steps,
+                              _MAX_PREVIEW_LEARNING_RATE)  # fmt: skip
 
     def _compute_preview(self, params: _StyleParams, report: Callable[[int, int], bool]) -> np.ndarray | None:
         engine = self.engine(params)
@@ -1346,14 +1360,11 @@ class GuidedExplorer(_Explorer):
         start = guided_engine.get_preset(preset)
         self.layers = guided_engine.default_layers(self.model) if layers is None else layers
         self._objectives: dict[tuple, Any] = {}
-        report = lambda text: self._say(text, problem=True)  # noqa: E731
         if guide_image is None:
             photos = list(_samples_or_empty("photo"))
             guide_image = photos[1] if len(photos) > 1 else None
-        self.dream_picker = ImagePicker("photo", dream_image, description="dream", max_side=self.profile.size,
-                                        report=report)  # fmt: skip
-        self.guide_picker = ImagePicker("photo", guide_image, description="guide", max_side=self.profile.size,
-                                        report=report)  # fmt: skip
+        self.dream_picker = self._image_picker("photo", dream_image, "dream")
+        self.guide_picker = self._image_picker("photo", guide_image, "guide")
         self.preset = _tag(
             w.Dropdown(options=list(guided_engine.PRESET_NAMES), value=start.name, description="preset"),
             "cadl-preset",
@@ -1362,16 +1373,8 @@ class GuidedExplorer(_Explorer):
         self.feature_weight = _weight_slider(start.feature_weight, "feature", "cadl-weight-feature")
         self.pixel_weight = _weight_slider(start.pixel_weight, "pixel", "cadl-weight-pixel")
         self.tv_weight = _weight_slider(start.tv_weight, "TV", "cadl-weight-tv")
-        self.step_size = _tag(
-            w.FloatSlider(value=step_size, min=0.001, max=0.1, step=0.001, readout_format=".3f",
-                          description="step size", continuous_update=False),
-            "cadl-step-size",
-        )  # fmt: skip
-        self.steps = _tag(
-            w.IntSlider(value=int(steps or self.profile.steps), min=1, max=max(500, int(steps or 0)),
-                        description="iterations", continuous_update=False),
-            "cadl-steps",
-        )  # fmt: skip
+        self.step_size = _step_size_slider(step_size)
+        self.steps = _iterations_slider(steps, self.profile.steps)
         rows = [
             self.dream_picker.widget,
             self.guide_picker.widget,
@@ -1454,8 +1457,7 @@ class GuidedExplorer(_Explorer):
 
     def _preview_settings(self, params: _GuidedParams) -> tuple[int, float]:
         """Few, larger steps that move the pixels about as far as the whole run does."""
-        steps = max(1, min(params.steps, self.profile.preview_steps))
-        return steps, min(_MAX_PREVIEW_STEP, params.step_size * params.steps / steps)
+        return _preview_steps(params.steps, params.step_size, self.profile.preview_steps, _MAX_PREVIEW_STEP)
 
     def _compute_preview(self, params: _GuidedParams, report: Callable[[int, int], bool]) -> np.ndarray | None:
         from .dream import dream
