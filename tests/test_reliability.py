@@ -178,7 +178,6 @@ def test_non_rgb_modes_load_as_rgb(tmp_path, mode):
 
 
 def test_float_tiff_out_of_range_names_the_file(tmp_path):
-    # BUG images (fix: pass the file's path as ``what`` from _read_file through _pil_to_float).
     path = tmp_path / "scan.tif"
     Image.fromarray(np.full((4, 4), 200.0, np.float32), mode="F").save(path)
     with pytest.raises(ImageError) as caught:
