@@ -694,6 +694,8 @@ def save_mp4(
     target = Path(path).expanduser()
     if target.suffix.lower() != ".mp4":
         raise OutputError(f"save_mp4 writes MP4 files: give {target} the extension .mp4")
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not fps > 0:
+        raise ParameterError(f"fps must be a positive number, not {fps!r}")
     try:
         import imageio_ffmpeg
     except ImportError as exc:
@@ -701,8 +703,6 @@ def save_mp4(
             "save_mp4 needs the optional package imageio-ffmpeg: install it with "
             "pip install -e '.[mp4]' (or save a GIF with save_gif instead)"
         ) from exc
-    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not fps > 0:
-        raise ParameterError(f"fps must be a positive number, not {fps!r}")
     pixels = _frames_uint8(frames, "save_mp4")
     height, width = pixels[0].shape[:2]
     pad = ((0, height % 2), (0, width % 2), (0, 0))
