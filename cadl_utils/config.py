@@ -80,7 +80,8 @@ def weights_mode(weights: str | None = None) -> str:
     Returns:
         One of ``WEIGHTS_MODES``.
     """
-    mode = weights if weights is not None else os.environ.get("CADL_WEIGHTS", "pretrained")
+    # An empty variable (CADL_WEIGHTS=) means unset, as in most tools.
+    mode = weights if weights is not None else (os.environ.get("CADL_WEIGHTS") or "pretrained")
     mode = mode.strip().lower()
     if mode not in WEIGHTS_MODES:
         raise ParameterError(
@@ -147,7 +148,7 @@ def profile(name: str | None = None) -> Profile:
     Returns:
         The Profile.
     """
-    chosen = (name if name is not None else os.environ.get("CADL_PROFILE", "full")).strip().lower()
+    chosen = (name if name is not None else (os.environ.get("CADL_PROFILE") or "full")).strip().lower()
     if chosen not in _PROFILES:
         raise ParameterError(
             f"unknown profile {chosen!r}: use one of {', '.join(PROFILES)} "

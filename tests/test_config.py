@@ -67,3 +67,10 @@ def test_importing_cadl_utils_keeps_tensorflow_quiet():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "after", result.stderr
+
+
+def test_empty_variables_mean_unset(monkeypatch):
+    monkeypatch.setenv("CADL_WEIGHTS", "")
+    monkeypatch.setenv("CADL_PROFILE", "")
+    assert config.weights_mode() == "pretrained"
+    assert config.profile().name == "full"
