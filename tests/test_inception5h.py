@@ -405,3 +405,94 @@ def test_pretrained_without_network_raises(tmp_path):
         warnings.simplefilter("error")  # pretrained never falls back silently
         with pytest.raises(DownloadError, match="untrained"):
             load_inception5h(weights="pretrained", url=url, cache_dir=tmp_path / "cache", progress=False, retries=0)
+
+
+# --- speed rewrites: each must equal the plain TF op (forward and input gradient) -------------------
+from cadl_utils.models import inception5h as _i5h  # noqa: E402
+
+
+def _value_and_input_gradient(fn, x):
+    """fn(x) and the gradient of a random projection of it with respect to x, as arrays."""
+    y, grad = _value_and_input_gradient_graph(fn, x)
+    return y.numpy(), grad.numpy()
+
+
+def _assert_same(got, want, what):
+    for name, a, b in zip(("forward", "gradient"), got, want):
+        assert a.shape == b.shape, (what, name)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(np.abs(b).max()), err_msg=f"{what} {name}")
+
+
+def _conv_node(stride: int) -> "_i5h._Node":
+    return _i5h._Node("c", "Conv2D", ("x", "w"), {"strides": [1, stride, stride, 1], "padding": "SAME"})
+
+
+@pytest.mark.parametrize("size", [(9, 9), (10, 11), (17, 20), (32, 33), (64, 64)])
+# No 1x1 kernel with stride 2: TF 2.21's own oneDNN gradient of that conv corrupts the heap
+# ("free(): invalid size"), so there is no reference to compare with.
+@pytest.mark.parametrize("kernel,stride", [((7, 7, 3, 64), 2), ((3, 3, 3, 8), 2), ((2, 2, 3, 5), 2), ((5, 4, 2, 6), 3)])
+def test_space_to_depth_conv_equals_the_strided_conv(size, kernel, stride):
+    rng = np.random.default_rng(sum(size) + stride)
+    x = tf.constant(rng.normal(0, 50, (2, *size, kernel[2])).astype(np.float32))
+    w = tf.constant(rng.normal(0, 0.1, kernel).astype(np.float32))
+    node = _conv_node(stride)
+    assert _i5h._s2d_applies(node, x, w)
+    want = _value_and_input_gradient(lambda v: tf.nn.conv2d(v, w, stride, "SAME"), x)
+    got = _value_and_input_gradient(lambda v: _i5h._op_conv2d(tf, node, [v, w]), x)
+    _assert_same(got, want, f"{size} {kernel} /{stride}")
+    # Traced for images of any size (as the dream step is), the padding is computed in the graph.
+    spec = tf.TensorSpec([None, None, None, kernel[2]], tf.float32)
+    any_size = tf.function(lambda v: _value_and_input_gradient_graph(lambda u: _i5h._op_conv2d(tf, node, [u, w]), v),
+                           input_signature=[spec])  # fmt: skip
+    _assert_same([t.numpy() for t in any_size(x)], want, f"{size} {kernel} /{stride} (dynamic shape)")
+
+
+def _value_and_input_gradient_graph(fn, x):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+        loss = tf.reduce_sum(y * tf.random.stateless_normal(tf.shape(y), seed=[1, 2]))
+    return y, tape.gradient(loss, x)
+
+
+def test_space_to_depth_leaves_other_convs_alone():
+    x = tf.zeros([1, 16, 16, 3])
+    assert not _i5h._s2d_applies(_conv_node(1), x, tf.zeros([3, 3, 3, 8]))  # stride 1
+    assert not _i5h._s2d_applies(_conv_node(2), tf.zeros([1, 16, 16, 64]), tf.zeros([3, 3, 64, 8]))  # many channels
+    valid = _i5h._Node("c", "Conv2D", ("x", "w"), {"strides": [1, 2, 2, 1], "padding": "VALID"})
+    assert not _i5h._s2d_applies(valid, x, tf.zeros([3, 3, 3, 8]))
+
+
+LRN_CASES = [
+    (standin.LRN_ATTRS, 64),
+    (standin.LRN_ATTRS, 192),
+    ({"depth_radius": 2, "bias": 2.0, "alpha": 1e-3, "beta": 0.75}, 7),
+    ({"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5}, 3),  # window wider than the channels
+    ({"depth_radius": 0, "bias": 0.5, "alpha": 0.1, "beta": 1.0}, 5),
+]
+
+
+@pytest.mark.parametrize("attrs,channels", LRN_CASES)
+@pytest.mark.parametrize("size", [(5, 7), (8, 8)])
+def test_banded_lrn_equals_tensorflows_lrn(attrs, channels, size):
+    rng = np.random.default_rng(channels)
+    x = tf.constant(np.maximum(rng.normal(0, 30, (2, *size, channels)), 0).astype(np.float32))
+    node = _i5h._Node("lrn", "LRN", ("x",), dict(attrs))
+    want = _value_and_input_gradient(lambda v: tf.nn.local_response_normalization(v, **attrs), x)
+    got = _value_and_input_gradient(lambda v: _i5h._op_lrn(tf, node, [v]), x)
+    _assert_same(got, want, f"{attrs} C={channels}")
+
+
+def test_lrn_without_a_static_channel_count_uses_tensorflows_op():
+    node = _i5h._Node("lrn", "LRN", ("x",), dict(standin.LRN_ATTRS))
+    fn = tf.function(lambda v: _i5h._op_lrn(tf, node, [v]))
+    graph = fn.get_concrete_function(tf.TensorSpec([None, None, None, None], tf.float32)).graph
+    assert "LRN" in {op.type for op in graph.get_operations()}
+    x = tf.constant(np.random.default_rng(0).uniform(0, 9, (1, 4, 4, 16)).astype(np.float32))
+    np.testing.assert_allclose(fn(x).numpy(), tf.nn.local_response_normalization(x, **standin.LRN_ATTRS).numpy(), rtol=1e-6)
+
+
+def test_the_model_uses_the_rewrites(model):
+    fn = tf.function(lambda v: model.run_nodes(v, ["localresponsenorm1"]))
+    ops = {op.type for op in fn.get_concrete_function(tf.TensorSpec([1, 64, 64, 3], tf.float32)).graph.get_operations()}
+    assert "SpaceToDepth" in ops and "LRN" not in ops

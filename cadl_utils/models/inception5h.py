@@ -234,6 +234,8 @@ def _op_conv2d(tf, node, args):
     padding = node.attrs.get("padding", "SAME")
     if padding not in ("SAME", "VALID"):
         raise ModelError(f"node {node.name!r} uses padding {padding}; only SAME and VALID are supported")
+    if _s2d_applies(node, args[0], args[1]):
+        return _conv2d_space_to_depth(tf, args[0], args[1], int(node.attrs["strides"][1]))
     return tf.nn.conv2d(
         args[0], args[1], strides=node.attrs.get("strides", [1, 1, 1, 1]), padding=padding,
         dilations=node.attrs.get("dilations") or [1, 1, 1, 1],
@@ -246,12 +248,88 @@ def _op_pool(tf, node, args):
     return pool(args[0], ksize=node.attrs["ksize"], strides=node.attrs["strides"], padding=node.attrs["padding"])
 
 
+def _s2d_applies(node, x, kernel) -> bool:
+    """Whether ``_conv2d_space_to_depth`` takes this Conv2D: strided SAME, few input channels.
+
+    Only such a conv (inception5h's conv2d0 on the RGB image) has a slow input gradient: TF's
+    strided Conv2DBackpropInput with 3 output channels runs far below the machine's matmul rate.
+    """
+    strides = list(node.attrs.get("strides", [1, 1, 1, 1]))
+    dilations = list(node.attrs.get("dilations") or [1, 1, 1, 1])
+    stride = strides[1]
+    return (
+        node.attrs.get("padding", "SAME") == "SAME"
+        and dilations == [1, 1, 1, 1]
+        and stride > 1 and strides == [1, stride, stride, 1]
+        and x.shape.rank == 4 and kernel.shape.is_fully_defined() and kernel.shape[2] <= 4
+    )  # fmt: skip
+
+
+def _same_pads(tf, size, k: int, stride: int, blocks: int):
+    """Top and bottom padding: TF's SAME padding, the bottom extended to ``stride * (out + blocks - 1)``.
+
+    ``size`` is an int (static shape) or a scalar int32 tensor (images of any size in one trace).
+    """
+    out = -(-size // stride)
+    total = (out - 1) * stride + k - size
+    top = max(total, 0) // 2 if isinstance(size, int) else tf.maximum(total, 0) // 2
+    return top, stride * (out + blocks - 1) - size - top
+
+
+def _conv2d_space_to_depth(tf, x, kernel, stride: int):
+    """A SAME conv with stride s, computed as space-to-depth (s x s) + a stride-1 VALID conv.
+
+    Why (speed): the same sums as ``tf.nn.conv2d(x, kernel, s, "SAME")`` (the kernel is zero-padded
+    to a multiple of s and its taps regrouped into s*s*C_in channels), but the input gradient is a
+    stride-1 backprop on 12 channels instead of TF's slow strided backprop on 3 channels.
+    """
+    kh, kw, cin, cout = (int(n) for n in kernel.shape)
+    bh, bw = -(-kh // stride), -(-kw // stride)
+    height = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
+    width = x.shape[2] if x.shape[2] is not None else tf.shape(x)[2]
+    top, bottom = _same_pads(tf, height, kh, stride, bh)
+    left, right = _same_pads(tf, width, kw, stride, bw)
+    pads = [[0, 0], [top, bottom], [left, right], [0, 0]]
+    if not all(isinstance(n, int) for n in (top, bottom, left, right)):
+        pads = tf.stack([tf.stack([tf.cast(n, tf.int32) for n in pair]) for pair in pads])
+    blocks = tf.nn.space_to_depth(tf.pad(x, pads), stride)
+    padded = tf.pad(kernel, [[0, stride * bh - kh], [0, stride * bw - kw], [0, 0], [0, 0]])
+    # Tap (stride*a + i, stride*b + j) of input channel c goes to block tap (a, b), channel
+    # (i * stride + j) * cin + c: the channel order of tf.nn.space_to_depth.
+    taps = tf.reshape(padded, [bh, stride, bw, stride, cin, cout])
+    taps = tf.reshape(tf.transpose(taps, [0, 2, 1, 3, 4, 5]), [bh, bw, stride * stride * cin, cout])
+    return tf.nn.conv2d(blocks, taps, strides=1, padding="VALID")
+
+
 def _op_lrn(tf, node, args):
     attrs = {key: node.attrs.get(key, default) for key, default in _LRN_DEFAULTS.items()}
     x = args[0]
     # TensorFlow has no bfloat16 LRN kernel on CPU: normalise in float32.
-    y = tf.nn.local_response_normalization(tf.cast(x, tf.float32), **attrs)
+    x32 = tf.cast(x, tf.float32)
+    channels = x.shape[-1] if x.shape.rank is not None else None
+    if channels is not None and attrs["depth_radius"] >= 0:
+        y = _lrn_banded(tf, x32, int(channels), **attrs)
+    else:
+        y = tf.nn.local_response_normalization(x32, **attrs)
     return tf.cast(y, x.dtype)
+
+
+def _lrn_banded(tf, x, channels: int, depth_radius: int, bias: float, alpha: float, beta: float):
+    """``tf.nn.local_response_normalization`` as a matmul plus element-wise maths.
+
+    Why (speed): TF's LRN kernel and especially its gradient loop over the channel window; here the
+    window's sum of squares is one matmul of x^2 with a banded 0/1 channel matrix, and the
+    automatic gradient is a matmul too. Same formula: x * (bias + alpha * window sum)^-beta.
+    (A hand-written gradient measured no faster, so the automatic one is kept.)
+    """
+    index = np.arange(channels)
+    band = (np.abs(index[:, None] - index[None, :]) <= int(depth_radius)).astype(np.float32)
+    # einsum, not a Conv2D/MatMul node: graph FLOP counters keep counting the network's own convs.
+    window = tf.einsum("nhwc,cd->nhwd", tf.square(x), tf.constant(band))
+    scale = float(bias) + float(alpha) * window
+    if float(beta) == 0.5:
+        return x * tf.math.rsqrt(scale)
+    return x * tf.pow(scale, -float(beta))
 
 
 def _op_bias_add(tf, node, args):
