@@ -15,9 +15,35 @@ from .errors import (  # noqa: E402
     ParameterError,
 )
 
+# The everyday API, one import away (`from cadl_utils import load_model, dream, ...`); the modules
+# hold the rest.
+from .dream import dream, feedback_loop, fractal_zoom  # noqa: E402
+from .guided import guided  # noqa: E402
+from .images import load_image, montage, sample_images, save_gif, save_image, show, show_gif  # noqa: E402
+from .models import load_model  # noqa: E402
+from .objectives import channel, layer, neuron  # noqa: E402
+from .style import style_transfer, weight_sweep  # noqa: E402
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "channel",
+    "dream",
+    "feedback_loop",
+    "fractal_zoom",
+    "guided",
+    "layer",
+    "load_image",
+    "load_model",
+    "montage",
+    "neuron",
+    "sample_images",
+    "save_gif",
+    "save_image",
+    "show",
+    "show_gif",
+    "style_transfer",
+    "weight_sweep",
     "CadlError",
     "DownloadError",
     "ImageError",

@@ -1,0 +1,21 @@
+"""The top-level API: the everyday names are one import away and work together."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cadl_utils
+
+
+def test_every_exported_name_exists():
+    for name in cadl_utils.__all__:
+        assert hasattr(cadl_utils, name), name
+
+
+def test_everyday_flow_on_the_tiny_model(tiny_model, tmp_path):
+    image = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
+    frames = cadl_utils.feedback_loop(image, cadl_utils.layer("mixed"), tiny_model, frames=2,
+                                      steps_per_frame=1, progress=False)  # fmt: skip
+    path = cadl_utils.save_gif(frames, tmp_path / "loop.gif")
+    assert len(frames) == 2 and path.exists()
+    assert not np.array_equal(frames[-1], image)
