@@ -15,10 +15,10 @@ from .errors import (  # noqa: E402
     ParameterError,
 )
 
-# The everyday API, one import away (`from cadl_utils import load_model, dream, ...`); the modules
-# hold the rest.
-from .dream import dream, feedback_loop, fractal_zoom  # noqa: E402
-from .guided import guided  # noqa: E402
+# The everyday API, one import away (`from cadl_utils import load_model, feedback_loop, ...`); the
+# modules hold the rest. The functions dream.dream and guided.guided are not re-exported: their
+# names would hide the modules `cadl_utils.dream` and `cadl_utils.guided`.
+from .dream import feedback_loop, fractal_zoom  # noqa: E402
 from .images import load_image, montage, sample_images, save_gif, save_image, show, show_gif  # noqa: E402
 from .models import load_model  # noqa: E402
 from .objectives import channel, layer, neuron  # noqa: E402
@@ -28,10 +28,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "channel",
-    "dream",
     "feedback_loop",
     "fractal_zoom",
-    "guided",
     "layer",
     "load_image",
     "load_model",

@@ -12,6 +12,14 @@ def test_every_exported_name_exists():
         assert hasattr(cadl_utils, name), name
 
 
+def test_modules_are_not_hidden_by_functions():
+    import cadl_utils.dream as dream_module
+    import cadl_utils.guided as guided_module
+
+    assert dream_module.__name__ == "cadl_utils.dream" and callable(dream_module.dream)
+    assert guided_module.__name__ == "cadl_utils.guided" and callable(guided_module.guided)
+
+
 def test_everyday_flow_on_the_tiny_model(tiny_model, tmp_path):
     image = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
     frames = cadl_utils.feedback_loop(image, cadl_utils.layer("mixed"), tiny_model, frames=2,
