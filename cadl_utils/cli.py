@@ -17,6 +17,19 @@ from .errors import CadlError
 COMMAND_MODULES = ("dream", "guided", "style", "demo", "models")
 
 
+UNTRAINED_NOTE = (
+    "note: UNTRAINED network (random weights): the pictures show textures, not objects. For the real "
+    "network use --weights pretrained (or set CADL_WEIGHTS=pretrained; `python -m cadl_utils fetch` downloads it)."
+)
+
+
+def announce_model(model) -> None:
+    """Print which network runs and, when its weights are untrained, say what that means for the pictures."""
+    print(model.describe())
+    if getattr(model, "weights", "") == "untrained":
+        print(UNTRAINED_NOTE)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
     parser = argparse.ArgumentParser(

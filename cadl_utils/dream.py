@@ -1120,12 +1120,9 @@ def _cli_model(args):
 
     kwargs = {"dtype": args.dtype} if args.dtype != "float32" else {}
     model = load_model(args.model, args.weights, **kwargs)
-    print(model.describe())
-    if model.weights == "untrained":
-        print(
-            "note: UNTRAINED network (random weights): the dream shows textures, not objects. "
-            "Use --weights pretrained (or set CADL_WEIGHTS) for the real inception5h."
-        )
+    from .cli import announce_model
+
+    announce_model(model)
     return model
 
 

@@ -969,10 +969,9 @@ def _run_cli(args: argparse.Namespace) -> int:
     dream_path = args.dream or default_dream
     guide_path = args.guide or default_guide
     model = default_model(args.weights)
-    print(model.describe())
-    if getattr(model, "weights", "") == "untrained":
-        print("note: untrained network weights: the pictures are textures, not what the real inception5h sees; "
-              "run `python -m cadl_utils fetch` (or set CADL_WEIGHTS=pretrained) for the real network")
+    from .cli import announce_model
+
+    announce_model(model)
     print(f"dream: {dream_path}\nguide: {guide_path}")
     options = {
         "layers": args.layers, "steps": args.steps, "step_size": args.step_size, "frames_every": args.frames_every,

@@ -1213,12 +1213,9 @@ def run_cli(args) -> int:
         tv_weight=args.tv_weight,
         preserve_color=args.preserve_color,
     )
-    print(engine.model.describe())
-    if getattr(engine.model, "weights", "") == "untrained":
-        print(
-            "note: the network has untrained (random) weights, so the style shows as textures, not "
-            "brush strokes; use --weights pretrained once the weights are downloaded"
-        )
+    from .cli import announce_model
+
+    announce_model(engine.model)
     run_options = {
         "steps": args.steps,
         "optimizer": args.optimizer,

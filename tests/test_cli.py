@@ -46,6 +46,20 @@ def test_layers_lists_the_inventory(capsys):
     assert rows[-1][2] == "1024"
 
 
+def test_announce_model_notes_untrained_weights_only(tiny_model, capsys):
+    from cadl_utils.cli import UNTRAINED_NOTE, announce_model
+
+    announce_model(tiny_model)
+    assert capsys.readouterr().out.splitlines() == [tiny_model.describe(), UNTRAINED_NOTE]
+    tiny_model.weights = "pretrained"
+    try:
+        announce_model(tiny_model)
+        expected = [tiny_model.describe()]
+    finally:
+        tiny_model.weights = "untrained"
+    assert capsys.readouterr().out.splitlines() == expected
+
+
 def test_bad_input_exits_2_with_the_message(capsys):
     assert main(["layers", "--weights", "imagenet"]) == 2
     assert "unknown weights mode 'imagenet'" in capsys.readouterr().err
