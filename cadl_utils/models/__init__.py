@@ -14,7 +14,7 @@ from .base import LayerInfo, Model
 
 MODEL_NAMES = ("inception5h", "vgg19", "inception_v3")
 
-__all__ = ["LayerInfo", "Model", "MODEL_NAMES", "load_model", "add_cli"]
+__all__ = ["LayerInfo", "Model", "MODEL_NAMES", "load_model", "resolve_model", "add_cli"]
 
 
 def load_model(name: str = "inception5h", weights: str | None = None, **kwargs) -> Model:
@@ -41,6 +41,21 @@ def load_model(name: str = "inception5h", weights: str | None = None, **kwargs) 
     close = difflib.get_close_matches(key, MODEL_NAMES, n=3, cutoff=0.4)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise ModelError(f"unknown model {name!r}: use one of {', '.join(MODEL_NAMES)}.{hint}")
+
+
+def resolve_model(model: "Model | str | None" = None, weights: str | None = None) -> Model:
+    """The one model resolver of the engines and widgets.
+
+    Args:
+        model: a Model (returned as it is), a model name, or None for inception5h.
+        weights: the weights mode when a model is loaded (None: ``CADL_WEIGHTS``).
+
+    Returns:
+        The Model.
+    """
+    if model is None or isinstance(model, str):
+        return load_model(model or "inception5h", weights)
+    return model
 
 
 def _run_layers(args: argparse.Namespace) -> int:

@@ -1,0 +1,157 @@
+"""The command line: ``python -m cadl_utils <command> ...`` (also installed as ``cadl``).
+
+Everything the command line does lives in this package; the engines print nothing and parse no
+arguments. Each module here adds its sub-commands with ``add_commands(subparsers)``:
+``dream`` (dream, zoom), ``guide``, ``style``, ``models`` (layers, fetch, export-standin), ``demo``.
+Options that set a technique's settings are made from its settings dataclass
+(``add_settings_options``), so their names, defaults, help and checks are the settings' own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import sys
+import typing
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import CadlError, ImageError
+from ..settings import Settings
+
+# Modules that add sub-commands, in the order --help lists them.
+COMMAND_MODULES = ("dream", "guide", "style", "demo", "models")
+
+UNTRAINED_NOTE = (
+    "note: UNTRAINED network (random weights): the pictures show textures, not objects. For the real "
+    "network use --weights pretrained (or set CADL_WEIGHTS=pretrained; `python -m cadl_utils fetch` downloads it)."
+)
+
+
+def announce_model(model) -> None:
+    """Print which network runs and, when its weights are untrained, say what that means for the pictures."""
+    print(model.describe())
+    if getattr(model, "weights", "") == "untrained":
+        print(UNTRAINED_NOTE)
+
+
+def _option_type(cls: type[Settings], field: dataclasses.Field) -> Any:
+    """The argparse type of a settings field: metadata ``type``, else from its annotation."""
+    if "type" in field.metadata:
+        return field.metadata["type"]
+    hint = typing.get_type_hints(cls)[field.name]
+    for candidate in (bool, int, float, str):
+        if hint is candidate or candidate in typing.get_args(hint):
+            return candidate
+    return str
+
+
+def add_settings_options(parser: argparse.ArgumentParser, cls: type[Settings], skip: Sequence[str] = ()) -> None:
+    """Add one ``--option`` per field of a settings class (``step_size`` -> ``--step-size``).
+
+    Booleans become flags that turn the setting on (or off, for a field that defaults to True:
+    ``--no-<name>``). The default shown is the settings' own; options left out stay unset
+    (None), so ``settings_from_args`` only overrides what the user typed.
+    """
+    for field in dataclasses.fields(cls):
+        if field.name in skip or not field.metadata.get("cli", True):
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        kind = _option_type(cls, field)
+        help_text = f"{field.metadata.get('help', '')} (default {field.default!r})"
+        if kind is bool:
+            flag = flag if not field.default else "--no-" + field.name.replace("_", "-")
+            parser.add_argument(flag, dest=field.name, action="store_const", const=not field.default,
+                                default=None, help=help_text)
+            continue
+        parser.add_argument(flag, dest=field.name, type=kind, default=None, choices=field.metadata.get("choices"),
+                            nargs=field.metadata.get("nargs"), metavar=field.metadata.get("metavar"), help=help_text)
+
+
+def settings_from_args(cls: type[Settings], args: argparse.Namespace, **extra: Any) -> Settings:
+    """The settings the user typed (options left out keep their defaults), plus ``extra``, checked.
+
+    A bad value raises ParameterError before any model is loaded.
+    """
+    typed = {name: getattr(args, name) for name in cls.names() if getattr(args, name, None) is not None}
+    for name, value in typed.items():
+        field = next(f for f in dataclasses.fields(cls) if f.name == name)
+        if isinstance(field.default, tuple) and isinstance(value, list):
+            typed[name] = tuple(value)
+    return cls.make(**{**typed, **extra})
+
+
+def add_model_options(parser: argparse.ArgumentParser, models: Sequence[str] = ("inception5h", "vgg19", "inception_v3")) -> None:
+    """``--model`` and ``--weights``, the same for every command."""
+    parser.add_argument("--model", default=models[0], choices=models, help=f"network (default {models[0]})")
+    parser.add_argument("--weights", default=None,
+                        help="pretrained | untrained | auto (default: $CADL_WEIGHTS, else pretrained)")
+
+
+def load_cli_model(args: argparse.Namespace, **kwargs: Any):
+    """Load the network named by ``--model`` / ``--weights`` and say which one runs."""
+    from ..models import load_model
+
+    model = load_model(args.model, args.weights, **kwargs)
+    announce_model(model)
+    return model
+
+
+def input_path(name: str | None, kind: str, default: str) -> Path:
+    """A sample image name (``cat``, ``swirls``...) or a file path.
+
+    Args:
+        name: what the user typed, or None for ``default``.
+        kind: ``photo`` or ``style`` (which samples to look in).
+        default: the sample used when ``name`` is None.
+
+    Returns:
+        The image's path.
+    """
+    from ..images import sample_images
+
+    samples = sample_images(kind)
+    if name is None:
+        return samples.get(default) or next(iter(samples.values()))
+    if name in samples:
+        return samples[name]
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise ImageError(f"no image file {name!r} and no sample of that name; give a path or one of: {', '.join(samples)}")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cadl_utils",
+        description="Deep Dream, fractal zoom, guided hallucination and style transfer with inception5h.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        module.add_commands(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: arguments without the program name (default: sys.argv[1:]).
+
+    Returns:
+        Exit code: 0 success, 2 bad input (a CadlError), 130 interrupted.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CadlError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: frames rendered so far were kept (see messages above)", file=sys.stderr)
+        return 130

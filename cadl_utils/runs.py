@@ -1,0 +1,94 @@
+"""What every engine's loop shares: the callback's ``StepInfo``, the ``Result``, the progress bar
+and a clean stop.
+
+One convention for Deep Dream, the feedback loop, fractal zoom, guided hallucination and style
+transfer: each returns a ``Result`` (or a subclass with a few extra fields) whose ``frames`` are the
+pictures in order and whose ``image`` is the last of them; each calls ``callback(StepInfo)`` as it
+goes, and stops when the callback returns False or on Ctrl-C, keeping everything finished so far
+(``interrupted`` is then True).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class StepInfo:
+    """What a ``callback`` receives as a run goes (after every step; style transfer: every frame).
+
+    Attributes:
+        step: steps done so far in this run (1-based).
+        total: steps the run will do.
+        image: the current picture, float32 [H, W, 3] in [0, 1].
+        loss: the objective's value at this step.
+        octave: index of the current octave (0 = smallest; 0 where there are none).
+        frame: index of the frame being rendered, or None.
+        terms: the loss's parts by name, where the engine has them (style: content, style, tv).
+    """
+
+    step: int
+    total: int
+    image: np.ndarray
+    loss: float
+    octave: int = 0
+    frame: int | None = None
+    terms: dict[str, float] | None = None
+
+
+Callback = Callable[[StepInfo], Any]
+
+
+class Stop(Exception):
+    """Raised inside a loop when the callback returned False."""
+
+
+def report(callback: Callback | None, info: StepInfo) -> None:
+    """Call the callback (if any); raise ``Stop`` when it returns False."""
+    if callback is not None and callback(info) is False:
+        raise Stop()
+
+
+@dataclasses.dataclass
+class Result:
+    """The pictures of a run and how it ended.
+
+    Attributes:
+        frames: float32 [H, W, 3] pictures in [0, 1], in order; the last is the final picture.
+        interrupted: True when Ctrl-C (or the callback) stopped the run; ``frames`` holds what was done.
+        steps_done: gradient (or optimiser) steps taken.
+    """
+
+    frames: list[np.ndarray]
+    interrupted: bool = False
+    steps_done: int = 0
+
+    @property
+    def image(self) -> np.ndarray:
+        """The final picture (the last frame)."""
+        return self.frames[-1]
+
+    def save(self, path: str | Path, inputs: Sequence = ()) -> Path:
+        """Write the final picture (format by extension, atomically) and return its path."""
+        from .images import save_image
+
+        return save_image(self.image, path, inputs=inputs)
+
+    def save_gif(self, path: str | Path, duration_ms: int = 100, inputs: Sequence = ()) -> Path:
+        """Write the frames as a GIF or MP4 (by extension, atomically) and return its path."""
+        from .images import save_animation
+
+        return save_animation(self.frames, path, duration_ms=duration_ms, inputs=inputs)
+
+
+def progress_bar(enabled: bool, total: int, desc: str):
+    """A tqdm progress bar counting steps, or None when ``enabled`` is false."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False)

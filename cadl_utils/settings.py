@@ -1,0 +1,164 @@
+"""Settings objects and the checks they run: the one place parameters are validated.
+
+Every technique has one frozen settings dataclass (``DreamSettings``, ``GuidedSettings``,
+``StyleSettings``) built on ``Settings``. It checks itself once, when it is made, so a bad value
+fails before a model is loaded or a pixel is rendered. Public functions take ``settings=`` plus
+keyword overrides: ``feedback_loop(image, objective, frames=10)`` is the same as
+``feedback_loop(image, objective, settings=DreamSettings(frames=10))``.
+
+A field's ``metadata["help"]`` is its documentation; the command line builds its options from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from typing import Any, Sequence, TypeVar
+
+import numpy as np
+
+from .errors import ParameterError
+
+S = TypeVar("S", bound="Settings")
+
+# Seeds feed TensorFlow's stateless RNG (int32) and numpy's generators.
+MAX_SEED = 2**31 - 2
+
+
+def is_int(value: Any) -> bool:
+    """True for Python and numpy integers (not for bools)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
+              fix: str = "") -> int:
+    """An integer inside [minimum, maximum].
+
+    Args:
+        value: the value to check.
+        name: the parameter's name, for the message.
+        minimum, maximum: inclusive bounds (None: unbounded).
+        fix: what to use instead, appended to the message.
+
+    Returns:
+        The value as a Python int.
+    """
+    tail = f"; {fix}" if fix else ""
+    if not is_int(value):
+        raise ParameterError(f"{name} must be an integer, got {value!r}{tail}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ParameterError(f"{name} must be at least {minimum}, got {value}{tail}")
+    if maximum is not None and value > maximum:
+        raise ParameterError(f"{name} must be at most {maximum}, got {value}{tail}")
+    return value
+
+
+def check_float(value: Any, name: str, *, above: float | None = None, at_least: float | None = None,
+                below: float | None = None, at_most: float | None = None, fix: str = "") -> float:
+    """A finite real number inside the given bounds.
+
+    Args:
+        value: the value to check.
+        name: the parameter's name, for the message.
+        above, at_least, below, at_most: exclusive / inclusive lower and upper bounds (None: none).
+        fix: what to use instead, appended to the message.
+
+    Returns:
+        The value as a Python float.
+    """
+    tail = f"; {fix}" if fix else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ParameterError(f"{name} must be a finite number, got {value!r}{tail}")
+    value = float(value)
+    problem = None
+    if above is not None and not value > above:
+        problem = f"greater than {above:g}"
+    elif at_least is not None and not value >= at_least:
+        problem = f"at least {at_least:g}"
+    elif below is not None and not value < below:
+        problem = f"less than {below:g}"
+    elif at_most is not None and not value <= at_most:
+        problem = f"at most {at_most:g}"
+    if problem:
+        raise ParameterError(f"{name} must be {problem}, got {value:g}{tail}")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    """One of ``choices`` (case and surrounding spaces ignored).
+
+    Returns:
+        The choice, lower-case.
+    """
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text not in choices:
+        raise ParameterError(f"unknown {name} {value!r}: use one of {', '.join(choices)}")
+    return text
+
+
+def check_seed(seed: Any) -> int:
+    """A random seed: an integer 0..MAX_SEED, or None for a fresh random one.
+
+    Returns:
+        The seed as an int.
+    """
+    if seed is None:
+        return int(np.random.default_rng().integers(0, MAX_SEED))
+    return check_int(seed, "seed", minimum=0, maximum=MAX_SEED, fix="use a whole number such as 0, or None for a random seed")
+
+
+def setting(default: Any, help: str, **metadata: Any) -> Any:
+    """A settings field with its documentation (``metadata["help"]``, shown by the command line).
+
+    Args:
+        default: the default value (immutable: numbers, strings, tuples, None).
+        help: one line saying what the setting does and its range.
+        **metadata: extra keys for the command line (``cli=False`` hides it, ``type`` parses it).
+    """
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Base of the settings objects: checks itself when made, and makes checked copies."""
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise ParameterError for a bad value; subclasses check their fields here (use ``_set``
+        to store a normalised value, e.g. an int from a numpy integer)."""
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The names of the settings."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def make(cls: type[S], settings: S | None = None, **overrides: Any) -> S:
+        """A checked settings object: ``settings`` (or the defaults) with ``overrides`` applied.
+
+        Args:
+            settings: a settings object of this class, or None for the defaults.
+            **overrides: settings to change, by name.
+
+        Returns:
+            The settings object (``settings`` itself when there are no overrides).
+        """
+        if settings is None:
+            settings = cls()
+        elif not isinstance(settings, cls):
+            raise ParameterError(
+                f"settings must be a {cls.__name__}, got {type(settings).__name__}; build one with {cls.__name__}(...)"
+            )
+        unknown = sorted(set(overrides) - set(cls.names()))
+        if unknown:
+            raise ParameterError(
+                f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}: use {', '.join(cls.names())}"
+            )
+        return dataclasses.replace(settings, **overrides) if overrides else settings
