@@ -1,0 +1,8 @@
+"""Transitional: the sub-commands still come from cadl_utils.dream (being moved here)."""
+
+from ..dream import add_cli
+
+
+def add_commands(subparsers) -> None:
+    """Add this module's sub-commands."""
+    add_cli(subparsers)
