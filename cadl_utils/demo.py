@@ -1,4 +1,4 @@
-"""``python -m cadl_utils demo``: render every technique on the sample images, headless.
+"""The demo: render every technique on the sample images, headless (``python -m cadl_utils demo``).
 
 The demo is a list of ordinary command lines (the same ``dream``, ``zoom``, ``guide`` and ``style``
 sub-commands a user types), so it shows how to reproduce each result and exercises the CLI itself.
@@ -11,18 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import CadlError
-
 
 def demo_jobs(out: Path, weights: str | None = None) -> list[tuple[str, list[str]]]:
-    """The demo's jobs: a title and the sub-command's arguments for each.
+    """The demo's jobs: ``(title, argv)`` pairs in the order they run.
 
     Args:
         out: output folder.
         weights: weights mode passed to every job (None: ``CADL_WEIGHTS``).
-
-    Returns:
-        ``(title, argv)`` pairs, in the order they run.
     """
     extra = ["--weights", weights] if weights else []
     return [
@@ -43,7 +38,7 @@ def demo_jobs(out: Path, weights: str | None = None) -> list[tuple[str, list[str
 
 
 def run_demo(out: Path, weights: str | None = None) -> int:
-    """Run every demo job; a failing job is reported and the others still run.
+    """Run every demo job through the CLI; a failing job is reported and the others still run.
 
     Args:
         out: output folder (created).
@@ -52,19 +47,13 @@ def run_demo(out: Path, weights: str | None = None) -> int:
     Returns:
         0 when every job succeeded, 1 when one failed, 130 when interrupted.
     """
-    from .cli import build_parser
+    from .cli import main
 
-    parser = build_parser()
     failed = []
     for title, argv in demo_jobs(Path(out), weights):
         print(f"\n== {title}\n   python -m cadl_utils {' '.join(argv)}", flush=True)
         started = time.perf_counter()
-        args = parser.parse_args(argv)
-        try:
-            code = int(args.func(args) or 0)
-        except CadlError as error:
-            print(f"error: {error}", file=sys.stderr)
-            code = 2
+        code = main(argv)
         if code == 130:
             return 130
         if code != 0:
@@ -75,17 +64,3 @@ def run_demo(out: Path, weights: str | None = None) -> int:
         return 1
     print(f"\nall demo outputs are in {out}/")
     return 0
-
-
-def add_cli(subparsers) -> None:
-    """Add the ``demo`` sub-command."""
-    parser = subparsers.add_parser(
-        "demo",
-        help="render every technique on the sample images into a folder (headless)",
-        description="Runs dream, zoom, guide (all presets) and style (progression and sweep) on the "
-        "sample images and prints every file written. CADL_PROFILE=quick makes it fast.",
-    )
-    parser.add_argument("--out", default="outputs", help="output folder (default outputs)")
-    parser.add_argument("--weights", default=None, help="pretrained | untrained | auto (default: $CADL_WEIGHTS)")
-    parser.set_defaults(func=lambda args: run_demo(Path(args.out), args.weights))
-
