@@ -11,13 +11,14 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and CI run offline on the untrained stand-in at the quick profile.
 TEST_ENV := CADL_WEIGHTS=untrained CADL_PROFILE=quick
 
-.PHONY: setup lab test unit nbval e2e demo bench clean help
+.PHONY: setup lab test unit nbval e2e demo bench stats clean help
 
 help:
 	@echo "make lab    - set up .venv and start JupyterLab on notebooks/"
 	@echo "make test   - set up .venv and run the whole test suite (unit, notebooks, browser)"
 	@echo "make demo   - render every technique into outputs/ (headless)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make stats  - the package's size and shape against its targets"
 	@echo "make clean  - remove .venv, outputs/ and caches"
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-mp4.txt pyproject.toml
@@ -54,6 +55,9 @@ demo: setup
 
 bench: setup
 	$(PY) -m benchmarks
+
+stats:
+	$(PYTHON) tests/package_shape.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .hypothesis build dist *.egg-info

@@ -27,3 +27,12 @@ def test_everyday_flow_on_the_tiny_model(tiny_model, tmp_path):
     path = cadl_utils.save_gif(frames, tmp_path / "loop.gif")
     assert len(frames) == 2 and path.exists()
     assert not np.array_equal(frames[-1], image)
+
+
+def test_package_shape_meets_its_targets(capsys):
+    """The simplification targets (issue 12): <= 6,000 lines, short functions, narrow signatures, small classes."""
+    import package_shape
+
+    code = package_shape.main()
+    report = capsys.readouterr().out
+    assert code == 0, report
