@@ -26,17 +26,20 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, OutputError, ParameterError
 from .files import atomic_write, check_output_path
+from .settings import check_float, check_int
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "READ_EXTENSIONS",
     "as_image",
     "center_crop",
+    "crop_to_aspect",
     "gif_html",
     "load_image",
     "montage",
     "resize",
     "sample_images",
+    "save_animation",
     "save_gif",
     "save_image",
     "save_mp4",
@@ -413,30 +416,71 @@ def _target_size(shape: tuple[int, ...], size: Size) -> tuple[int, int]:
     return height, width
 
 
-def resize(image: object, size: Size) -> np.ndarray:
-    """Resize with antialiasing (Lanczos, on float values so no precision is lost).
+def resize(image, size: Size):
+    """Resize with bilinear antialiasing: the one resize of the package.
 
     Args:
-        image: an image array (see ``load_image``).
-        size: int: the new long side, aspect kept; (height, width): exactly this size (the
-            image is stretched if the aspect differs; ``load_image(size=...)`` crops instead).
+        image: an image array (see ``load_image``) or a batch [N, H, W, 3]; or a tf.Tensor.
+        size: int: the new long side, aspect kept; (height, width): exactly this size.
 
     Returns:
-        float32 [height, width, 3] in [0, 1].
+        float32 numpy array in [0, 1] for array input; a tf.Tensor for tensor input.
     """
-    array = _as_float_image(image)
-    height, width = _target_size(array.shape, size)
-    if (height, width) == array.shape[:2]:
+    import tensorflow as tf
+
+    if tf.is_tensor(image):
+        dtype = image.dtype if image.dtype.is_floating else tf.float32
+        pixels = tf.image.convert_image_dtype(image, tf.float32)
+        out = tf.image.resize(pixels, _tensor_size(pixels, size), method="bilinear", antialias=True)
+        return tf.cast(tf.clip_by_value(out, 0.0, 1.0), dtype)
+    array = np.asarray(image) if hasattr(image, "__array__") else image
+    if isinstance(array, np.ndarray) and array.ndim == 4 and array.shape[0] != 1:
+        array = np.stack([_as_float_image(frame, f"frame {i}") for i, frame in enumerate(array)])
+    else:
+        array = _as_float_image(image)
+    height, width = _target_size(array.shape[-3:], size)
+    if (height, width) == array.shape[-3:-1]:
         return array.copy()
-    channels = [
-        np.asarray(
-            Image.fromarray(array[:, :, c]).resize((width, height), Image.Resampling.LANCZOS),
-            dtype=np.float32,
-        )
-        for c in range(3)
-    ]
-    # Lanczos overshoots slightly at sharp edges.
-    return np.clip(np.stack(channels, axis=2), 0.0, 1.0)
+    out = tf.image.resize(array, (height, width), method="bilinear", antialias=True)
+    return np.clip(out.numpy(), 0.0, 1.0)
+
+
+def _tensor_size(image, size: Size):
+    """A tensor's target (height, width), with tf arithmetic when its shape is not static."""
+    import tensorflow as tf
+
+    if isinstance(size, (tuple, list)):
+        return _hw(size, "size")
+    long_side = _positive_int(size, "size")
+    shape = image.shape[-3:-1]
+    if None not in shape:
+        scale = long_side / max(shape)
+        return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+    dims = tf.cast(tf.shape(image)[-3:-1], tf.float32)
+    return tf.cast(tf.maximum(tf.round(dims * long_side / tf.reduce_max(dims)), 1.0), tf.int32)
+
+
+def crop_to_aspect(image, height: int, width: int):
+    """The largest centred crop with the aspect ratio height:width; numpy or tensor in, same kind out.
+
+    Args:
+        image: an array or tf.Tensor [H, W, C] or [N, H, W, C].
+        height, width: the aspect ratio (e.g. the size the crop will be resized to).
+    """
+    import tensorflow as tf
+
+    height, width = _positive_int(height, "height"), _positive_int(width, "width")
+    if not tf.is_tensor(image):
+        image = np.asarray(image)
+    rows, cols = image.shape[-3], image.shape[-2]
+    minimum = min
+    if rows is None or cols is None:
+        rows, cols, minimum = tf.shape(image)[-3], tf.shape(image)[-2], tf.minimum
+    # Integer rounding (half up) works on Python ints and int tensors alike.
+    crop_h = minimum(rows, (cols * height + width // 2) // width)
+    crop_w = minimum(cols, (rows * width + height // 2) // height)
+    top, left = (rows - crop_h) // 2, (cols - crop_w) // 2
+    return image[..., top : top + crop_h, left : left + crop_w, :]
 
 
 def center_crop(image: object, size: Size | str) -> np.ndarray:
@@ -724,6 +768,27 @@ def save_mp4(
         finally:
             writer.close()
     return target
+
+
+def save_animation(frames, path: PathLike, duration_ms: float = 100, inputs: Iterable[object] = ()) -> Path:
+    """Write frames as an animated GIF (.gif) or an MP4 video (.mp4), atomically.
+
+    Args:
+        frames: a list of image arrays or an array [N, H, W, 3], all one size.
+        path: output file; the extension picks the format.
+        duration_ms: display time per frame (the MP4 frame rate is 1000 / duration_ms).
+        inputs: source files that must not be overwritten.
+
+    Returns:
+        The written Path.
+    """
+    target = Path(path).expanduser()
+    if target.suffix.lower() == ".mp4":
+        fps = 1000.0 / check_float(duration_ms, "duration_ms", above=0, fix="use e.g. 100 (ms per frame)")
+        return save_mp4(frames, target, fps=fps, inputs=inputs)
+    if target.suffix.lower() != ".gif":
+        raise OutputError(f"animations are written as .gif or .mp4: give {target} one of those extensions")
+    return save_gif(frames, target, duration_ms=duration_ms, inputs=inputs)
 
 
 def montage(
