@@ -95,3 +95,52 @@ def test_demo_renders_every_technique(tmp_path):
     for name in gifs:
         assert f"wrote {tmp_path / name}" in result.stdout
         assert iio.imread(tmp_path / name, index=None).shape[0] >= 1
+
+
+def _parser_running(func):
+    """A parser with one command ``x`` that calls ``func(args)``."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("x").set_defaults(func=func)
+    return parser
+
+
+def test_bad_profile_variable_is_a_clear_error_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.setenv("CADL_PROFILE", "garbage")
+    assert main(["--help"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown profile 'garbage'" in err and "CADL_PROFILE" in err and "Traceback" not in err
+
+
+def test_an_internal_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+    import cadl_utils.cli as cli
+
+    def broken(_args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cli, "build_parser", lambda: _parser_running(broken))
+    assert main(["x"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" in err and "ZeroDivisionError: boom" in err and "--debug" in err
+    with pytest.raises(ZeroDivisionError):
+        main(["x", "--debug"])
+
+
+def test_sigterm_is_handled_like_ctrl_c(monkeypatch, capsys):
+    import signal
+
+    import cadl_utils.cli as cli
+
+    def killed(_args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not interrupt the command")
+
+    previous = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(cli, "build_parser", lambda: _parser_running(killed))
+    try:
+        assert main(["x"]) == 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert "interrupted" in capsys.readouterr().err

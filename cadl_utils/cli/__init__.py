@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import signal
 import sys
+import threading
 import typing
 from pathlib import Path
 from typing import Any, Sequence
@@ -126,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
     parser = argparse.ArgumentParser(
         prog="python -m cadl_utils",
-        description="Deep Dream, fractal zoom, guided hallucination and style transfer with inception5h.",
+        description="Deep Dream, fractal zoom, guided hallucination and style transfer with inception5h. "
+        "Add --debug anywhere to see the traceback of an internal error.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
@@ -136,6 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt_on_sigterm() -> None:
+    """Make SIGTERM behave like Ctrl-C, so a killed run keeps (and writes) what it finished."""
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -143,11 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: arguments without the program name (default: sys.argv[1:]).
 
     Returns:
-        Exit code: 0 success, 2 bad input (a CadlError), 130 interrupted.
+        Exit code: 0 success, 2 bad input (a CadlError), 130 interrupted (Ctrl-C or SIGTERM),
+        1 a bug (one line; ``--debug`` shows the traceback).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [arg for arg in argv if arg != "--debug"]
     try:
+        # Building the parser reads the profile (help texts show its defaults): a bad CADL_PROFILE
+        # is a user error, reported like any other.
+        args = build_parser().parse_args(argv)
+        _interrupt_on_sigterm()
         return int(args.func(args) or 0)
     except CadlError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -155,3 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: frames rendered so far were kept (see messages above)", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if debug:
+            raise
+        print(f"internal error (a bug in cadl_utils, please report it): {type(error).__name__}: {error}; "
+              "run again with --debug for the traceback", file=sys.stderr)
+        return 1
