@@ -71,57 +71,38 @@ def _stderr_fd_captured():
 
 
 def weights_mode(weights: str | None = None) -> str:
-    """Resolve the weights mode.
-
-    Args:
-        weights: ``pretrained``, ``untrained``, ``auto`` or None (read ``CADL_WEIGHTS``, default
-            ``pretrained``).
+    """The weights mode: ``weights`` if given, else ``CADL_WEIGHTS`` (an empty value means unset), else ``pretrained``.
 
     Returns:
         One of ``WEIGHTS_MODES``.
     """
-    # An empty variable (CADL_WEIGHTS=) means unset, as in most tools.
     mode = weights if weights is not None else (os.environ.get("CADL_WEIGHTS") or "pretrained")
-    mode = mode.strip().lower()
-    if mode not in WEIGHTS_MODES:
+    if not isinstance(mode, str) or mode.strip().lower() not in WEIGHTS_MODES:
         raise ParameterError(
             f"unknown weights mode {mode!r}: use one of {', '.join(WEIGHTS_MODES)} "
             "(argument weights=... or environment variable CADL_WEIGHTS)"
         )
-    return mode
+    return mode.strip().lower()
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """The folder for downloaded weights.
-
-    Args:
-        path: explicit folder, or None for ``CADL_CACHE_DIR`` or ``~/.cache/cadl_utils``.
-
-    Returns:
-        The folder as a Path (not created here).
-    """
+    """The folder for downloaded weights (not created here): ``path``, else ``CADL_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/cadl_utils`` or ``~/.cache/cadl_utils``."""
     if path is not None:
         return Path(path).expanduser()
-    env = os.environ.get("CADL_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
+    if os.environ.get("CADL_CACHE_DIR"):
+        return Path(os.environ["CADL_CACHE_DIR"]).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "cadl_utils"
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "cadl_utils"
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes and step counts for one quality level.
+    """Sizes and step counts for one quality level (``full``, or ``quick`` for CI).
 
-    Attributes:
-        name: ``full`` or ``quick``.
-        size: long side of working images in pixels.
-        steps: gradient steps for a dream or a style run.
-        octaves: number of octaves for Deep Dream.
-        frames: frames of feedback and zoom GIFs.
-        preview_size: long side of widget previews.
-        preview_steps: steps of a widget preview.
+    Attributes: the long side of working images (``size``) and of widget previews (``preview_size``);
+    gradient ``steps`` of a dream or style run and of a preview (``preview_steps``); Deep Dream
+    ``octaves``; ``frames`` of feedback and zoom GIFs.
     """
 
     name: str
@@ -140,18 +121,11 @@ _PROFILES = {
 
 
 def profile(name: str | None = None) -> Profile:
-    """The active quality profile.
-
-    Args:
-        name: ``full``, ``quick`` or None (read ``CADL_PROFILE``, default ``full``).
-
-    Returns:
-        The Profile.
-    """
-    chosen = (name if name is not None else (os.environ.get("CADL_PROFILE") or "full")).strip().lower()
-    if chosen not in _PROFILES:
+    """The active quality profile: ``name`` if given, else ``CADL_PROFILE``, else ``full``."""
+    chosen = name if name is not None else (os.environ.get("CADL_PROFILE") or "full")
+    if not isinstance(chosen, str) or chosen.strip().lower() not in _PROFILES:
         raise ParameterError(
             f"unknown profile {chosen!r}: use one of {', '.join(PROFILES)} "
             "(argument or environment variable CADL_PROFILE)"
         )
-    return _PROFILES[chosen]
+    return _PROFILES[chosen.strip().lower()]
