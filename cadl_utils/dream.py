@@ -41,17 +41,94 @@ import tensorflow as tf
 from .errors import ImageError, LayerError, ParameterError
 from .images import as_image
 from .objectives import Objective
+from .settings import Settings, check_choice, check_float, check_int, check_seed, is_int, setting
 
-NORMALIZERS = ("std", "maxabs", "laplacian", "none")
 # Divisor floor of every normalisation: a zero gradient (flat image, saturated unit) stays zero.
 _EPS = 1e-8
 # Levels of the Laplacian pyramid (as in the classic Deep Dream notebook).
 _LAPLACIAN_LEVELS = 4
 # Taps of the blur kernel (covers +-4 px, enough for sigma up to about 2).
 _BLUR_RADIUS = 4
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+NORMALIZERS = ("std", "maxabs", "laplacian", "none")
 # Below these sizes tiles make seams and per-tile overhead dominates.
 MIN_TILE = 32
 MIN_IMAGE = 8
+# Upper bounds: a huge but finite value fails at once instead of running for days.
+MAX_STEPS = 100_000
+MAX_TILE = 16_384
+MAX_OCTAVES = 12
+
+
+@dataclass(frozen=True)
+class DreamSettings(Settings):
+    """Every setting of ``dream``, ``feedback_loop`` and ``fractal_zoom`` (checked when made)."""
+
+    steps: int = setting(10, f"gradient steps per octave of dream() (1..{MAX_STEPS})", cli=False)
+    frames: int = setting(30, f"frames of the feedback loop and the zoom (1..{MAX_STEPS})")
+    frame_every: int = setting(5, f"steps per frame and octave in the loops (1..{MAX_STEPS})", cli=False)
+    step_size: float = setting(0.01, "how far each normalised step moves the pixels (image range 0..1; 0 < s <= 10)")
+    octaves: int | None = setting(None, f"scales per picture or frame (1..{MAX_OCTAVES}; None: 4 for dream, 1 for the loops)")
+    octave_scale: float = setting(1.4, "size ratio between octaves (1 < r <= 4)")
+    tile_size: int | None = setting(None, f"compute gradients in tiles of this many px ({MIN_TILE}..{MAX_TILE}; None: whole image)")
+    jitter: int = setting(32, "random roll per step in px (0..4096)")
+    normalize: str = setting("std", "gradient normalisation: std, maxabs, laplacian or none", choices=NORMALIZERS)
+    seed: int | None = setting(0, "random seed (0..2**31-2; None: a fresh one); the same seed gives the same picture")
+    decay: float = setting(0.0, "pull towards grey per step (0 <= d < 1, e.g. 0.01)")
+    blur_every: int = setting(0, f"blur every this many steps (0: never; up to {MAX_STEPS})")
+    blur_sigma: float = setting(0.5, "blur strength in px (0 < sigma <= 2)")
+    margin: float = setting(0.02, "zoom: cut at each end per frame, a fraction below 1 or pixels (under half the side)")
+    center: tuple[float, float] = setting((0.5, 0.5), "zoom centre (y, x) as fractions of height and width",
+                                          type=float, nargs=2, metavar=("Y", "X"))
+    include_start: bool = setting(False, "loops: put the input picture first (frames + 1 frames)")
+    progress: bool = setting(True, "show a progress bar")
+
+    def check(self) -> None:
+        for name in ("steps", "frames", "frame_every"):
+            self._set(name, check_int(getattr(self, name), name, minimum=1, maximum=MAX_STEPS, fix="use 1 or more, e.g. 5"))
+        self._set("step_size", check_float(self.step_size, "step_size", above=0, at_most=10, fix="use e.g. 0.01"))
+        if self.octaves is not None:
+            self._set("octaves", check_int(self.octaves, "octaves", minimum=1, maximum=MAX_OCTAVES,
+                                           fix="use 1 (no octaves) or a small number such as 4"))
+        self._set("octave_scale", check_float(self.octave_scale, "octave_scale", above=1, at_most=4,
+                                              fix="use a ratio such as 1.4"))
+        if self.tile_size is not None and not (is_int(self.tile_size) and self.tile_size == 0):
+            self._set("tile_size", check_int(self.tile_size, "tile_size", minimum=MIN_TILE, maximum=MAX_TILE,
+                                             fix="use None (no tiles) or e.g. 512"))
+        else:
+            self._set("tile_size", None)
+        self._set("jitter", check_int(self.jitter, "jitter", minimum=0, maximum=4096, fix="use 0 (no roll) or e.g. 32"))
+        self._set("normalize", check_choice(self.normalize, "gradient normalisation", NORMALIZERS))
+        self._set("seed", check_seed(self.seed))
+        self._set("decay", check_float(self.decay, "decay", at_least=0, below=1, fix="use 0 (none) or e.g. 0.01"))
+        self._set("blur_every", check_int(self.blur_every, "blur_every", minimum=0, maximum=MAX_STEPS,
+                                          fix="use 0 (never) or a step count such as 10"))
+        self._set("blur_sigma", check_float(self.blur_sigma, "blur_sigma", above=0, at_most=2,
+                                            fix="blur several times for more"))
+        self._set("margin", check_float(self.margin, "margin", above=0, at_most=MAX_TILE,
+                                        fix="use a fraction such as 0.02 or a few pixels such as 4"))
+        self._set("center", _check_center(self.center))
+        for name in ("include_start", "progress"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ParameterError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            self._set(name, bool(getattr(self, name)))
+
+    def octave_count(self, default: int) -> int:
+        """``octaves``, or ``default`` when it was left as None."""
+        return default if self.octaves is None else self.octaves
+
+
+def _check_center(center) -> tuple[float, float]:
+    try:
+        cy, cx = (check_float(v, "center", at_least=0, at_most=1) for v in center)
+    except (TypeError, ValueError, ParameterError):
+        raise ParameterError(
+            f"center must be (y, x) fractions between 0 and 1 such as (0.5, 0.5), got {center!r}"
+        ) from None
+    return cy, cx
 
 
 class ImageTooSmallError(LayerError, ParameterError):
@@ -670,16 +747,6 @@ def zoom_margins(hw: tuple[int, int], margin: float) -> tuple[float, float]:
             "of each side; use a small fraction such as 0.02 or a few pixels"
         )
     return margin_y, margin_x
-
-
-def _check_center(center) -> tuple[float, float]:
-    try:
-        cy, cx = (float(v) for v in center)
-    except (TypeError, ValueError):
-        raise ParameterError(f"center must be (y, x) fractions such as (0.5, 0.5), got {center!r}") from None
-    if not (0.0 <= cy <= 1.0 and 0.0 <= cx <= 1.0):
-        raise ParameterError(f"center must be (y, x) fractions between 0 and 1, got {center!r}")
-    return cy, cx
 
 
 def _zoom_tensor(image: tf.Tensor, margin_y: float, margin_x: float, center: tuple[float, float]) -> tf.Tensor:
