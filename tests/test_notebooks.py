@@ -11,16 +11,13 @@ import importlib.util
 import re
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-MAX_CELL_LINES = 15
-# Code cells allowed to be longer than MAX_CELL_LINES, as "<notebook>:<cell id>": "why".
-# Empty on purpose: logic belongs in cadl_utils. Add an entry only with a reason.
-LONG_CELL_EXCEPTIONS: dict[str, str] = {}
 # Each lesson's explorer widget (the tour has none).
 EXPLORERS = {
     "01_deep_dream": "DreamExplorer",
@@ -128,14 +125,6 @@ def test_outputs_policy(notebook):
     assert checked >= 1, f"{name} has no deterministic NBVAL_CHECK_OUTPUT cell"
 
 
-def test_code_cells_are_short(notebook):
-    name, nb = notebook
-    for cell in _code_cells(nb):
-        lines = len(cell.source.splitlines())
-        if lines > MAX_CELL_LINES:
-            assert f"{name}:{cell.id}" in LONG_CELL_EXCEPTIONS, f"{name}:{cell.id} has {lines} lines"
-
-
 def test_lesson_structure(notebook):
     """Title, overview, one setup cell with all imports (cadl_utils first), model, banner, try-this."""
     name, nb = notebook
@@ -196,22 +185,35 @@ def test_notebooks_match_their_sources():
 # --- the generator ---------------------------------------------------------------------------------
 
 
-def test_parse_source_splits_cells_and_restores_magics():
+def test_sources_are_jupytext_percent_files_and_magics_are_restored():
+    """The sources are plain jupytext files: jupytext alone reads the same cells the notebooks hold."""
     builder = _load_builder()
-    text = "# header\n\n# %% [markdown]\n# # Title\n#\n# text $x$\n\n# %%\nimport os\n# %matplotlib inline\n# a comment\n"
-    cells = builder.parse_source(text)
-    assert cells == [("markdown", "# Title\n\ntext $x$"), ("code", "import os\n%matplotlib inline\n# a comment")]
+    for name in builder.names():
+        source = (NOTEBOOKS / "src" / f"{name}.py").read_text()
+        assert "\n# %% [markdown]\n" in source and "\n# %%\n" in source
+        plain = jupytext.read(NOTEBOOKS / "src" / f"{name}.py", fmt="py:percent")
+        built = builder.build(name)
+        assert [(c.cell_type, c.source) for c in built.cells] == [(c.cell_type, c.source) for c in plain.cells]
+    tour = builder.build("00_inception5h_tour")
+    assert any(line == "%matplotlib inline" for c in _code_cells(tour) for line in c.source.splitlines())
 
 
-def test_parse_source_rejects_markdown_that_is_not_commented():
+def test_build_keeps_stored_outputs_only_for_unchanged_checked_cells():
     builder = _load_builder()
-    with pytest.raises(ValueError, match="must start with"):
-        builder.parse_source("# %% [markdown]\nplain text\n")
+    previous = nbformat.read(NOTEBOOKS / "00_inception5h_tour.ipynb", as_version=4)
+    fresh = builder.build("00_inception5h_tour")
+    assert all(cell.get("outputs", []) == [] for cell in fresh.cells), "no previous notebook: no outputs"
+    checked = next(c for c in _code_cells(previous) if c.source.startswith(CHECK_MARK))
+    checked.source += "\nprint('changed')"
+    rebuilt = builder.build("00_inception5h_tour", previous)
+    assert all(c.outputs for c in _code_cells(rebuilt) if c.source.startswith(CHECK_MARK) and c.id != checked.id)
+    assert next(c for c in rebuilt.cells if c.id == checked.id).outputs == []
 
 
 def test_keep_checked_outputs_strips_everything_else():
     builder = _load_builder()
-    nb = nbformat.v4.new_notebook()
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec, "widgets": {}})
     kept = nbformat.v4.new_code_cell(f"{CHECK_MARK}\nprint(1)", outputs=[nbformat.v4.new_output("stream", text="1\n")])
     kept.execution_count = 3
     dropped = nbformat.v4.new_code_cell("print(2)", outputs=[nbformat.v4.new_output("stream", text="2\n")])
@@ -220,4 +222,4 @@ def test_keep_checked_outputs_strips_everything_else():
     builder.keep_checked_outputs(nb)
     assert kept.outputs and kept.execution_count == 3
     assert dropped.outputs == [] and dropped.execution_count is None
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata == {"kernelspec": kernelspec, "language_info": builder.LANGUAGE_INFO}

@@ -1,4 +1,14 @@
-# Source of 00_inception5h_tour.ipynb (percent format); rebuild with notebooks/build_notebooks.py.
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
 # %% [markdown]
 # # A tour of inception5h

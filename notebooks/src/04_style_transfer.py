@@ -1,4 +1,14 @@
-# Source of 04_style_transfer.ipynb (percent format); rebuild with notebooks/build_notebooks.py.
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
 # %% [markdown]
 # # Style transfer
