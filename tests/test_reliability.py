@@ -669,9 +669,8 @@ def test_cache_on_a_read_only_file_system(tmp_path, monkeypatch):
         raise OSError(errno.EROFS, "Read-only file system")
 
     calls = []
-    monkeypatch.setattr(download, "_reserve_temp", read_only_fs)
     monkeypatch.setattr(Path, "mkdir", read_only_fs)
-    monkeypatch.setattr(download, "_open_response", lambda *a, **k: calls.append(a) or pytest.fail("network used"))
+    monkeypatch.setattr(download.pooch, "retrieve", lambda *a, **k: calls.append(a) or pytest.fail("network used"))
     cache = tmp_path / "cache"
     with pytest.raises(DownloadError) as caught:
         download.ensure_inception5h(cache_dir=cache, url="https://example.org/inception5h.zip", progress=False)

@@ -1,54 +1,41 @@
-"""Download, verify and unpack Google's inception5h graph (the classic Deep Dream network).
+"""Download, verify and unpack Google's inception5h graph, built on pooch.
 
-`ensure_inception5h` is what the loader calls: it returns the paths of the verified graph and labels,
-from the cache when possible, otherwise by downloading ``inception5h.zip``, checking its pinned SHA-1,
-unpacking it with guards against hostile archives and checking the graph's own SHA-1.
-`inception5h_from_file` does the same for a zip or .pb the user already has.
+``ensure_inception5h`` returns the verified graph and labels: from the cache, else from an
+``inception5h.zip`` in the cache folder (downloaded earlier or put there by hand), else downloaded
+with pooch (pinned SHA-1, a temporary file moved into place, a progress bar) and our retries and
+messages. ``inception5h_from_file`` does the same for a zip or .pb the user already has.
 
-Cache layout (``cadl_utils.config.cache_dir() / "inception5h"``)::
-
-    inception5h.zip                          the download, kept so a damaged .pb is rebuilt offline;
-                                             a user without network can put the zip here by hand
-    tensorflow_inception_graph.pb            the graph
-    tensorflow_inception_graph.pb.verified   SHA-1, size and mtime of the checked .pb (later loads
-                                             skip hashing 54 MB)
-    imagenet_comp_graph_label_strings.txt    labels
-    LICENSE
-    custom-<sha1>/                           zips the user loaded that are not the pinned one
-
-Security: downloads use https only, except a local mirror (http://127.0.0.1, http://localhost or
-file://) set explicitly through ``url=`` or ``CADL_INCEPTION5H_URL``; redirects may not leave https.
-Nothing unverified or half-written is ever left at a final cache path.
+The cache folder, ``config.cache_dir() / "inception5h"``, holds the zip, the graph, a ``.verified``
+marker (its SHA-1, size and mtime, so later loads skip hashing 54 MB), the labels and the LICENSE;
+a zip that is not the pinned one is unpacked into its own ``custom-<sha1>`` folder. Downloads use
+https only, except a local mirror (http://127.0.0.1, http://localhost, file://) set explicitly.
 """
 
 from __future__ import annotations
 
-import errno
-import glob
-import hashlib
-import http.client
 import json
 import os
-import re
 import shutil
 import socket
 import ssl
 import stat
 import tempfile
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
+
+import pooch
+import requests
 
 from .. import config
-from ..errors import DownloadError, IntegrityError, ParameterError
+from ..errors import DownloadError, IntegrityError
+from ..files import atomic_write
+from ..settings import check_float, check_int
 
 INCEPTION5H_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
 ZIP_SHA1 = "e3b84c7e240ce8025b30d868f5e840b4bba9761d"
@@ -59,40 +46,19 @@ PB_NAME = "tensorflow_inception_graph.pb"
 LABELS_NAME = "imagenet_comp_graph_label_strings.txt"
 LICENSE_NAME = "LICENSE"
 URL_ENV = "CADL_INCEPTION5H_URL"
-CACHE_SUBDIR = "inception5h"
-
-# The real zip is about 49 MB and its .pb about 54 MB: the limits are generous, they only stop
-# a hostile or broken mirror from filling the disk.
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The real zip is 49 MB, its graph 54 MB: the limits only stop a hostile mirror or archive.
 MAX_DOWNLOAD_BYTES = 200 * 2**20
 MAX_MEMBER_BYTES = 200 * 2**20
 MAX_TOTAL_BYTES = 300 * 2**20
-MAX_MEMBERS = 1000
-# A .part file untouched for this long belongs to a run that was killed (a live download writes
-# to its .part at least once per socket timeout).
-STALE_PART_SECONDS = 15 * 60
-CHUNK_BYTES = 64 * 1024
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-_RETRY_HTTP_CODES = frozenset({408, 425, 429})
-_USER_AGENT = "cadl_utils (inception5h downloader; python urllib)"
-_MARKER_SUFFIX = ".verified"
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
-
-ProgressHook = Callable[[int, "int | None"], None]
-
-PathLike = str | os.PathLike
+# A temporary file untouched this long belongs to a killed run (a live one writes every few seconds).
+STALE_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
 class Inception5hFiles:
-    """Where the inception5h files are.
-
-    Attributes:
-        pb: the frozen graph ``tensorflow_inception_graph.pb``.
-        labels: ``imagenet_comp_graph_label_strings.txt``, or None when the user's .pb has none beside it.
-        source: ``"cache"`` (verified earlier), ``"download"``, ``"zip"`` (unpacked from a zip in the cache
-            or given by the user) or ``"pb"`` (the user's own .pb, used in place).
-        verified: False only when the user opted out of the hash check (``verify=False``).
-    """
+    """Where the files are: ``pb``, ``labels`` (None if absent), ``source`` (``cache``, ``download``,
+    ``zip`` or ``pb``) and ``verified`` (False only after ``verify=False``)."""
 
     pb: Path
     labels: Path | None
@@ -100,328 +66,47 @@ class Inception5hFiles:
     verified: bool = True
 
 
-class _TransferError(Exception):
-    """One failed network attempt; `retryable` says whether trying again can help."""
+class _Failed(Exception):
+    """One failed download attempt; ``retryable`` says whether another attempt can help."""
 
     def __init__(self, reason: str, retryable: bool) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.retryable = retryable
 
 
-# --------------------------------------------------------------------------------------------
-# Hashes and small file helpers
-# --------------------------------------------------------------------------------------------
-
-
-def sha1_of(path: PathLike) -> str:
-    """SHA-1 of a file, read in blocks.
-
-    Args:
-        path: the file.
-
-    Returns:
-        The hex digest (40 lower-case characters).
-    """
+def sha1_of(path) -> str:
+    """The SHA-1 (hex) of a file."""
     try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha1").hexdigest()
+        return pooch.file_hash(str(path), alg="sha1")
     except OSError as err:
         raise DownloadError(f"cannot read {path}: {err.strerror or err}") from err
 
 
-def inception5h_dir(cache_dir: PathLike | None = None) -> Path:
-    """The cache folder of inception5h.
-
-    Args:
-        cache_dir: cadl_utils cache root, or None for ``CADL_CACHE_DIR`` / ``~/.cache/cadl_utils``.
-
-    Returns:
-        ``<cache root>/inception5h`` (not created here).
-    """
-    return config.cache_dir(cache_dir) / CACHE_SUBDIR
-
-
-def _reserve_temp(folder: Path, prefix: str, suffix: str) -> Path:
-    """Create an empty, uniquely named file in `folder` (raises OSError when it is not writable)."""
-    handle, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
-    os.close(handle)
-    return Path(name)
+def inception5h_dir(cache_dir=None) -> Path:
+    """``<cache root>/inception5h``; the root is ``cache_dir``, ``CADL_CACHE_DIR`` or ~/.cache/cadl_utils."""
+    return config.cache_dir(cache_dir) / "inception5h"
 
 
 def _not_writable(folder: Path, err: OSError) -> DownloadError:
-    """The error for a cache folder that cannot be written (read-only, not a folder, disk full)."""
-    reason = err.strerror or str(err)
-    if err.errno == errno.ENOSPC:
-        problem = "the disk is full; free some space or"
-    else:
-        problem = "the folder is not writable;"
-    return DownloadError(
-        f"cannot write in the cache folder {folder} ({reason}): {problem} set CADL_CACHE_DIR to a "
-        "writable folder (or pass cache_dir=...)"
-    )
+    problem = "the disk is full; free some space or" if err.errno == 28 else "the folder is not writable;"
+    return DownloadError(f"cannot write in the cache folder {folder} ({err.strerror or err}): {problem} "
+                         "set CADL_CACHE_DIR to a writable folder (or pass cache_dir=...)")
 
 
-@contextmanager
-def _atomic_file(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; it replaces `target` only if the block succeeds."""
-    temp = _reserve_temp(target.parent, prefix=f".{target.name}.", suffix=".tmp")
+def _check_writable(folder: Path) -> None:
+    """Create ``folder`` and a probe file in it: a read-only cache is reported before any download."""
     try:
-        yield temp
-        # mkstemp makes 0600 files; a shared (teacher's) cache must stay readable by others.
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _remove_quietly(*paths: Path) -> None:
-    """Delete files that may or may not exist; a failure here must not hide the real error."""
-    for path in paths:
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            pass
-
-
-def _check_sha1(path: Path, expected: str | None, what: str, delete: bool) -> str:
-    """Hash `path` and compare with `expected`.
-
-    Args:
-        path: the file.
-        expected: the pinned hex SHA-1, or None to only compute it.
-        what: how the message names the file (including its path).
-        delete: delete the file on a mismatch (files in our cache) or leave it (the user's files).
-
-    Returns:
-        The actual SHA-1.
-    """
-    actual = sha1_of(path)
-    if expected is None or actual == expected.lower():
-        return actual
-    if delete:
-        _remove_quietly(path)
-        fate = "the file was deleted"
-    else:
-        fate = "the file was left in place"
-    raise IntegrityError(
-        f"{what} does not match its pinned SHA-1 (expected {expected.lower()}, got {actual}): "
-        f"it is damaged or not the expected file; {fate}"
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# URLs
-# --------------------------------------------------------------------------------------------
-
-
-def _resolve_url(url: str | None) -> str:
-    """The URL argument, else ``CADL_INCEPTION5H_URL``, else the official address."""
-    if url is not None and url.strip():
-        return url.strip()
-    mirror = os.environ.get(URL_ENV, "").strip()
-    return mirror or INCEPTION5H_URL
-
-
-def _check_url(url: str) -> None:
-    """Allow https anywhere, and plain http or file:// only for a local mirror."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme == "https" and parts.hostname:
-        return
-    if scheme == "file":
-        return
-    if scheme == "http" and parts.hostname in LOCAL_HOSTS:
-        return
-    if scheme == "http":
-        reason = (
-            "plain http is not allowed, because what it carries can be read and altered on the way; "
-            "use an https address, or a local mirror on http://127.0.0.1, http://localhost or file://"
-        )
-    else:
-        reason = (
-            f"the URL scheme {scheme or '(none)'!r} is not supported; use https://..., or "
-            "file:///absolute/path/inception5h.zip for a local copy"
-        )
-    raise DownloadError(f"refusing to download {url}: {reason} (argument url= or {URL_ENV})")
-
-
-class _PolicyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to allowed URLs, and never from https down to anything else."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 (urllib hook)
-        was_https = urllib.parse.urlsplit(req.full_url).scheme.lower() == "https"
-        is_https = urllib.parse.urlsplit(newurl).scheme.lower() == "https"
-        if was_https and not is_https:
-            fp.close()
-            raise DownloadError(f"refusing a redirect from {req.full_url} to non-https {newurl}")
-        try:
-            _check_url(newurl)
-        except DownloadError:
-            fp.close()
-            raise
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def _opener_for(url: str) -> urllib.request.OpenerDirector:
-    """A urllib opener with the redirect policy; a local mirror bypasses any proxy."""
-    handlers: list = [_PolicyRedirects()]
-    if urllib.parse.urlsplit(url).hostname in LOCAL_HOSTS:
-        handlers.append(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener(*handlers)
-
-
-# --------------------------------------------------------------------------------------------
-# Downloading
-# --------------------------------------------------------------------------------------------
-
-
-def _describe(exc: BaseException | str, timeout: float) -> str:
-    """A plain-words reason for a network failure."""
-    if isinstance(exc, str):
-        return exc
-    if isinstance(exc, TimeoutError):
-        return f"timed out (no answer within {timeout:g} s)"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (nothing is listening at that address)"
-    if isinstance(exc, socket.gaierror):
-        return f"the host name could not be resolved ({exc.strerror}); is there no network?"
-    if isinstance(exc, ConnectionError):
-        return f"the connection broke ({exc})"
-    if isinstance(exc, FileNotFoundError):
-        return f"no such file ({exc.filename or exc})"
-    if isinstance(exc, ssl.SSLError):
-        return f"the secure connection failed ({exc})"
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror} (errno {exc.errno})"
-    return str(exc) or type(exc).__name__
-
-
-def _is_transient(exc: BaseException | str) -> bool:
-    """Whether trying again can help: timeouts and broken or refused connections, not DNS or TLS."""
-    if isinstance(exc, (TimeoutError, ConnectionError, http.client.IncompleteRead)):
-        return True
-    return False
-
-
-def _content_length(response) -> int | None:
-    """The announced body size, or None when the server did not say (or said nonsense)."""
-    value = response.headers.get("Content-Length")
-    try:
-        length = int(value)
-    except (TypeError, ValueError):
-        return None
-    return length if length >= 0 else None
-
-
-class _ProgressReport:
-    """Feeds a tqdm bar (progress=True) or the user's hook (a callable) as bytes arrive."""
-
-    def __init__(self, progress: bool | ProgressHook, total: int | None, label: str) -> None:
-        self._hook = progress if callable(progress) else None
-        self._total = total
-        self._shown = 0
-        self._bar = None
-        if progress is True:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(
-                total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, leave=False
-            )
-
-    def update(self, received: int) -> None:
-        """Report that `received` bytes have arrived so far."""
-        if self._bar is not None:
-            self._bar.update(received - self._shown)
-            self._shown = received
-        if self._hook is not None:
-            self._hook(received, self._total)
-
-    def close(self) -> None:
-        """Remove the bar."""
-        if self._bar is not None:
-            self._bar.close()
-
-
-def _copy_body(response, part: Path, expected: int | None, timeout: float,
-               progress: bool | ProgressHook, max_bytes: int | None, label: str) -> int:
-    """Stream the response body into `part`; network faults become _TransferError.
-
-    Returns:
-        The number of bytes received.
-    """
-    report = _ProgressReport(progress, expected, label)
-    received = 0
-    try:
-        with open(part, "wb") as out:
-            while True:
-                try:
-                    chunk = response.read(CHUNK_BYTES)
-                except (OSError, http.client.HTTPException) as err:
-                    reason = f"the transfer failed after {received} bytes: {_describe(err, timeout)}"
-                    raise _TransferError(reason, _is_transient(err)) from err
-                if not chunk:
-                    break
-                received += len(chunk)
-                if max_bytes is not None and received > max_bytes:
-                    raise _TransferError(f"the server sent more than {max_bytes} bytes (the limit)", False)
-                try:
-                    out.write(chunk)
-                except OSError as err:
-                    raise _not_writable(part.parent, err) from err
-                report.update(received)
-            out.flush()
-            os.fsync(out.fileno())
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
     except OSError as err:
-        # Opening, flushing or syncing the .part failed: a local problem, not a network one.
-        raise _not_writable(part.parent, err) from err
-    finally:
-        report.close()
-    return received
+        raise _not_writable(folder, err) from err
 
 
-def _open_response(url: str, timeout: float):
-    """Send the request; failures become _TransferError (retryable or not)."""
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-    try:
-        return _opener_for(url).open(request, timeout=timeout)
-    except urllib.error.HTTPError as err:
-        err.close()
-        retryable = err.code >= 500 or err.code in _RETRY_HTTP_CODES
-        hint = " (there is no file at this address)" if err.code == 404 else ""
-        raise _TransferError(f"the server answered HTTP {err.code} {err.reason}{hint}", retryable) from err
-    except urllib.error.URLError as err:
-        raise _TransferError(_describe(err.reason, timeout), _is_transient(err.reason)) from err
-    except (OSError, http.client.HTTPException) as err:
-        # urllib does not wrap failures while reading the status line (e.g. a read timeout).
-        raise _TransferError(_describe(err, timeout), _is_transient(err)) from err
-
-
-def _fetch_into(url: str, part: Path, timeout: float, progress: bool | ProgressHook,
-                max_bytes: int | None, label: str) -> None:
-    """One attempt: download `url` into `part` and check the body is complete."""
-    with _open_response(url, timeout) as response:
-        expected = _content_length(response)
-        if max_bytes is not None and expected is not None and expected > max_bytes:
-            reason = f"the server announces {expected} bytes, more than the limit of {max_bytes}"
-            raise _TransferError(reason, False)
-        received = _copy_body(response, part, expected, timeout, progress, max_bytes, label)
-    if expected is not None and received != expected:
-        raise _TransferError(
-            f"the download was truncated: the connection closed after {received} of {expected} bytes", True
-        )
-
-
-def _remove_stale(folder: Path, pattern: str) -> None:
-    """Delete files or folders matching `pattern` left by killed runs (not those of a live one).
-
-    A live download or extraction touches its temporary file at least once per socket timeout, so
-    anything untouched for ``STALE_PART_SECONDS`` belongs to a run that was killed.
-    """
-    now = time.time()
-    for path in folder.glob(pattern):
+def _remove_stale(folder: Path) -> None:
+    """Delete pooch's temporary files and our staging folders left there by killed runs."""
+    for path in [*folder.glob("tmp*"), *folder.glob(".extract-*")]:
         try:
-            if now - path.stat().st_mtime <= STALE_PART_SECONDS:
+            if time.time() - path.stat().st_mtime < STALE_SECONDS:
                 continue
             if path.is_dir():
                 shutil.rmtree(path)
@@ -431,519 +116,352 @@ def _remove_stale(folder: Path, pattern: str) -> None:
             pass
 
 
-def _download_once(url: str, dest: Path, sha1: str | None, timeout: float,
-                   progress: bool | ProgressHook, max_bytes: int | None) -> None:
-    """One attempt into a fresh .part beside `dest`; `dest` is replaced only by a verified, complete file."""
-    try:
-        part = _reserve_temp(dest.parent, prefix=f"{dest.name}.", suffix=".part")
-    except OSError as err:
-        raise _not_writable(dest.parent, err) from err
-    try:
-        _fetch_into(url, part, timeout, progress, max_bytes, label=dest.name)
-        actual = sha1_of(part)
-        if sha1 is not None and actual != sha1.lower():
-            raise IntegrityError(
-                f"the file downloaded from {url} does not match its pinned SHA-1 (expected {sha1.lower()}, "
-                f"got {actual}): it is damaged or not the expected file; the downloaded file was deleted "
-                f"and nothing was saved at {dest}"
-            )
-        os.chmod(part, 0o644)
-        os.replace(part, dest)
-    finally:
-        # Also runs on KeyboardInterrupt: no partial file survives an interrupted download.
-        part.unlink(missing_ok=True)
+def _check_sha1(path: Path, expected: str | None, what: str, delete: bool) -> str:
+    """Compare a file's SHA-1 with ``expected`` (None: no check); a mismatch deletes it if ``delete``."""
+    actual = sha1_of(path)
+    if expected is None or actual == expected.lower():
+        return actual
+    if delete:
+        path.unlink(missing_ok=True)
+    fate = "the file was deleted" if delete else "the file was left in place"
+    raise IntegrityError(f"{what} does not match its pinned SHA-1 (expected {expected.lower()}, got {actual}): "
+                         f"it is damaged or not the expected file; {fate}")
 
 
-def _check_download_args(timeout: float, retries: int, backoff: float) -> None:
-    """Reject nonsense before touching the network."""
-    if not timeout > 0:
-        raise ParameterError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    if retries < 0:
-        raise ParameterError(f"retries must be 0 or more, got {retries!r}")
-    if backoff < 0:
-        raise ParameterError(f"backoff must be 0 or more seconds, got {backoff!r}")
+# --- downloading --------------------------------------------------------------------------------
+def _check_url(url: str) -> None:
+    """Allow https anywhere; plain http and file:// only for a local mirror."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if (scheme == "https" and parts.hostname) or scheme == "file" or (scheme == "http" and parts.hostname in LOCAL_HOSTS):
+        return
+    if scheme == "http":
+        reason = ("plain http is not allowed, because what it carries can be read and altered on the way; use an "
+                  "https address, or a local mirror on http://127.0.0.1, http://localhost or file://")
+    else:
+        reason = (f"the URL scheme {scheme or '(none)'!r} is not supported; use https://..., or "
+                  "file:///absolute/path/inception5h.zip for a local copy")
+    raise DownloadError(f"refusing to download {url}: {reason} (argument url= or {URL_ENV})")
 
 
-def download_file(url: str, dest: PathLike, *, sha1: str | None = None, timeout: float = 30.0,
-                  retries: int = 3, progress: bool | ProgressHook = True, backoff: float = 1.0,
-                  max_bytes: int | None = None) -> Path:
-    """Download `url` to `dest` atomically, with retries and an optional SHA-1 check.
+def _explain(err: BaseException, timeout: float) -> _Failed:
+    """A network failure in plain words; timeouts, refused and broken connections and HTTP 5xx are retried."""
+    if isinstance(err, requests.HTTPError):
+        code, hint = err.response.status_code, " (there is no file at this address)" * (err.response.status_code == 404)
+        return _Failed(f"the server answered HTTP {code} {err.response.reason}{hint}", code >= 500 or code in (408, 429))
+    chain = []
+    while isinstance(err, BaseException) and err not in chain:
+        chain.append(err)
+        err = getattr(err, "reason", None) if isinstance(getattr(err, "reason", None), BaseException) else (err.__cause__ or err.__context__)
+    for kinds, words, retry in (
+        (socket.gaierror, "the host name could not be resolved ({}); is there no network?", False),
+        (ConnectionRefusedError, "connection refused (nothing is listening at that address)", True),
+        ((TimeoutError, requests.Timeout), f"timed out (no answer within {timeout:g} s)", True),
+        (ConnectionError, "the connection broke ({})", True),
+        (ssl.SSLError, "the secure connection failed ({})", False),
+    ):
+        found = next((e for e in chain if isinstance(e, kinds)), None)
+        if found is not None:
+            return _Failed(words.format(getattr(found, "strerror", None) or found), retry)
+    root = chain[-1]
+    return _Failed(f"{root.strerror} (errno {root.errno})" if getattr(root, "strerror", None) else str(root), False)
 
-    The body goes to a uniquely named ``<dest>.<random>.part`` beside `dest` and replaces `dest` only
-    when it is complete (Content-Length honoured) and matches `sha1`. Timeouts, refused or broken
-    connections, truncated bodies and HTTP 5xx/429 are retried with exponential backoff; HTTP 404
-    and other client errors, DNS and TLS failures are not.
+
+class _Fetch:
+    """pooch downloader: https (redirect policy, timeout, truncation check) via requests; file:// by copying."""
+
+    def __init__(self, timeout: float, progress) -> None:
+        self.timeout, self.progress, self.length = timeout, progress, None
+
+    def _on_response(self, response, *args, **kwargs):
+        """requests calls this for every answer, redirects included."""
+        if response.is_redirect:
+            target = urllib.parse.urljoin(response.url, response.headers["Location"])
+            if response.url.startswith("https:") and not target.startswith("https:"):
+                raise _Failed(f"refusing a redirect from {response.url} to non-https {target}", False)
+            _check_url(target)
+        self.length = int(response.headers.get("Content-Length") or 0) or None
+        if self.length and self.length > MAX_DOWNLOAD_BYTES:
+            raise _Failed(f"the server announces {self.length} bytes, more than the limit of {MAX_DOWNLOAD_BYTES}", False)
+
+    def __call__(self, url: str, output_file: str, pooch_object) -> None:
+        if url.lower().startswith("file:"):
+            try:
+                shutil.copyfile(urllib.request.url2pathname(urllib.parse.urlsplit(url).path), output_file)
+            except FileNotFoundError as err:
+                raise _Failed(f"no such file ({err.filename})", False) from err
+            return
+        http = pooch.HTTPDownloader(progressbar=self.progress, timeout=self.timeout, hooks={"response": self._on_response},
+                                    headers={"User-Agent": "cadl_utils (inception5h downloader)"})
+        with open(output_file, "wb") as out:
+            try:
+                http(url, out, pooch_object)
+            except requests.exceptions.ChunkedEncodingError as err:
+                raise _Failed(f"the download was truncated: the connection closed after {out.tell()} of "
+                              f"{self.length} bytes", True) from err
+            except requests.RequestException as err:
+                raise _explain(err, self.timeout) from err
+
+
+def download_file(url: str, dest, *, sha1: str | None = None, timeout: float = 30.0, retries: int = 3,
+                  progress=True, backoff: float = 1.0) -> Path:
+    """Download ``url`` to ``dest`` with pooch: atomic, SHA-1-checked, retried with exponential backoff.
+
+    Timeouts, refused or broken connections, truncated bodies and HTTP 5xx/408/429 are retried; 404,
+    DNS and TLS failures and hash mismatches are not. An existing ``dest`` that matches ``sha1`` is kept.
 
     Args:
         url: https URL, or a local mirror (http://127.0.0.1, http://localhost, file://).
-        dest: final path (its folder is created).
-        sha1: expected hex SHA-1, or None for no check.
-        timeout: seconds to wait for the connection and for each read.
-        retries: attempts after the first one (0 = try once).
-        progress: True for a tqdm bar, False for none, or a callable ``hook(received, total_or_None)``
-            called after every block (an exception raised there, even KeyboardInterrupt, aborts the
-            download and leaves no partial file).
-        backoff: seconds before the first retry; doubled for each further one.
-        max_bytes: refuse bodies larger than this (None = no limit).
+        dest: the final path. sha1: its expected SHA-1 (None: no check).
+        timeout: seconds to wait for the connection and each read. retries: attempts after the first.
+        progress: True (a tqdm bar), False, or a tqdm-like object (pooch's ``progressbar``). backoff: seconds before the first retry.
 
     Returns:
-        `dest` as a Path.
-
-    Raises:
-        DownloadError: bad URL, network failure after the retries, folder not writable.
-        IntegrityError: the SHA-1 does not match (the downloaded file is deleted).
+        ``dest`` as a Path.
     """
-    _check_download_args(timeout, retries, backoff)
+    timeout = check_float(timeout, "timeout", above=0, at_most=3600, fix="give seconds, e.g. 30")
+    retries = check_int(retries, "retries", minimum=0, maximum=20)
+    backoff = check_float(backoff, "backoff", at_least=0, at_most=600, fix="give seconds, e.g. 1")
     _check_url(url)
     dest = Path(dest)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise _not_writable(dest.parent, err) from err
-    _remove_stale(dest.parent, f"{glob.escape(dest.name)}.*.part")
-    attempts = retries + 1
-    failure = None
-    for attempt in range(1, attempts + 1):
+    _check_writable(dest.parent)
+    _remove_stale(dest.parent)
+    fetch = _Fetch(timeout, progress)
+    for attempt in range(1, retries + 2):
         try:
-            _download_once(url, dest, sha1, timeout, progress, max_bytes)
+            pooch.retrieve(url, sha1 and f"sha1:{sha1}", fname=dest.name, path=dest.parent, downloader=fetch)
             return dest
-        except _TransferError as err:
+        except _Failed as err:
             failure = err
-            if not err.retryable or attempt == attempts:
+            if not err.retryable or attempt > retries:
                 break
+        except DownloadError:
+            raise
+        except ValueError as err:  # pooch's hash check; it already deleted the download
+            raise IntegrityError(f"the file downloaded from {url} does not match its pinned SHA-1 ({err}); "
+                                 f"the download was deleted and nothing was saved at {dest}") from err
+        except OSError as err:  # writing the temporary file (disk full, permissions)
+            raise _not_writable(dest.parent, err) from err
         time.sleep(backoff * 2 ** (attempt - 1))
-    tries = f"{attempt} attempt" + ("s" if attempt > 1 else "")
-    raise DownloadError(f"could not download {url} ({tries}): {failure.reason}")
+    raise DownloadError(f"could not download {url} ({attempt} attempt{'s' * (attempt > 1)}): {failure}")
 
 
-# --------------------------------------------------------------------------------------------
-# Safe extraction
-# --------------------------------------------------------------------------------------------
-
-
-def _member_parts(info: zipfile.ZipInfo, zip_path: PathLike) -> list[str]:
-    """The relative path of a member, split in parts; absolute paths and `..` are refused."""
+# --- unpacking ---------------------------------------------------------------------------------
+def _check_member(info: zipfile.ZipInfo, zip_path) -> None:
+    """Refuse absolute paths, ``..``, links, special files, encrypted and oversize members."""
     name = info.filename.replace("\\", "/")
-    if name.startswith("/") or _WINDOWS_DRIVE.match(name):
-        raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} has an absolute path")
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise IntegrityError(
-            f"unsafe zip {zip_path}: member {info.filename!r} points outside the folder ('..')"
-        )
-    if not parts:
-        raise IntegrityError(f"unsafe zip {zip_path}: a member has an empty name ({info.filename!r})")
-    return parts
+    kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix mode recorded, a plain file
+    problem = None
+    if name.startswith("/") or PureWindowsPath(name).drive:
+        problem = "has an absolute path"
+    elif ".." in name.split("/"):
+        problem = "points outside the folder ('..')"
+    elif kind == stat.S_IFLNK:
+        problem = "is a symbolic link"
+    elif kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        problem = "is a special file (device, pipe or socket)"
+    elif info.flag_bits & 0x1:
+        problem = "is encrypted"
+    elif info.file_size > MAX_MEMBER_BYTES:
+        problem = f"is {info.file_size} bytes, more than the limit of {MAX_MEMBER_BYTES}"
+    if problem:
+        raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} {problem}")
 
 
-def _check_member(info: zipfile.ZipInfo, zip_path: PathLike, member_limit: int) -> None:
-    """Refuse links, special files, encrypted members and oversize members."""
-    _member_parts(info, zip_path)
-    kind = stat.S_IFMT(info.external_attr >> 16)
-    # 0 means the archiver recorded no Unix mode (e.g. made on Windows): a plain file or folder.
-    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-        what = "a symbolic link" if kind == stat.S_IFLNK else "a special file (device, pipe or socket)"
-        raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} is {what}")
-    if info.flag_bits & 0x1:
-        raise IntegrityError(f"unsupported zip {zip_path}: member {info.filename!r} is encrypted")
-    if info.file_size > member_limit:
-        raise IntegrityError(
-            f"unsafe zip {zip_path}: member {info.filename!r} is {info.file_size} bytes, "
-            f"more than the limit of {member_limit}"
-        )
+def _extract_members(zip_path: Path, staging: Path) -> dict[str, Path]:
+    """Write the graph, labels and licence (top-level copies first) into ``staging`` by base name.
 
-
-def _check_archive(infos: Sequence[zipfile.ZipInfo], zip_path: PathLike, member_limit: int,
-                   total_limit: int) -> None:
-    """Check every member (even those not extracted: one hostile member condemns the archive)."""
-    if len(infos) > MAX_MEMBERS:
-        raise IntegrityError(
-            f"unsafe zip {zip_path}: {len(infos)} members, more than the limit of {MAX_MEMBERS}"
-        )
-    total = 0
-    for info in infos:
-        _check_member(info, zip_path, member_limit)
-        total += info.file_size
-    if total > total_limit:
-        raise IntegrityError(
-            f"unsafe zip {zip_path}: its members add up to {total} bytes, "
-            f"more than the limit of {total_limit}"
-        )
-
-
-def _choose(archive: zipfile.ZipFile, names: Sequence[str] | None,
-            zip_path: PathLike) -> list[zipfile.ZipInfo]:
-    """The members to extract: all of them, or those named."""
-    if names is None:
-        return archive.infolist()
-    chosen = []
-    for name in names:
-        try:
-            chosen.append(archive.getinfo(name))
-        except KeyError:
-            raise IntegrityError(f"zip {zip_path} has no member {name!r}") from None
-    return chosen
-
-
-def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, member_limit: int,
-                    zip_path: PathLike) -> None:
-    """Copy one member to `target` atomically, counting bytes (headers can lie)."""
-    with _atomic_file(target) as temp:
-        copied = 0
-        try:
-            with archive.open(info) as source, open(temp, "wb") as out:
-                while True:
-                    chunk = source.read(CHUNK_BYTES)
-                    if not chunk:
-                        break
-                    copied += len(chunk)
-                    if copied > member_limit:
-                        raise IntegrityError(
-                            f"unsafe zip {zip_path}: member {info.filename!r} unpacks to more than "
-                            f"the limit of {member_limit} bytes"
-                        )
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
-            reason = f"damaged zip {zip_path}: member {info.filename!r} cannot be read ({err})"
-            raise IntegrityError(reason) from err
-
-
-def _open_zip(zip_path: PathLike) -> zipfile.ZipFile:
-    """Open an archive; a file that is not a zip becomes an IntegrityError."""
+    Every member is checked first: one hostile member condemns the archive. Nothing else is
+    extracted, and a member lands only at ``staging / <its base name>``, so it cannot escape.
+    """
     try:
-        return zipfile.ZipFile(zip_path)
+        archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, EOFError) as err:
         raise IntegrityError(f"{zip_path} is not a valid zip archive ({err})") from err
-    except OSError as err:
-        raise DownloadError(f"cannot read {zip_path}: {err.strerror or err}") from err
+    with archive:
+        infos = archive.infolist()
+        for info in infos:
+            _check_member(info, zip_path)
+        total = sum(info.file_size for info in infos)
+        if total > MAX_TOTAL_BYTES:
+            raise IntegrityError(f"unsafe zip {zip_path}: its members add up to {total} bytes, more than the limit "
+                                 f"of {MAX_TOTAL_BYTES}")
+        chosen = {}
+        for info in sorted(infos, key=lambda member: -member.filename.count("/")):
+            base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            if base in (PB_NAME, LABELS_NAME, LICENSE_NAME) and not info.is_dir():
+                chosen[base] = info
+        if PB_NAME not in chosen:
+            raise IntegrityError(f"{zip_path} has no {PB_NAME}: it is not an inception5h archive")
+        for base, info in chosen.items():
+            try:
+                with archive.open(info) as source:
+                    data = source.read(MAX_MEMBER_BYTES + 1)  # the header's size can lie
+            except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+                raise IntegrityError(f"damaged zip {zip_path}: member {info.filename!r} cannot be read ({err})") from err
+            if len(data) > MAX_MEMBER_BYTES:
+                raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} unpacks to more than the "
+                                     f"limit of {MAX_MEMBER_BYTES} bytes")
+            (staging / base).write_bytes(data)
+    return {base: staging / base for base in chosen}
 
 
-def safe_extract(zip_path: PathLike, dest: PathLike, names: Sequence[str] | None = None, *,
-                 max_member_bytes: int | None = None, max_total_bytes: int | None = None) -> list[Path]:
-    """Extract a zip, refusing anything that could escape `dest` or fill the disk.
-
-    Every member is checked before anything is written: absolute paths, ``..``, symbolic links and
-    special files, encrypted members, members over `max_member_bytes`, and a total over
-    `max_total_bytes` make the whole archive unsafe. Each file is written atomically.
-
-    Args:
-        zip_path: the archive.
-        dest: folder to extract into (created).
-        names: member names to extract, or None for all.
-        max_member_bytes: size limit of one member (None = ``MAX_MEMBER_BYTES``).
-        max_total_bytes: size limit of all members together (None = ``MAX_TOTAL_BYTES``).
-
-    Returns:
-        The extracted files (folders not included), in archive order.
-
-    Raises:
-        IntegrityError: unsafe or damaged archive (naming the member), or a missing name.
-        DownloadError: `dest` is not writable.
-    """
-    member_limit = MAX_MEMBER_BYTES if max_member_bytes is None else max_member_bytes
-    total_limit = MAX_TOTAL_BYTES if max_total_bytes is None else max_total_bytes
-    dest = Path(dest)
-    written = []
-    with _open_zip(zip_path) as archive:
-        _check_archive(archive.infolist(), zip_path, member_limit, total_limit)
-        chosen = _choose(archive, names, zip_path)
-        try:
-            dest.mkdir(parents=True, exist_ok=True)
-            root = dest.resolve()
-            for info in chosen:
-                if info.is_dir():
-                    continue
-                target = dest.joinpath(*_member_parts(info, zip_path))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                # A folder already in dest could be a symlink leading elsewhere.
-                if not target.parent.resolve().is_relative_to(root):
-                    raise IntegrityError(f"unsafe extraction: {target} would land outside {dest}")
-                _extract_member(archive, info, target, member_limit, zip_path)
-                written.append(target)
-        except OSError as err:
-            raise _not_writable(dest, err) from err
-    return written
-
-
-# --------------------------------------------------------------------------------------------
-# The inception5h cache
-# --------------------------------------------------------------------------------------------
-
-
-def _marker(pb: Path) -> Path:
-    return pb.with_name(pb.name + _MARKER_SUFFIX)
-
-
-def _write_marker(pb: Path, sha1: str) -> None:
-    """Record that `pb` (with its current size and mtime) was verified, so later loads skip hashing."""
-    try:
-        info = pb.stat()
-        record = {"sha1": sha1, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
-        with _atomic_file(_marker(pb)) as temp:
-            temp.write_text(json.dumps(record))
-    except OSError:
-        # A read-only (e.g. shared, pre-filled) cache still works; it is only hashed again next time.
-        pass
-
-
-def _marker_matches(pb: Path, expected: str | None) -> bool:
-    """Whether the marker vouches for `pb` as it is now (and for the expected hash, if given)."""
-    try:
-        record = json.loads(_marker(pb).read_text())
-        info = pb.stat()
-    except (OSError, ValueError):
-        return False
-    if not isinstance(record, dict):
-        return False
-    if record.get("size") != info.st_size or record.get("mtime_ns") != info.st_mtime_ns:
-        return False
-    return expected is None or record.get("sha1") == expected.lower()
-
-
+# --- the cache ----------------------------------------------------------------------------------
 def _files_in(folder: Path, source: str, verified: bool = True) -> Inception5hFiles:
     labels = folder / LABELS_NAME
     return Inception5hFiles(folder / PB_NAME, labels if labels.is_file() else None, source, verified)
 
 
+def _write_marker(pb: Path, sha1: str) -> None:
+    """Record that ``pb``, with its current size and mtime, was verified."""
+    record = {"sha1": sha1, "size": pb.stat().st_size, "mtime_ns": pb.stat().st_mtime_ns}
+    try:
+        with atomic_write(pb.with_name(PB_NAME + ".verified")) as temp:
+            temp.write_text(json.dumps(record))
+    except OSError:
+        pass  # a read-only (shared, pre-filled) cache still works; it is hashed again next time
+
+
 def _cached_files(folder: Path, pb_sha1: str | None) -> Inception5hFiles | None:
-    """The extracted files if they are there and verified, else None (a wrong .pb is removed)."""
-    pb = folder / PB_NAME
+    """The unpacked files if they are there and verified, else None (a damaged graph is removed)."""
+    pb, marker = folder / PB_NAME, folder / (PB_NAME + ".verified")
     if not pb.is_file():
         return None
-    if _marker_matches(pb, pb_sha1):
-        return _files_in(folder, "cache")
+    try:
+        record = json.loads(marker.read_text())
+        if [record["size"], record["mtime_ns"]] == [pb.stat().st_size, pb.stat().st_mtime_ns] and pb_sha1 in (None, record["sha1"]):
+            return _files_in(folder, "cache")
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     if pb_sha1 is None:
         return None
     actual = sha1_of(pb)
     if actual == pb_sha1.lower():
         _write_marker(pb, actual)
         return _files_in(folder, "cache")
-    warnings.warn(
-        f"the cached {pb} does not match its pinned SHA-1 (expected {pb_sha1.lower()}, got {actual}); "
-        "it was removed and will be unpacked or downloaded again",
-        stacklevel=3,
-    )
-    _remove_quietly(pb, _marker(pb))
+    warnings.warn(f"the cached {pb} does not match its pinned SHA-1 (expected {pb_sha1}, got {actual}); it was "
+                  "removed and will be unpacked or downloaded again", stacklevel=3)
+    pb.unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)
     return None
 
 
-def _inception_members(zip_path: Path) -> list[str]:
-    """Member names of the graph, labels and licence (top-level preferred); the graph is required."""
-    found: dict[str, str] = {}
-    with _open_zip(zip_path) as archive:
-        for name in archive.namelist():
-            base = name.replace("\\", "/").rsplit("/", 1)[-1]
-            if base in (PB_NAME, LABELS_NAME, LICENSE_NAME):
-                if base not in found or name.count("/") < found[base].count("/"):
-                    found[base] = name
-    if PB_NAME not in found:
-        raise IntegrityError(f"{zip_path} has no {PB_NAME}: it is not an inception5h archive")
-    return list(found.values())
+def _install_zip(zip_path: Path, folder: Path, pb_sha1: str | None, owned: bool, source: str,
+                 verified: bool = True) -> Inception5hFiles:
+    """Unpack graph, labels and licence into ``folder``; the graph is checked before it lands there.
 
-
-def _unpack(zip_path: Path, folder: Path, pb_sha1: str | None) -> str:
-    """Extract into a staging folder, verify the graph, then move the files into `folder`.
-
-    Returns:
-        The graph's SHA-1.
+    A bad zip that sits in our cache (``owned``) is deleted; the user's own zip never is.
     """
-    members = _inception_members(zip_path)
+    _check_writable(folder)
+    _remove_stale(folder)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".extract-"))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _remove_stale(folder, ".extract-*")
-        _remove_stale(folder, ".*.tmp")
-        staging = Path(tempfile.mkdtemp(dir=folder, prefix=".extract-"))
-    except OSError as err:
-        raise _not_writable(folder, err) from err
-    try:
-        extracted = {path.name: path for path in safe_extract(zip_path, staging, names=members)}
-        what = f"the {PB_NAME} unpacked from {zip_path}"
-        actual = _check_sha1(extracted[PB_NAME], pb_sha1, what, delete=True)
-        for name in (LICENSE_NAME, LABELS_NAME, PB_NAME):
-            if name in extracted:
-                os.replace(extracted[name], folder / name)
+        extracted = _extract_members(zip_path, staging)
+        actual = _check_sha1(extracted[PB_NAME], pb_sha1, f"the {PB_NAME} unpacked from {zip_path}", delete=True)
+        for name, path in extracted.items():
+            os.replace(path, folder / name)
+    except IntegrityError as err:
+        if not owned:
+            raise
+        zip_path.unlink(missing_ok=True)
+        raise IntegrityError(f"{err}. The zip {zip_path} was deleted.") from err
     except OSError as err:
         raise _not_writable(folder, err) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return actual
-
-
-def _install_zip(zip_path: Path, folder: Path, pb_sha1: str | None, *, owned: bool, source: str,
-                 verified: bool = True) -> Inception5hFiles:
-    """Unpack a verified zip into `folder`; if it is bad and `owned` (it sits in our cache), delete it."""
-    try:
-        actual = _unpack(zip_path, folder, pb_sha1)
-    except IntegrityError as err:
-        if owned:
-            _remove_quietly(zip_path)
-            raise IntegrityError(f"{err}. The zip {zip_path} was deleted.") from err
-        raise
     _write_marker(folder / PB_NAME, actual)
     return _files_in(folder, source, verified)
 
 
-def _manual_help(url: str, zip_path: Path) -> str:
-    """What the user can do when the weights cannot be fetched."""
-    return (
-        "To get the pretrained inception5h weights, either:\n"
-        f"  - fix the network and run again, or set {URL_ENV} to a mirror of the same file;\n"
-        f"  - download inception5h.zip yourself (from {INCEPTION5H_URL}) and put it at\n"
-        f"      {zip_path}\n"
-        "    (it is checked against its SHA-1 and unpacked on the next run),\n"
-        "    or pass path=... (your inception5h.zip or .pb) to the loader.\n"
-        "Or run with the untrained stand-in (same layers, random weights): set CADL_WEIGHTS=untrained "
-        'or pass weights="untrained".'
+def _with_help(err: DownloadError, url: str, zip_path: Path) -> DownloadError:
+    """The same kind of error, naming the URL, with what the user can do instead."""
+    message = str(err) if url in str(err) else f"could not get inception5h from {url}: {err}"
+    return type(err)(
+        f"{message}\nTo get the pretrained inception5h weights, either:\n"
+        f"  - fix the network and run again, or set {URL_ENV} to an https mirror of the same file;\n"
+        f"  - download inception5h.zip yourself (from {INCEPTION5H_URL}) and put it at\n      {zip_path}\n"
+        "    (checked and unpacked on the next run), or run `python -m cadl_utils fetch --path FILE`\n"
+        "    (or pass path=... to the loader).\nOr run with the untrained stand-in (same layers, random "
+        'weights): set CADL_WEIGHTS=untrained or pass weights="untrained".'
     )
 
 
-def _with_help(err: DownloadError, url: str, zip_path: Path) -> DownloadError:
-    """The same kind of error (DownloadError or IntegrityError), naming the URL, with the help appended."""
-    message = str(err)
-    if url not in message:
-        message = f"could not get inception5h from {url}: {message}"
-    return type(err)(f"{message}\n{_manual_help(url, zip_path)}")
-
-
-def ensure_inception5h(cache_dir: PathLike | None = None, url: str | None = None, *,
-                       zip_sha1: str | None = ZIP_SHA1, pb_sha1: str | None = PB_SHA1,
-                       timeout: float = 30.0, retries: int = 3, progress: bool | ProgressHook = True,
+def ensure_inception5h(cache_dir=None, url: str | None = None, *, zip_sha1: str | None = ZIP_SHA1,
+                       pb_sha1: str | None = PB_SHA1, timeout: float = 30.0, retries: int = 3, progress=True,
                        backoff: float = 1.0) -> Inception5hFiles:
     """The verified inception5h files: from the cache, else from a zip in the cache, else downloaded.
 
     Args:
-        cache_dir: cadl_utils cache root (None: ``CADL_CACHE_DIR`` or ``~/.cache/cadl_utils``); the files
-            live in its ``inception5h`` folder.
-        url: where to download from (None: ``CADL_INCEPTION5H_URL``, else the official https address).
-            Only https, or a local mirror on http://127.0.0.1, http://localhost or file://.
-        zip_sha1: pinned SHA-1 of the zip (tests pass their own; None skips the check).
-        pb_sha1: pinned SHA-1 of the extracted graph (tests pass their own; None skips the check).
-        timeout: seconds to wait for the connection and for each read.
-        retries: download attempts after the first one.
-        progress: True for a progress bar, False for none, or a ``hook(received, total)``.
-        backoff: seconds before the first retry, doubled for each further one.
+        cache_dir: cache root (None: ``CADL_CACHE_DIR`` or ~/.cache/cadl_utils).
+        url: the zip's address (None: ``CADL_INCEPTION5H_URL``, else Google's https address).
+        zip_sha1, pb_sha1: pinned SHA-1s of the zip and of its graph (None skips a check).
+        timeout, retries, progress, backoff: see ``download_file``.
 
     Returns:
         Inception5hFiles with source ``cache``, ``zip`` or ``download``.
 
     Raises:
-        DownloadError: no network, refused, DNS, timeout, 404, truncated body, plain http URL,
-            cache folder not writable. The message names the URL, the exact path where the zip can be
-            put by hand, and how to run with untrained weights.
-        IntegrityError: a hash mismatch (the bad file was deleted) or an unsafe zip (member named).
+        DownloadError: network failure, refused URL or unwritable cache; the message names the URL,
+            the exact path for a zip put there by hand, and how to run untrained.
+        IntegrityError: a hash mismatch (the bad file is deleted) or an unsafe zip.
     """
     folder = inception5h_dir(cache_dir)
     cached = _cached_files(folder, pb_sha1)
     if cached is not None:
         return cached
-    source_url = _resolve_url(url)
+    url = (url or "").strip() or os.environ.get(URL_ENV, "").strip() or INCEPTION5H_URL
     zip_path = folder / ZIP_NAME
     try:
+        source = "zip"
         if zip_path.is_file():
-            # Put there by hand, or kept from an earlier download whose .pb was damaged.
             _check_sha1(zip_path, zip_sha1, f"the cached zip {zip_path}", delete=True)
-            source = "zip"
         else:
-            download_file(source_url, zip_path, sha1=zip_sha1, timeout=timeout, retries=retries,
-                          progress=progress, backoff=backoff, max_bytes=MAX_DOWNLOAD_BYTES)
+            download_file(url, zip_path, sha1=zip_sha1, timeout=timeout, retries=retries, progress=progress,
+                          backoff=backoff)
             source = "download"
         return _install_zip(zip_path, folder, pb_sha1, owned=True, source=source)
     except DownloadError as err:
-        raise _with_help(err, source_url, zip_path) from err
+        raise _with_help(err, url, zip_path) from err
 
 
-# --------------------------------------------------------------------------------------------
-# Files the user already has
-# --------------------------------------------------------------------------------------------
-
-
-def _pick_in_folder(folder: Path) -> Path:
-    """A folder given as the path: use the graph in it, else the zip."""
-    for name in (PB_NAME, ZIP_NAME):
-        if (folder / name).is_file():
-            return folder / name
-    raise DownloadError(
-        f"the folder {folder} holds neither {PB_NAME} nor {ZIP_NAME}: pass the path of one of them"
-    )
-
-
-def _warn_unverified(path: Path) -> None:
-    warnings.warn(
-        f"{path} was not checked against a SHA-1 (verify=False): only use graphs you trust",
-        UserWarning,
-        stacklevel=4,
-    )
-
-
-def _zip_from_user(path: Path, sha1: str | None, verify: bool,
-                   cache_dir: PathLike | None) -> Inception5hFiles:
-    """Verify the user's zip (never deleting it) and unpack it into the cache."""
-    expected = sha1 if sha1 is not None else ZIP_SHA1
-    if verify:
-        actual = _check_sha1(path, expected, f"the zip {path}", delete=False)
-    else:
-        _warn_unverified(path)
-        actual = sha1_of(path)
-    pinned = actual == ZIP_SHA1
-    # The official zip fills the normal cache; any other one gets its own folder, so it never
-    # replaces the pretrained graph there.
-    folder = inception5h_dir(cache_dir)
-    if not pinned:
-        folder = folder / f"custom-{actual[:12]}"
-    pb_expected = PB_SHA1 if pinned else None
-    cached = _cached_files(folder, pb_expected)
-    if cached is not None:
-        return Inception5hFiles(cached.pb, cached.labels, "zip", verify or pinned)
-    return _install_zip(path, folder, pb_expected, owned=False, source="zip", verified=verify or pinned)
-
-
-def _pb_from_user(path: Path, sha1: str | None, verify: bool) -> Inception5hFiles:
-    """Verify the user's .pb in place; its labels file is looked up beside it."""
-    if verify:
-        _check_sha1(path, sha1 if sha1 is not None else PB_SHA1, f"the graph {path}", delete=False)
-    else:
-        _warn_unverified(path)
-    labels = path.with_name(LABELS_NAME)
-    if not labels.is_file():
-        return Inception5hFiles(path, None, "pb", verify)
-    if verify and sha1 is None and sha1_of(labels) != LABELS_SHA1:
-        warnings.warn(
-            f"{labels} does not match the pinned labels file (SHA-1 {LABELS_SHA1}); class names may be wrong",
-            UserWarning,
-            stacklevel=3,
-        )
-    return Inception5hFiles(path, labels, "pb", verify)
-
-
-def inception5h_from_file(path: PathLike, *, sha1: str | None = None, verify: bool = True,
-                          cache_dir: PathLike | None = None) -> Inception5hFiles:
+def inception5h_from_file(path, *, sha1: str | None = None, verify: bool = True, cache_dir=None) -> Inception5hFiles:
     """Use an inception5h.zip or tensorflow_inception_graph.pb the user already has.
 
     Args:
         path: the zip, the .pb, or a folder holding one of them.
-        sha1: expected SHA-1 of that file; None uses the pin (``ZIP_SHA1`` or ``PB_SHA1``).
-        verify: False skips the check (for custom graphs you trust; a warning is shown).
-        cache_dir: cadl_utils cache root where a zip is unpacked (None: the default cache).
+        sha1: its expected SHA-1 (None: the pin of a zip or .pb).
+        verify: False skips the check (for graphs you trust; a warning says so).
+        cache_dir: cache root where a zip is unpacked (the pinned zip fills the normal cache,
+            any other one a ``custom-<sha1>`` folder).
 
     Returns:
-        Inception5hFiles: a .pb is used in place (source ``pb``), a zip is unpacked into the cache
-        (source ``zip``; the official zip fills the normal cache, so later downloads are not needed).
-
-    Raises:
-        DownloadError: the file is missing or neither a zip nor a .pb.
-        IntegrityError: the hash does not match (the user's file is left in place) or the zip is unsafe.
+        Inception5hFiles: a .pb is used in place (source ``pb``), a zip is unpacked (source ``zip``).
     """
     source = Path(path).expanduser()
     if source.is_dir():
-        source = _pick_in_folder(source)
+        found = [source / name for name in (PB_NAME, ZIP_NAME) if (source / name).is_file()]
+        if not found:
+            raise DownloadError(f"the folder {source} holds neither {PB_NAME} nor {ZIP_NAME}: pass the path of one of them")
+        source = found[0]
     if not source.is_file():
-        raise DownloadError(
-            f"no such file: {source}. Pass the path of {ZIP_NAME} (from {INCEPTION5H_URL}) or of {PB_NAME}"
-        )
-    if source.suffix.lower() == ".pb":
-        return _pb_from_user(source, sha1, verify)
-    if source.suffix.lower() == ".zip" or zipfile.is_zipfile(source):
-        return _zip_from_user(source, sha1, verify, cache_dir)
-    raise DownloadError(f"{source} is neither a .zip archive nor a .pb graph: pass {ZIP_NAME} or {PB_NAME}")
+        raise DownloadError(f"no such file: {source}. Pass the path of {ZIP_NAME} (from {INCEPTION5H_URL}) or of {PB_NAME}")
+    is_pb = source.suffix.lower() == ".pb"
+    if not is_pb and source.suffix.lower() != ".zip" and not zipfile.is_zipfile(source):
+        raise DownloadError(f"{source} is neither a .zip archive nor a .pb graph: pass {ZIP_NAME} or {PB_NAME}")
+    if verify:
+        what = f"the graph {source}" if is_pb else f"the zip {source}"
+        actual = _check_sha1(source, sha1 or (PB_SHA1 if is_pb else ZIP_SHA1), what, delete=False)
+    else:
+        warnings.warn(f"{source} was not checked against a SHA-1 (verify=False): only use graphs you trust", stacklevel=2)
+        actual = sha1_of(source)
+    if is_pb:
+        labels = source.with_name(LABELS_NAME)
+        if labels.is_file() and verify and sha1 is None and sha1_of(labels) != LABELS_SHA1:
+            warnings.warn(f"{labels} does not match the pinned labels file (SHA-1 {LABELS_SHA1}); class names may be wrong", stacklevel=2)
+        return Inception5hFiles(source, labels if labels.is_file() else None, "pb", verify)
+    pinned = actual == ZIP_SHA1
+    folder = inception5h_dir(cache_dir) if pinned else inception5h_dir(cache_dir) / f"custom-{actual[:12]}"
+    cached = _cached_files(folder, PB_SHA1 if pinned else None)
+    if cached is not None:
+        return Inception5hFiles(cached.pb, cached.labels, "zip", verify or pinned)
+    return _install_zip(source, folder, PB_SHA1 if pinned else None, False, "zip", verify or pinned)
