@@ -1,12 +1,10 @@
-"""Image I/O: load any common image as float RGB, save images, GIFs and MP4s, show them in notebooks.
+"""Image I/O: load any common image as float RGB; resize and crop; save images, GIFs and MP4s; show them.
 
-Inside cadl_utils an image is a numpy array of shape [H, W, 3], dtype float32, values in [0, 1].
-``load_image`` turns files and arrays into that form; every other function here accepts the
-same inputs as ``load_image``'s arrays (uint8 0..255, float 0..1, [H,W], [H,W,1], [H,W,3],
-[H,W,4]). ``as_image`` is the door of the engines and widgets: the same loading and value checks,
-with the image named in every message, but arrays must already be RGB.
-
-Sizes are always (height, width), like numpy shapes. An int size means "the long side".
+Inside cadl_utils an image is a float32 numpy array [H, W, 3] in [0, 1]. ``load_image`` turns files
+and arrays (uint8 0..255, float 0..1; [H,W], [H,W,1], [H,W,3], [H,W,4]) into that form; every
+function here accepts the same. ``as_image`` is the engines' and widgets' door: the same checks with
+the image named in every message, but arrays must already be RGB. Sizes are (height, width), like
+numpy shapes; an int size means "the long side".
 """
 
 from __future__ import annotations
@@ -17,186 +15,109 @@ import io
 import math
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
+import tensorflow as tf
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, OutputError, ParameterError
 from .files import atomic_write, check_output_path
 from .settings import check_float, check_int
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "READ_EXTENSIONS",
-    "as_image",
-    "center_crop",
-    "crop_to_aspect",
-    "gif_html",
-    "load_image",
-    "montage",
-    "resize",
-    "sample_images",
-    "save_animation",
-    "save_gif",
-    "save_image",
-    "save_mp4",
-    "show",
-    "show_gif",
-    "to_uint8",
-]
+__all__ = ["DEFAULT_MAX_PIXELS", "READ_EXTENSIONS", "as_image", "center_crop", "crop_to_aspect", "gif_html",
+           "load_image", "montage", "resize", "sample_images", "save_animation", "save_gif", "save_image",
+           "save_mp4", "show", "show_gif", "to_uint8"]
 
 PathLike = str | os.PathLike
 Size = int | tuple[int, int]
 
 DEFAULT_MAX_PIXELS = 64_000_000
 READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
-_SAVE_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".bmp": "BMP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".webp": "WEBP",
-    ".gif": "GIF",
-}
+SAVE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 # Floats this far outside [0, 1] are clipped (rounding, resampling overshoot); further is a bug.
 _FLOAT_TOLERANCE = 0.5
+_SCALES = {np.dtype(bool): 1.0, np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 _SAMPLE_FOLDERS = {"photo": "photos", "photos": "photos", "style": "styles", "styles": "styles"}
 
 
-# ----------------------------------------------------------------------------------------------
-# Loading
+# --- loading -------------------------------------------------------------------------------------
 
 
-def load_image(
-    path_or_array: object,
-    size: Size | None = None,
-    max_side: int | None = None,
-    crop: Size | str | None = None,
-    *,
-    max_pixels: int | None = None,
-) -> np.ndarray:
-    """Load an image file or array as float32 RGB in [0, 1].
+def load_image(path_or_array: object, size: Size | None = None, max_side: int | None = None,
+               crop: Size | str | None = None, *, max_pixels: int | None = None) -> np.ndarray:
+    """Load an image file or array as float32 RGB [H, W, 3] in [0, 1].
 
-    Files: PNG, JPEG, GIF (first frame), BMP, TIFF and WebP, in any mode Pillow reads (grey,
-    palette, RGBA/LA composited on white, CMYK, 16-bit). The EXIF orientation is applied, and the
-    whole file is decoded, so truncated files are reported rather than padded with grey.
-
-    The steps run in this order: ``crop``, then ``size``, then ``max_side``.
+    Files: PNG, JPEG, GIF (first frame), BMP, TIFF, WebP in any mode (alpha is composited on white);
+    the EXIF orientation is applied; truncated files are errors. Steps run as crop, size, max_side.
 
     Args:
-        path_or_array: a file path, a PIL image, or an array (uint8 0..255 or float 0..1;
-            [H,W], [H,W,1], [H,W,3] or [H,W,4] with alpha composited on white).
-        size: int: scale so the long side has this many pixels (aspect kept, may enlarge).
-            (height, width): exactly this size; the image is first centre-cropped to that aspect
-            ratio, so nothing is stretched.
-        max_side: shrink (never enlarge) so that the long side is at most this many pixels.
-        crop: centre crop before resizing: int (a square of that many pixels), (height, width)
-            in pixels, or an aspect ratio string "W:H" such as "1:1" or "16:9" (the largest
-            centred crop of that shape).
+        path_or_array: a file path, a PIL image, or an array (see the module docstring).
+        size: int: the long side (may enlarge); (height, width): exactly this size, centre-cropped
+            to that aspect first so nothing is stretched.
+        max_side: shrink (never enlarge) so that the long side is at most this.
+        crop: centre crop: int (a square), (height, width), or an aspect ratio "W:H" such as "16:9".
         max_pixels: pixel budget for files (decompression-bomb guard); default: environment
             variable ``CADL_MAX_PIXELS`` or 64 megapixels.
 
-    Returns:
-        float32 array [H, W, 3] with values in [0, 1].
-
     Raises:
-        ImageError: the file is missing, a folder, empty, not an image, truncated or corrupt,
-            zero-sized or over the pixel budget; or the array has a wrong shape/dtype or
-            non-finite values.
-        ParameterError: ``size``, ``max_side`` or ``crop`` is not valid.
+        ImageError: a file that is missing, not an image, corrupt or over the budget; a bad array.
+        ParameterError: a bad ``size``, ``max_side`` or ``crop``.
     """
-    image = _picture(path_or_array, "image", max_pixels)
+    if isinstance(path_or_array, (str, os.PathLike)):
+        image = _read_file(Path(path_or_array).expanduser(), _pixel_budget(max_pixels))
+    else:
+        image = _as_float_image(path_or_array)
     if crop is not None:
         image = center_crop(image, crop)
+    if isinstance(size, (tuple, list)):
+        image = crop_to_aspect(image, *_hw(size, "size"))
     if size is not None:
-        image = _fit(image, size)
+        image = resize(image, size)
     return _shrink(image, max_side)
 
 
 def as_image(image: object, what: str = "image", max_side: int | None = None) -> np.ndarray:
     """An input of the engines and widgets as float32 RGB [H, W, 3] in [0, 1].
 
-    Files (paths or their bytes) and PIL images are read as by ``load_image``, in any mode. Arrays
-    and tensors must already be RGB, [H, W, 3] or a batch of one [1, H, W, 3]: a 2-D or 4-channel
-    array handed to an engine is more often a mask, a feature map or a mix-up than a picture, so
-    converting it is left to an explicit ``load_image(array)``. Values are checked as by
-    ``load_image`` (uint8 0..255, floats 0..1 with a small overshoot clipped, nothing non-finite).
+    Files (paths or their bytes) and PIL images are read as by ``load_image``. Arrays and tensors
+    must already be RGB, [H, W, 3] or [1, H, W, 3]: a grey or 4-channel array handed to an engine
+    is more often a mask or a mix-up than a picture, so that is left to ``load_image(array)``.
 
     Args:
         image: a file path, the bytes of an image file, a PIL image, or an RGB array or tensor.
         what: how messages name the image, e.g. "guide image" (files are named by their path).
-        max_side: shrink (never enlarge) so that the long side is at most this many pixels.
-
-    Returns:
-        float32 array [H, W, 3] with values in [0, 1].
-
-    Raises:
-        ImageError: the file cannot be read (see ``load_image``), or the array is not one RGB
-            picture, has a dtype that is not a pixel type, or values out of range or non-finite.
-        ParameterError: ``max_side`` is not a positive whole number.
+        max_side: shrink (never enlarge) so that the long side is at most this.
     """
     if isinstance(image, bytes):
         if not image:
             raise ImageError(f"{what} is empty (0 bytes): pass the whole contents of an image file")
         picture = _decode(io.BytesIO(image), what, _pixel_budget(None))
+    elif isinstance(image, (str, os.PathLike)):
+        picture = _read_file(Path(image).expanduser(), _pixel_budget(None))
+    elif isinstance(image, (list, tuple)) or (hasattr(image, "__array__") and not isinstance(image, Image.Image)):
+        array = np.asarray(image)
+        if not (array.ndim == 3 or (array.ndim == 4 and array.shape[0] == 1)) or array.shape[-1] != 3:
+            raise ImageError(
+                f"{what} must be an RGB array [H, W, 3], got shape {array.shape}; convert greyscale or "
+                "RGBA arrays with cadl_utils.images.load_image(array), which also loads files"
+            )
+        picture = _as_float_image(array.reshape(array.shape[-3:]), what)
     else:
-        if not isinstance(image, (str, os.PathLike, Image.Image)):
-            image = _rgb_array(image, what)
-        picture = _picture(image, what, None)
+        picture = _as_float_image(image, what)
     return _shrink(picture, max_side)
-
-
-def _picture(source: object, what: str, max_pixels: int | None) -> np.ndarray:
-    """Decode a path, PIL image or array into float32 RGB; ``what`` names PIL images and arrays."""
-    if isinstance(source, (str, os.PathLike)):
-        return _read_file(Path(source).expanduser(), _pixel_budget(max_pixels))
-    if isinstance(source, Image.Image):
-        return _pil_to_float(source, what)
-    return _as_float_image(source, what)
-
-
-def _rgb_array(image: object, what: str) -> object:
-    """The array of one RGB picture (a batch of one is unwrapped); other objects pass unchanged."""
-    if not isinstance(image, (list, tuple)) and not hasattr(image, "__array__"):
-        # _as_float_image names the wrong type.
-        return image
-    array = np.asarray(image)
-    shape = array.shape
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise ImageError(
-            f"{what} must be an RGB array [H, W, 3], got shape {shape}; convert greyscale or RGBA "
-            "arrays with cadl_utils.images.load_image(array), which also loads files"
-        )
-    return array
-
-
-def _shrink(image: np.ndarray, max_side: int | None) -> np.ndarray:
-    """``image`` shrunk so that its long side is at most ``max_side`` (None: unchanged)."""
-    if max_side is None:
-        return image
-    limit = _positive_int(max_side, "max_side")
-    if max(image.shape[:2]) > limit:
-        image = resize(image, limit)
-    return image
 
 
 def _pixel_budget(max_pixels: int | None) -> int:
     """The pixel budget: the argument, else CADL_MAX_PIXELS, else DEFAULT_MAX_PIXELS."""
     if max_pixels is not None:
-        return _positive_int(max_pixels, "max_pixels")
+        return check_int(max_pixels, "max_pixels", minimum=1, fix="give a number of pixels, e.g. 100000000")
     text = os.environ.get("CADL_MAX_PIXELS", "").strip()
-    if not text:
-        return DEFAULT_MAX_PIXELS
     try:
-        value = int(float(text))
+        value = int(float(text)) if text else DEFAULT_MAX_PIXELS
     except ValueError:
         value = 0
     if value <= 0:
@@ -207,23 +128,8 @@ def _pixel_budget(max_pixels: int | None) -> int:
     return value
 
 
-@contextmanager
-def _strict_pillow(max_pixels: int) -> Iterator[None]:
-    """Make Pillow apply our pixel budget and refuse truncated files, for one read only."""
-    old_pixels, old_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    # Another library may have switched this on globally; we want truncation to be an error.
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            yield
-    finally:
-        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = old_pixels, old_truncated
-
-
 def _read_file(path: Path, max_pixels: int) -> np.ndarray:
-    """Decode an image file fully into float32 RGB, with clear errors for every failure."""
+    """Decode an image file, with a clear error for a missing, folder or empty path."""
     if not path.exists():
         raise ImageError(
             f"image file not found: {path} (relative paths start at {Path.cwd()}). "
@@ -237,64 +143,53 @@ def _read_file(path: Path, max_pixels: int) -> np.ndarray:
 
 
 def _decode(source: Path | io.BytesIO, name: str, max_pixels: int) -> np.ndarray:
-    """Decode a whole image file (a path or the file's bytes); ``name`` names it in errors."""
-    too_big = _too_big_message(name, max_pixels)
+    """Decode a whole image file (a path or its bytes) with our pixel budget; ``name`` names it."""
+    too_big = (f"{name} has {{}} pixels, over the budget of {max_pixels} (a guard against "
+               "decompression bombs): shrink the image first, or raise the budget with "
+               "load_image(..., max_pixels=N) or the environment variable CADL_MAX_PIXELS")
+    # Pillow's limits are global: set ours for this read only, and make truncation an error even
+    # if another library allowed it.
+    saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+    Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = max_pixels, False
     try:
-        with _strict_pillow(max_pixels), Image.open(source) as opened:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(source)
+        with opened:
             width, height = opened.size
-            if width == 0 or height == 0:
+            if width * height == 0:
                 raise ImageError(f"{name} has no pixels ({width}x{height}): use another image")
             if width * height > max_pixels:
-                raise ImageError(too_big.format(pixels=width * height))
-            opened.seek(0)
+                raise ImageError(too_big.format(width * height))
             opened.load()
-            upright = ImageOps.exif_transpose(opened)
-            return _pil_to_float(upright if upright is not None else opened, name)
+            return _pil_to_float(ImageOps.exif_transpose(opened), name)
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageError(too_big.format(pixels=f"more than {2 * max_pixels}")) from exc
+        raise ImageError(too_big.format(f"more than {2 * max_pixels}")) from exc
     except PermissionError as exc:
-        raise ImageError(
-            f"cannot read {name}: permission denied. Copy the image somewhere you can read, or fix "
-            "its permissions"
-        ) from exc
+        raise ImageError(f"cannot read {name}: permission denied. Copy the image somewhere you "
+                         "can read, or fix its permissions") from exc
     except UnidentifiedImageError as exc:
-        raise ImageError(
-            f"{name} is not an image, or its header is damaged: use a PNG, JPEG, GIF, BMP, TIFF "
-            "or WebP file (re-export or download it again if it should be one)"
-        ) from exc
+        raise ImageError(f"{name} is not an image, or its header is damaged: use a PNG, JPEG, GIF, "
+                         "BMP, TIFF or WebP file (re-export or download it again if it should be one)") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
-        raise ImageError(
-            f"{name} is truncated or corrupt ({exc}): download or export the image again"
-        ) from exc
-
-
-def _too_big_message(name: str, max_pixels: int) -> str:
-    """The over-budget message; {pixels} is filled in by the caller."""
-    return (
-        f"{name} has {{pixels}} pixels, over the budget of {max_pixels} "
-        "(a guard against decompression bombs): shrink the image first, or raise the budget with "
-        "load_image(..., max_pixels=N) or the environment variable CADL_MAX_PIXELS"
-    )
+        raise ImageError(f"{name} is truncated or corrupt ({exc}): download or export the image again") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
 def _pil_to_float(image: Image.Image, what: str = "image") -> np.ndarray:
-    """Convert any Pillow image mode to float32 RGB in [0, 1], compositing alpha on white.
-
-    ``what`` names the image (its file) in error messages.
-    """
+    """Any Pillow mode as float32 RGB in [0, 1], alpha composited on white; ``what`` names it."""
     mode = image.mode
-    if mode == "P":
-        # A palette may mark one entry as transparent; composite it like any alpha.
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        # 16-bit greyscale (Pillow widens some of it to 32-bit "I"): keep the extra precision.
-        grey = np.asarray(image, dtype=np.float64) / 65535.0
-        return _as_float_image(np.clip(grey, 0.0, 1.0).astype(np.float32), what)
-    elif mode == "F":
-        return _as_float_image(np.asarray(image, dtype=np.float32), what)
-    elif mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if mode.startswith("I"):
+        # 16-bit greyscale (Pillow widens some to 32-bit "I"): keep the extra precision.
+        return _as_float_image(np.clip(np.asarray(image, np.float64) / 65535.0, 0, 1).astype(np.float32), what)
+    if mode == "F":
+        return _as_float_image(np.asarray(image, np.float32), what)
+    if mode == "P" and "transparency" not in image.info:
+        image = image.convert("RGB")
+    elif mode in ("P", "RGBA", "LA", "PA", "RGBa", "La"):
         image = image.convert("RGBA")
     elif mode != "RGB":
         image = image.convert("RGB")
@@ -302,183 +197,146 @@ def _pil_to_float(image: Image.Image, what: str = "image") -> np.ndarray:
 
 
 def _as_float_image(array: object, what: str = "image") -> np.ndarray:
-    """Validate an array and return it as float32 [H, W, 3] in [0, 1].
-
-    Args:
-        array: uint8/uint16/bool/int/float array [H,W], [H,W,1], [H,W,3] or [H,W,4], or anything
-            with ``__array__`` (e.g. a TensorFlow tensor).
-        what: how to name the array in error messages (e.g. "frame 3").
-
-    Returns:
-        float32 [H, W, 3] in [0, 1].
-    """
+    """Check an array ([H,W], [H,W,1], [H,W,3], [H,W,4]; any pixel dtype) and return a fresh
+    float32 [H, W, 3] in [0, 1]; ``what`` names it in messages."""
     if isinstance(array, Image.Image):
-        return _pil_to_float(array)
+        return _pil_to_float(array, what)
     if not isinstance(array, np.ndarray):
         if not hasattr(array, "__array__"):
-            raise ImageError(
-                f"{what} must be a file path or an array, not {type(array).__name__}: "
-                "pass e.g. 'data/photos/coffee.jpg' or a numpy array [H, W, 3]"
-            )
+            raise ImageError(f"{what} must be a file path or an array, not {type(array).__name__}: "
+                             "pass e.g. 'data/photos/coffee.jpg' or a numpy array [H, W, 3]")
         array = np.asarray(array)
     if array.ndim == 4 and array.shape[0] == 1:
-        raise ImageError(
-            f"{what} is a batch of one with shape {array.shape}: pass image[0] (shape [H, W, 3])"
-        )
+        raise ImageError(f"{what} is a batch of one with shape {array.shape}: pass image[0] (shape [H, W, 3])")
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
-        raise ImageError(
-            f"{what} has shape {array.shape}: expected [H, W], [H, W, 1], [H, W, 3] or [H, W, 4]"
-            " (height, width, channels)"
-        )
+        raise ImageError(f"{what} has shape {array.shape}: expected [H, W], [H, W, 1], [H, W, 3] or "
+                         "[H, W, 4] (height, width, channels)")
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ImageError(f"{what} is empty (shape {array.shape}): it needs at least one pixel")
-    values = _scaled_values(array, what)
-    if values.ndim == 2:
-        values = values[:, :, None]
-    if values.shape[2] == 1:
-        values = np.repeat(values, 3, axis=2)
-    elif values.shape[2] == 4:
-        alpha = values[:, :, 3:4]
+    values = _scaled_values(array, what).reshape(array.shape[0], array.shape[1], -1)
+    if values.shape[2] == 4:
+        alpha = values[:, :, 3:]
         values = values[:, :, :3] * alpha + (1.0 - alpha)
-    return np.ascontiguousarray(values, dtype=np.float32)
+    return np.array(np.broadcast_to(values, values.shape[:2] + (3,)), dtype=np.float32)
 
 
 def _scaled_values(array: np.ndarray, what: str) -> np.ndarray:
-    """Map an array's values to float32 in [0, 1] according to its dtype."""
+    """An array's values as float32 in [0, 1], by its dtype."""
     kind = array.dtype.kind
-    if kind == "b":
-        return array.astype(np.float32)
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535.0
+    if array.dtype in _SCALES:
+        return array.astype(np.float32) / _SCALES[array.dtype]
     if kind in "iu":
         low, high = int(array.min()), int(array.max())
         if low < 0 or high > 255:
-            raise ImageError(
-                f"{what} is an integer array with values from {low} to {high}: integers must be "
-                "0..255 (use uint8), or pass floats in [0, 1]"
-            )
+            raise ImageError(f"{what} is an integer array with values from {low} to {high}: integers "
+                             "must be 0..255 (use uint8), or pass floats in [0, 1]")
         return array.astype(np.float32) / 255.0
-    if kind == "f":
-        values = array.astype(np.float32)
-        if not np.isfinite(values).all():
-            raise ImageError(
-                f"{what} contains NaN or infinite values: check the computation that produced "
-                "it, or clean it with np.nan_to_num(image)"
-            )
-        low, high = float(values.min()), float(values.max())
-        if low < -_FLOAT_TOLERANCE or high > 1.0 + _FLOAT_TOLERANCE:
-            hint = "divide by 255" if high > 1.0 + _FLOAT_TOLERANCE else "map -1..1 with (x + 1) / 2"
-            raise ImageError(
-                f"{what} is a float array with values from {low:g} to {high:g}: floats must be in "
-                f"[0, 1] ({hint}, or clip with np.clip(image, 0, 1))"
-            )
-        return np.clip(values, 0.0, 1.0)
-    raise ImageError(
-        f"{what} has dtype {array.dtype}: use uint8 (0..255) or float (0..1) pixel values"
-    )
+    if kind != "f":
+        raise ImageError(f"{what} has dtype {array.dtype}: use uint8 (0..255) or float (0..1) pixel values")
+    values = array.astype(np.float32)
+    if not np.isfinite(values).all():
+        raise ImageError(f"{what} contains NaN or infinite values: check the computation that produced "
+                         "it, or clean it with np.nan_to_num(image)")
+    low, high = float(values.min()), float(values.max())
+    if low < -_FLOAT_TOLERANCE or high > 1.0 + _FLOAT_TOLERANCE:
+        hint = "divide by 255" if high > 1.0 + _FLOAT_TOLERANCE else "map -1..1 with (x + 1) / 2"
+        raise ImageError(f"{what} is a float array with values from {low:g} to {high:g}: floats must be "
+                         f"in [0, 1] ({hint}, or clip with np.clip(image, 0, 1))")
+    return np.clip(values, 0.0, 1.0)
 
 
-# ----------------------------------------------------------------------------------------------
-# Geometry
+# --- geometry ------------------------------------------------------------------------------------
 
 
-def _positive_int(value: object, name: str) -> int:
-    """Check that a size parameter is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ParameterError(f"{name} must be a positive whole number of pixels, not {value!r}")
-    return int(value)
+def _pixels(value: object, name: str) -> int:
+    """A positive whole number of pixels."""
+    return check_int(value, name, minimum=1, fix="give a positive whole number of pixels, e.g. 512")
 
 
 def _hw(size: object, name: str) -> tuple[int, int]:
-    """Check a (height, width) pair."""
+    """A checked (height, width) pair."""
     if not isinstance(size, (tuple, list)) or len(size) != 2:
         raise ParameterError(f"{name} must be an int or a (height, width) pair, not {size!r}")
-    return _positive_int(size[0], f"{name} height"), _positive_int(size[1], f"{name} width")
+    return _pixels(size[0], f"{name} height"), _pixels(size[1], f"{name} width")
 
 
-def _target_size(shape: tuple[int, ...], size: Size) -> tuple[int, int]:
-    """Resolve an int (long side) or (height, width) size against an image shape."""
+def _target_size(shape: Sequence[int], size: Size) -> tuple[int, int]:
+    """An int (long side) or (height, width) size against a static [.., H, W, C] shape, in budget."""
     if isinstance(size, (tuple, list)):
-        height, width = _hw(size, "size")
-    else:
-        long_side = _positive_int(size, "size")
-        scale = long_side / max(shape[:2])
-        height, width = max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
-    budget = _pixel_budget(None)
-    # Refuse before allocating: a typo like size=200000 would otherwise exhaust memory.
-    if height * width > budget:
-        raise ParameterError(
-            f"size {height}x{width} ({height * width} pixels) is over the pixel budget of {budget}: "
-            "choose a smaller size, or raise the budget with the environment variable CADL_MAX_PIXELS"
-        )
-    return height, width
+        return _hw(size, "size")
+    scale = _pixels(size, "size") / max(shape[-3], shape[-2])
+    return max(1, round(shape[-3] * scale)), max(1, round(shape[-2] * scale))
 
 
 def resize(image, size: Size):
     """Resize with bilinear antialiasing: the one resize of the package.
 
     Args:
-        image: an image array (see ``load_image``) or a batch [N, H, W, 3]; or a tf.Tensor.
+        image: an image array (see ``load_image``), a batch [N, H, W, 3], or a tf.Tensor.
         size: int: the new long side, aspect kept; (height, width): exactly this size.
 
     Returns:
-        float32 numpy array in [0, 1] for array input; a tf.Tensor for tensor input.
-    """
-    import tensorflow as tf
+        float32 numpy array in [0, 1] for array input; a tf.Tensor (same float dtype) for tensors.
 
+    Raises:
+        ParameterError: a bad size, or (for arrays) one over the pixel budget (CADL_MAX_PIXELS).
+    """
     if tf.is_tensor(image):
         dtype = image.dtype if image.dtype.is_floating else tf.float32
         pixels = tf.image.convert_image_dtype(image, tf.float32)
-        out = tf.image.resize(pixels, _tensor_size(pixels, size), method="bilinear", antialias=True)
+        if None in pixels.shape[-3:-1]:
+            target = _dynamic_size(pixels, size)
+        else:
+            target = _target_size(pixels.shape, size)
+        out = tf.image.resize(pixels, target, method="bilinear", antialias=True)
         return tf.cast(tf.clip_by_value(out, 0.0, 1.0), dtype)
-    array = np.asarray(image) if hasattr(image, "__array__") else image
-    if isinstance(array, np.ndarray) and array.ndim == 4 and array.shape[0] != 1:
-        array = np.stack([_as_float_image(frame, f"frame {i}") for i, frame in enumerate(array)])
+    if getattr(image, "ndim", 0) == 4:
+        array = np.stack([_as_float_image(frame, f"frame {i}") for i, frame in enumerate(image)])
     else:
         array = _as_float_image(image)
-    height, width = _target_size(array.shape[-3:], size)
+    height, width = _target_size(array.shape, size)
+    budget = _pixel_budget(None)
+    # Refuse before allocating: a typo like size=200000 would otherwise exhaust memory.
+    if height * width > budget:
+        raise ParameterError(
+            f"size {height}x{width} ({height * width} pixels) is over the pixel budget of {budget}: "
+            "choose a smaller size, or raise the budget with the environment variable CADL_MAX_PIXELS")
     if (height, width) == array.shape[-3:-1]:
-        return array.copy()
+        return array
     out = tf.image.resize(array, (height, width), method="bilinear", antialias=True)
     return np.clip(out.numpy(), 0.0, 1.0)
 
 
-def _tensor_size(image, size: Size):
-    """A tensor's target (height, width), with tf arithmetic when its shape is not static."""
-    import tensorflow as tf
-
+def _dynamic_size(image: tf.Tensor, size: Size) -> tf.Tensor:
+    """The target size of a tensor whose height or width is only known when it runs."""
     if isinstance(size, (tuple, list)):
         return _hw(size, "size")
-    long_side = _positive_int(size, "size")
-    shape = image.shape[-3:-1]
-    if None not in shape:
-        scale = long_side / max(shape)
-        return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
     dims = tf.cast(tf.shape(image)[-3:-1], tf.float32)
-    return tf.cast(tf.maximum(tf.round(dims * long_side / tf.reduce_max(dims)), 1.0), tf.int32)
+    return tf.cast(tf.maximum(tf.round(dims * _pixels(size, "size") / tf.reduce_max(dims)), 1.0), tf.int32)
 
 
-def crop_to_aspect(image, height: int, width: int):
-    """The largest centred crop with the aspect ratio height:width; numpy or tensor in, same kind out.
+def crop_to_aspect(image, height: float, width: float):
+    """The largest centred crop with the aspect ratio height:width: the one crop-to-aspect.
 
     Args:
-        image: an array or tf.Tensor [H, W, C] or [N, H, W, C].
+        image: an array or tf.Tensor, [H, W, C] or a batch [N, H, W, C].
         height, width: the aspect ratio (e.g. the size the crop will be resized to).
-    """
-    import tensorflow as tf
 
-    height, width = _positive_int(height, "height"), _positive_int(width, "width")
+    Returns:
+        The crop, a numpy array or a tf.Tensor like the input.
+    """
+    ratio = check_float(height, "height", above=0) / check_float(width, "width", above=0)
     if not tf.is_tensor(image):
         image = np.asarray(image)
     rows, cols = image.shape[-3], image.shape[-2]
-    minimum = min
     if rows is None or cols is None:
-        rows, cols, minimum = tf.shape(image)[-3], tf.shape(image)[-2], tf.minimum
-    # Integer rounding (half up) works on Python ints and int tensors alike.
-    crop_h = minimum(rows, (cols * height + width // 2) // width)
-    crop_w = minimum(cols, (rows * width + height // 2) // height)
+        rows, cols = tf.shape(image)[-3], tf.shape(image)[-2]
+        rows_f, cols_f = tf.cast(rows, tf.float32), tf.cast(cols, tf.float32)
+        crop_h = tf.minimum(rows, tf.cast(tf.maximum(tf.round(cols_f * ratio), 1.0), tf.int32))
+        crop_w = tf.minimum(cols, tf.cast(tf.maximum(tf.round(rows_f / ratio), 1.0), tf.int32))
+    else:
+        crop_h = min(rows, max(1, round(cols * ratio)))
+        crop_w = min(cols, max(1, round(rows / ratio)))
     top, left = (rows - crop_h) // 2, (cols - crop_w) // 2
     return image[..., top : top + crop_h, left : left + crop_w, :]
 
@@ -488,134 +346,88 @@ def center_crop(image: object, size: Size | str) -> np.ndarray:
 
     Args:
         image: an image array (see ``load_image``).
-        size: int (a square of that side), (height, width) in pixels, or an aspect ratio
-            string "W:H" (e.g. "1:1", "16:9") for the largest centred crop of that shape.
-
-    Returns:
-        float32 [height, width, 3] in [0, 1].
+        size: int (a square), (height, width) in pixels, or an aspect ratio "W:H" (e.g. "16:9")
+            for the largest centred crop of that shape.
 
     Raises:
         ParameterError: the crop is larger than the image or not a valid size.
     """
     array = _as_float_image(image)
-    height, width = array.shape[:2]
     if isinstance(size, str):
-        crop_h, crop_w = _aspect_crop(size, height, width)
-    elif isinstance(size, (tuple, list)):
-        crop_h, crop_w = _hw(size, "crop")
-    else:
-        crop_h = crop_w = _positive_int(size, "crop")
+        parts = size.split(":")
+        try:
+            ratio_w, ratio_h = (check_float(float(part), "aspect ratio", above=0) for part in parts)
+        except (ValueError, ParameterError):
+            raise ParameterError(f"aspect ratio {size!r} must look like 'W:H', e.g. '1:1' or '16:9'") from None
+        return crop_to_aspect(array, ratio_h, ratio_w)
+    crop_h, crop_w = _hw(size, "crop") if isinstance(size, (tuple, list)) else (_pixels(size, "crop"),) * 2
+    height, width = array.shape[:2]
     if crop_h > height or crop_w > width:
-        raise ParameterError(
-            f"crop {crop_h}x{crop_w} is larger than the {height}x{width} image: use a smaller "
-            "crop, or an aspect ratio such as '1:1'"
-        )
-    top = (height - crop_h) // 2
-    left = (width - crop_w) // 2
-    return array[top : top + crop_h, left : left + crop_w].copy()
+        raise ParameterError(f"crop {crop_h}x{crop_w} is larger than the {height}x{width} image: use a "
+                             "smaller crop, or an aspect ratio such as '1:1'")
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    return array[top : top + crop_h, left : left + crop_w]
 
 
-def _aspect_crop(aspect: str, height: int, width: int) -> tuple[int, int]:
-    """The largest (height, width) with aspect "W:H" that fits in the image."""
-    parts = aspect.split(":")
-    try:
-        ratio_w, ratio_h = float(parts[0]), float(parts[1])
-        valid = len(parts) == 2 and ratio_w > 0 and ratio_h > 0 and math.isfinite(ratio_w / ratio_h)
-    except (ValueError, IndexError):
-        valid = False
-    if not valid:
-        raise ParameterError(f"aspect ratio {aspect!r} must look like 'W:H', e.g. '1:1' or '16:9'")
-    ratio = ratio_w / ratio_h
-    if width / height > ratio:
-        return height, max(1, min(width, round(height * ratio)))
-    return max(1, min(height, round(width / ratio))), width
+def _shrink(image: np.ndarray, max_side: int | None) -> np.ndarray:
+    """``image`` shrunk so that its long side is at most ``max_side`` (None: unchanged)."""
+    if max_side is None:
+        return image
+    limit = _pixels(max_side, "max_side")
+    return resize(image, limit) if max(image.shape[:2]) > limit else image
 
 
-def _fit(image: np.ndarray, size: Size) -> np.ndarray:
-    """load_image's ``size``: long side for an int, crop-to-aspect then resize for a pair."""
-    if isinstance(size, (tuple, list)):
-        height, width = _hw(size, "size")
-        image = center_crop(image, f"{width}:{height}")
-        return resize(image, (height, width))
-    return resize(image, size)
-
-
-# ----------------------------------------------------------------------------------------------
-# Saving
+# --- saving --------------------------------------------------------------------------------------
 
 
 def to_uint8(image: object) -> np.ndarray:
-    """Convert an image to uint8 RGB for saving or display.
-
-    Args:
-        image: an image array (see ``load_image``).
-
-    Returns:
-        uint8 array [H, W, 3] (values rounded, not truncated).
-    """
-    array = _as_float_image(image)
-    return (array * 255.0 + 0.5).astype(np.uint8)
+    """An image (see ``load_image``) as uint8 RGB [H, W, 3], values rounded."""
+    return (_as_float_image(image) * 255.0 + 0.5).astype(np.uint8)
 
 
-def save_image(
-    image: object,
-    path: PathLike,
-    *,
-    inputs: Iterable[object] = (),
-    overwrite_inputs: bool = False,
-    quality: int = 95,
-) -> Path:
-    """Save one image; the format comes from the extension.
+def save_image(image: object, path: PathLike, *, inputs: Iterable[object] = (),
+               overwrite_inputs: bool = False, quality: int = 95) -> Path:
+    """Save one image atomically; the format comes from the extension.
 
     Args:
         image: an image array (see ``load_image``).
         path: .png, .jpg/.jpeg, .bmp, .tif/.tiff, .webp or .gif. Parent folders are created.
-        inputs: files the image was made from; they are never overwritten unless
-            ``overwrite_inputs`` is True.
+        inputs: files the image was made from: never overwritten unless ``overwrite_inputs``.
         overwrite_inputs: allow ``path`` to be one of ``inputs``.
         quality: JPEG/WebP quality (1-100).
 
     Returns:
         The written file's Path.
-
-    Raises:
-        OutputError: unsupported extension, unwritable folder, input in the way or disk full.
-        ImageError: the image array is not valid.
     """
-    target = Path(path).expanduser()
-    fmt = _save_format(target, "save_image")
+    target = _output(path, SAVE_EXTENSIONS, "save_image")
     pixels = Image.fromarray(to_uint8(image))
+    quality = check_int(quality, "quality", minimum=1, maximum=100, fix="use e.g. 95")
     target = check_output_path(target, inputs, overwrite_inputs)
-    options = {"quality": int(quality)} if fmt in ("JPEG", "WEBP") else {}
+    fmt = Image.registered_extensions()[target.suffix.lower()]
     with atomic_write(target) as tmp:
-        pixels.save(tmp, format=fmt, **options)
+        pixels.save(tmp, format=fmt, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))
     return target
 
 
-def _save_format(path: Path, caller: str) -> str:
-    """Pillow's format name for a file extension, or an OutputError listing the choices."""
-    fmt = _SAVE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        choices = ", ".join(sorted(_SAVE_FORMATS))
-        raise OutputError(
-            f"{caller} cannot tell the format of {path} from its extension "
-            f"{path.suffix or '(none)'}: end the name with one of {choices}"
-        )
-    return fmt
+def _output(path: PathLike, extensions: Sequence[str], caller: str) -> Path:
+    """``path`` as a Path, or an OutputError if its extension is not one of ``extensions``."""
+    target = Path(path).expanduser()
+    if target.suffix.lower() not in extensions:
+        raise OutputError(f"{caller} cannot write {target}: end the file name with one of "
+                          f"{', '.join(extensions)} (the extension picks the format)")
+    return target
 
 
-def _frame_list(frames: object, caller: str) -> list[np.ndarray]:
-    """Validate a sequence of frames (at least one) and return them as float32 RGB images."""
+def _frames(frames: object, caller: str) -> list[np.ndarray]:
+    """Checked frames (at least one), as float32 RGB images."""
     if isinstance(frames, (str, os.PathLike)):
         raise ImageError(f"{caller} needs a list of frames, not the single path {frames}")
-    if isinstance(frames, np.ndarray) and frames.ndim == 3 and frames.shape[-1] in (1, 3, 4):
+    if getattr(frames, "ndim", 0) == 3 and frames.shape[-1] in (1, 3, 4):
         # [H, W, 3] would otherwise be read as H frames of one row each.
-        raise ImageError(
-            f"{caller} got a single image of shape {frames.shape}: pass a list of frames "
-            "or an array [N, H, W, 3] (wrap one image as [image])"
-        )
+        raise ImageError(f"{caller} got a single image of shape {frames.shape}: pass a list of frames "
+                         "or an array [N, H, W, 3] (wrap one image as [image])")
     try:
-        items = list(frames)  # type: ignore[call-overload]
+        items = list(frames)
     except TypeError as exc:
         raise ImageError(f"{caller} needs a list of frames, not {type(frames).__name__}") from exc
     if not items:
@@ -623,210 +435,130 @@ def _frame_list(frames: object, caller: str) -> list[np.ndarray]:
     return [_as_float_image(frame, f"frame {i}") for i, frame in enumerate(items)]
 
 
-def _frames_uint8(frames: object, caller: str) -> list[np.ndarray]:
-    """Validate frames for an animation (all the same size) and return them as uint8 RGB."""
-    out = [to_uint8(frame) for frame in _frame_list(frames, caller)]
+def _animation(frames: object, caller: str) -> np.ndarray:
+    """Checked frames of one size, as a uint8 array [N, H, W, 3]."""
+    out = [to_uint8(frame) for frame in _frames(frames, caller)]
     first = out[0].shape[:2]
     for i, frame in enumerate(out):
         if frame.shape[:2] != first:
             raise ImageError(
-                f"{caller}: frame {i} is {frame.shape[0]}x{frame.shape[1]} but frame 0 is "
-                f"{first[0]}x{first[1]}; all frames must have one size. Resize them first, e.g. "
-                f"resize(frame, {first})"
-            )
-    return out
+                f"{caller}: frame {i} is {frame.shape[0]}x{frame.shape[1]} but frame 0 is {first[0]}x"
+                f"{first[1]}; all frames must have one size. Resize them first, e.g. resize(frame, {first})")
+    return np.stack(out)
 
 
-def save_gif(
-    frames: Sequence[object] | np.ndarray,
-    path: PathLike,
-    duration_ms: int | Sequence[int] = 100,
-    loop: int = 0,
-    *,
-    inputs: Iterable[object] = (),
-    overwrite_inputs: bool = False,
-) -> Path:
-    """Save frames as an animated GIF.
+def _duration(value: object) -> float:
+    """A frame's display time in ms (GIF delays stop at 655.35 s)."""
+    return check_float(value, "duration_ms", at_least=1, at_most=655_350,
+                       fix="give the display time of a frame in milliseconds, e.g. 100")
 
-    GIF stores delays in steps of 10 ms, and most browsers play delays under 20 ms at 100 ms, so
-    use 20 ms or more. Frames must all have the same size (resize them first otherwise). The GIF
-    encoder merges consecutive identical frames into one longer frame; the animation looks the
-    same, but reading it back gives fewer frames.
+
+def save_gif(frames: Sequence[object] | np.ndarray, path: PathLike, duration_ms: float | Sequence[float] = 100,
+             loop: int = 0, *, inputs: Iterable[object] = (), overwrite_inputs: bool = False) -> Path:
+    """Save frames as an animated GIF, atomically.
+
+    GIF stores delays in steps of 10 ms, and browsers play delays under 20 ms at 100 ms. The encoder
+    merges consecutive identical frames, so reading the file back may give fewer frames.
 
     Args:
-        frames: a list of image arrays (see ``load_image``) or an array [N, H, W, 3].
+        frames: a list of image arrays (see ``load_image``) or an array [N, H, W, 3], all one size.
         path: a file name ending in .gif. Parent folders are created.
         duration_ms: display time of each frame in milliseconds, one number or one per frame.
         loop: 0 repeats forever; n > 0 is the loop count written to the file.
-        inputs: files the frames were made from (never overwritten unless asked).
+        inputs: files the frames were made from (never overwritten unless ``overwrite_inputs``).
         overwrite_inputs: allow ``path`` to be one of ``inputs``.
 
     Returns:
         The written file's Path.
-
-    Raises:
-        ImageError: no frames, frames of different sizes, or invalid frame arrays.
-        ParameterError: invalid duration or loop.
-        OutputError: not a .gif name, unwritable folder, input in the way or disk full.
     """
-    target = Path(path).expanduser()
-    if target.suffix.lower() != ".gif":
-        raise OutputError(f"save_gif writes GIF files: give {target} the extension .gif")
-    pixels = _frames_uint8(frames, "save_gif")
-    durations = _durations(duration_ms, len(pixels))
-    if isinstance(loop, bool) or not isinstance(loop, (int, np.integer)) or loop < 0:
-        raise ParameterError(f"loop must be 0 (forever) or a positive count, not {loop!r}")
+    target = _output(path, (".gif",), "save_gif")
+    pixels = _animation(frames, "save_gif")
+    durations = [duration_ms] * len(pixels) if np.isscalar(duration_ms) else list(duration_ms)
+    if len(durations) != len(pixels):
+        raise ParameterError(f"duration_ms has {len(durations)} values for {len(pixels)} frames: give one "
+                             "number or one per frame")
+    durations = [round(_duration(value)) for value in durations]
+    # Pillow takes a list only for several frames.
+    duration = durations if len(set(durations)) > 1 else durations[0]
+    loop = check_int(loop, "loop", minimum=0, maximum=65535, fix="use 0 to repeat forever or a loop count")
     target = check_output_path(target, inputs, overwrite_inputs)
-    images = [Image.fromarray(frame) for frame in pixels]
     with atomic_write(target) as tmp:
-        images[0].save(
-            tmp,
-            format="GIF",
-            save_all=True,
-            append_images=images[1:],
-            duration=durations,
-            loop=int(loop),
-        )
+        iio.imwrite(tmp, pixels, extension=".gif", is_batch=True, duration=duration, loop=loop)
     return target
 
 
-def _durations(duration_ms: int | Sequence[int], count: int) -> list[int]:
-    """One positive duration per frame, in ms."""
-    if np.isscalar(duration_ms):
-        values = [duration_ms] * count
-    else:
-        values = list(duration_ms)  # type: ignore[arg-type]
-    if len(values) != count:
-        raise ParameterError(
-            f"duration_ms has {len(values)} values for {count} frames: give one number or one per frame"
-        )
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
-            raise ParameterError(f"frame durations must be positive milliseconds, not {value!r}")
-    return [int(round(value)) for value in values]
+def save_mp4(frames: Sequence[object] | np.ndarray, path: PathLike, fps: float = 10, *,
+             inputs: Iterable[object] = (), overwrite_inputs: bool = False) -> Path:
+    """Save frames as an H.264 MP4 video, atomically (needs ``pip install -e '.[mp4]'``).
 
-
-def save_mp4(
-    frames: Sequence[object] | np.ndarray,
-    path: PathLike,
-    fps: float = 10,
-    *,
-    inputs: Iterable[object] = (),
-    overwrite_inputs: bool = False,
-) -> Path:
-    """Save frames as an H.264 MP4 video (needs the optional extra: ``pip install -e '.[mp4]'``).
-
-    Frames with an odd width or height are padded by one edge pixel, because the widely playable
-    yuv420p format needs even sizes.
+    Odd widths or heights are padded by one edge pixel: the widely playable yuv420p needs even sizes.
 
     Args:
-        frames: a list of image arrays (see ``load_image``) or an array [N, H, W, 3], one size.
+        frames: a list of image arrays (see ``load_image``) or an array [N, H, W, 3], all one size.
         path: a file name ending in .mp4. Parent folders are created.
-        fps: frames per second.
-        inputs: files the frames were made from (never overwritten unless asked).
+        fps: frames per second (up to 1000).
+        inputs: files the frames were made from (never overwritten unless ``overwrite_inputs``).
         overwrite_inputs: allow ``path`` to be one of ``inputs``.
 
     Returns:
         The written file's Path.
-
-    Raises:
-        OutputError: imageio-ffmpeg is not installed, not a .mp4 name, unwritable folder, input in
-            the way or disk full.
-        ImageError: no frames, frames of different sizes, or invalid frame arrays.
-        ParameterError: fps is not positive.
     """
-    target = Path(path).expanduser()
-    if target.suffix.lower() != ".mp4":
-        raise OutputError(f"save_mp4 writes MP4 files: give {target} the extension .mp4")
-    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.number)) or not fps > 0:
-        raise ParameterError(f"fps must be a positive number, not {fps!r}")
+    target = _output(path, (".mp4",), "save_mp4")
+    fps = check_float(fps, "fps", above=0, at_most=1000, fix="use e.g. 10 frames per second")
     try:
-        import imageio_ffmpeg
+        import imageio_ffmpeg  # noqa: F401  (imageio's ffmpeg plugin runs its ffmpeg)
     except ImportError as exc:
-        raise OutputError(
-            "save_mp4 needs the optional package imageio-ffmpeg: install it with "
-            "pip install -e '.[mp4]' (or save a GIF with save_gif instead)"
-        ) from exc
-    pixels = _frames_uint8(frames, "save_mp4")
-    height, width = pixels[0].shape[:2]
-    pad = ((0, height % 2), (0, width % 2), (0, 0))
+        raise OutputError("writing MP4 needs the optional package imageio-ffmpeg: install it with "
+                          "pip install -e '.[mp4]' (or save a GIF instead)") from exc
+    pixels = _animation(frames, "save_mp4")
+    pixels = np.pad(pixels, ((0, 0), (0, pixels.shape[1] % 2), (0, pixels.shape[2] % 2), (0, 0)), mode="edge")
     target = check_output_path(target, inputs, overwrite_inputs)
     with atomic_write(target) as tmp:
-        writer = imageio_ffmpeg.write_frames(
-            str(tmp),
-            (width + width % 2, height + height % 2),
-            fps=float(fps),
-            codec="libx264",
-            pix_fmt_out="yuv420p",
-            macro_block_size=2,
-            ffmpeg_log_level="error",
-        )
-        writer.send(None)  # start the generator
-        try:
-            for frame in pixels:
-                writer.send(np.ascontiguousarray(np.pad(frame, pad, mode="edge")))
-        finally:
-            writer.close()
+        iio.imwrite(tmp, pixels, extension=".mp4", fps=fps, codec="libx264", macro_block_size=2,
+                    ffmpeg_log_level="error")
     return target
 
 
-def save_animation(frames, path: PathLike, duration_ms: float = 100, inputs: Iterable[object] = ()) -> Path:
-    """Write frames as an animated GIF (.gif) or an MP4 video (.mp4), atomically.
+def save_animation(frames: Sequence[object] | np.ndarray, path: PathLike, duration_ms: float = 100,
+                   inputs: Iterable[object] = ()) -> Path:
+    """Write frames as an animated GIF (.gif) or an MP4 video (.mp4, at 1000 / duration_ms fps).
 
     Args:
         frames: a list of image arrays or an array [N, H, W, 3], all one size.
         path: output file; the extension picks the format.
-        duration_ms: display time per frame (the MP4 frame rate is 1000 / duration_ms).
+        duration_ms: display time per frame in milliseconds.
         inputs: source files that must not be overwritten.
 
     Returns:
         The written Path.
     """
-    target = Path(path).expanduser()
+    target = _output(path, (".gif", ".mp4"), "save_animation")
     if target.suffix.lower() == ".mp4":
-        fps = 1000.0 / check_float(duration_ms, "duration_ms", above=0, fix="use e.g. 100 (ms per frame)")
-        return save_mp4(frames, target, fps=fps, inputs=inputs)
-    if target.suffix.lower() != ".gif":
-        raise OutputError(f"animations are written as .gif or .mp4: give {target} one of those extensions")
+        return save_mp4(frames, target, fps=1000.0 / _duration(duration_ms), inputs=inputs)
     return save_gif(frames, target, duration_ms=duration_ms, inputs=inputs)
 
 
-def montage(
-    frames: Sequence[object] | np.ndarray,
-    cols: int | None = None,
-    *,
-    gap: int = 2,
-    background: float = 1.0,
-) -> np.ndarray:
-    """Lay images out on a grid, row by row.
-
-    Images of different sizes are centred in cells as large as the largest one.
+def montage(frames: Sequence[object] | np.ndarray, cols: int | None = None, *, gap: int = 2,
+            background: float = 1.0) -> np.ndarray:
+    """Lay images out on a grid, row by row, each centred in a cell as large as the largest.
 
     Args:
         frames: a list of image arrays (see ``load_image``) or an array [N, H, W, 3].
         cols: images per row; default: about a square grid.
-        gap: pixels between cells (and none around the edge).
+        gap: pixels between cells (none around the edge).
         background: grey level (0..1) of gaps and empty cells.
 
     Returns:
         float32 [H, W, 3] in [0, 1].
     """
-    items = _frame_list(frames, "montage")
-    count = len(items)
-    cols = math.ceil(math.sqrt(count)) if cols is None else _positive_int(cols, "cols")
-    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
-        raise ParameterError(f"gap must be a whole number of pixels >= 0, not {gap!r}")
-    if not 0.0 <= float(background) <= 1.0:
-        raise ParameterError(f"background must be a grey level in [0, 1], not {background!r}")
-    cols = min(cols, count)
-    rows = math.ceil(count / cols)
-    cell_h = max(item.shape[0] for item in items)
-    cell_w = max(item.shape[1] for item in items)
-    sheet = np.full(
-        (rows * cell_h + (rows - 1) * gap, cols * cell_w + (cols - 1) * gap, 3),
-        float(background),
-        dtype=np.float32,
-    )
+    items = _frames(frames, "montage")
+    cols = min(len(items), math.ceil(math.sqrt(len(items))) if cols is None else
+               check_int(cols, "cols", minimum=1, fix="give the number of images per row"))
+    gap = check_int(gap, "gap", minimum=0, maximum=10_000, fix="give a number of pixels, e.g. 2")
+    background = check_float(background, "background", at_least=0, at_most=1, fix="give a grey level in [0, 1]")
+    rows = math.ceil(len(items) / cols)
+    cell_h, cell_w = max(item.shape[0] for item in items), max(item.shape[1] for item in items)
+    sheet = np.full((rows * (cell_h + gap) - gap, cols * (cell_w + gap) - gap, 3), background, np.float32)
     for index, item in enumerate(items):
         row, col = divmod(index, cols)
         top = row * (cell_h + gap) + (cell_h - item.shape[0]) // 2
@@ -835,18 +567,12 @@ def montage(
     return sheet
 
 
-# ----------------------------------------------------------------------------------------------
-# Notebook display
+# --- notebook display and sample data -----------------------------------------------------------
 
 
 def show(image: object, title: str | None = None, width: int | None = None) -> None:
-    """Display an image in a notebook as a PNG (lightweight: no matplotlib figure).
-
-    Args:
-        image: an image array or file path (anything ``load_image`` accepts).
-        title: optional caption shown above the image.
-        width: optional display width in pixels (the PNG keeps its full resolution).
-    """
+    """Display an image (anything ``load_image`` accepts) in a notebook as a PNG, with an optional
+    title above it and display ``width`` in pixels."""
     from IPython.display import HTML, Image as IPyImage, display
 
     buffer = io.BytesIO()
@@ -857,17 +583,10 @@ def show(image: object, title: str | None = None, width: int | None = None) -> N
 
 
 def gif_html(path: PathLike, width: int | None = None) -> str:
-    """An ``<img>`` tag embedding a GIF file as a ``data:image/gif;base64`` URI.
-
-    Args:
-        path: the GIF file.
-        width: optional display width in pixels.
-
-    Returns:
-        The HTML text.
+    """An ``<img>`` tag embedding a GIF file as a base64 data URI (optional display ``width``).
 
     Raises:
-        ImageError: the file is missing, empty or not a GIF.
+        ImageError: the file is missing or not a GIF.
     """
     gif = Path(path).expanduser()
     if not gif.is_file():
@@ -875,28 +594,16 @@ def gif_html(path: PathLike, width: int | None = None) -> str:
     data = gif.read_bytes()
     if not data.startswith((b"GIF87a", b"GIF89a")):
         raise ImageError(f"{gif} is not a GIF file: save animations with save_gif(frames, path)")
-    encoded = base64.b64encode(data).decode("ascii")
     size = f' width="{int(width)}"' if width else ""
     alt = html.escape(gif.name, quote=True)
-    return f'<img src="data:image/gif;base64,{encoded}" alt="{alt}"{size}/>'
+    return f'<img src="data:image/gif;base64,{base64.b64encode(data).decode("ascii")}" alt="{alt}"{size}/>'
 
 
 def show_gif(path: PathLike, width: int | None = None) -> None:
-    """Display an animated GIF in a notebook (an HTML ``<img>`` with a base64 data URI).
-
-    Browsers animate it and nbval compares it as plain HTML.
-
-    Args:
-        path: the GIF file (e.g. what ``save_gif`` returned).
-        width: optional display width in pixels.
-    """
+    """Display an animated GIF in a notebook (browsers animate it; nbval compares plain HTML)."""
     from IPython.display import HTML, display
 
     display(HTML(gif_html(path, width)))
-
-
-# ----------------------------------------------------------------------------------------------
-# Sample data
 
 
 def sample_images(kind: str = "photo") -> dict[str, Path]:
@@ -906,12 +613,11 @@ def sample_images(kind: str = "photo") -> dict[str, Path]:
         kind: "photo" or "style".
 
     Returns:
-        {name: Path}, sorted by name; the name is the file name without extension
-        (e.g. ``sample_images("photo")["coffee"]``).
+        {name: Path} sorted by name, the name being the file name without extension.
 
     Raises:
         ParameterError: unknown kind.
-        ImageError: the data folder is missing (the package was installed without the repository).
+        ImageError: the data folder is missing (installed without the repository).
     """
     folder_name = _SAMPLE_FOLDERS.get(str(kind).lower())
     if folder_name is None:
@@ -920,9 +626,8 @@ def sample_images(kind: str = "photo") -> dict[str, Path]:
     folder = root / folder_name
     if not folder.is_dir():
         raise ImageError(
-            f"sample images not found in {folder}: cadl_utils was installed without the "
-            "repository's data/ folder. Install from a clone with pip install -e . , or set "
-            "CADL_DATA_DIR to a folder holding photos/ and styles/"
-        )
+            f"sample images not found in {folder}: cadl_utils was installed without the repository's "
+            "data/ folder. Install from a clone with pip install -e . , or set CADL_DATA_DIR to a "
+            "folder holding photos/ and styles/")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in READ_EXTENSIONS and p.is_file())
     return {p.stem: p for p in files}

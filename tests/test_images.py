@@ -617,7 +617,10 @@ def write_half_then(error: BaseException):
     """A stand-in for PIL.Image.Image.save that writes some bytes and then fails."""
 
     def fake_save(self, fp, *args, **kwargs):
-        Path(fp).write_bytes(b"partial data")
+        if hasattr(fp, "write"):  # imageio (GIF) hands Pillow an open file, save_image a path
+            fp.write(b"partial data")
+        else:
+            Path(fp).write_bytes(b"partial data")
         raise error
 
     return fake_save

@@ -50,6 +50,14 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if p.name.startswith(".") or p.suffix in (".tmp", ".part"))
 
 
+def write_partial(fp, data: bytes) -> None:
+    """What a fake Pillow ``save`` writes before failing: imageio (GIF) passes an open file, save_image a path."""
+    if hasattr(fp, "write"):
+        fp.write(data)
+    else:
+        Path(fp).write_bytes(data)
+
+
 def read_gif(path: Path) -> list[np.ndarray]:
     """All frames of a GIF as uint8 RGB arrays; fails on a truncated or invalid file."""
     frames = []
@@ -577,7 +585,7 @@ def test_disk_full_during_a_gif_write_keeps_the_previous_gif(tmp_path, monkeypat
     before = target.read_bytes()
 
     def fill_the_disk(self, fp, *args, **kwargs):
-        Path(fp).write_bytes(b"GIF89a half a file")
+        write_partial(fp, b"GIF89a half a file")
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Image.Image, "save", fill_the_disk)
@@ -867,7 +875,7 @@ def test_cli_style_interrupted_mid_run_exits_130_with_a_partial_gif(style_cli, t
 
 def test_cli_interrupted_while_writing_leaves_nothing_at_the_target(style_cli, tmp_path, monkeypatch, capsys):
     def write_half_then_interrupt(self, fp, *args, **kwargs):
-        Path(fp).write_bytes(b"GIF89a\x00\x01 half a file")
+        write_partial(fp, b"GIF89a\x00\x01 half a file")
         raise KeyboardInterrupt
 
     inputs = _style_inputs(tmp_path)
@@ -888,7 +896,7 @@ def test_cli_interrupted_while_writing_keeps_the_previous_output(style_cli, tmp_
     before = (out / "style.gif").read_bytes()
 
     def write_half_then_interrupt(self, fp, *a, **k):
-        Path(fp).write_bytes(b"GIF89a\x00\x01 half a file")
+        write_partial(fp, b"GIF89a\x00\x01 half a file")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Image.Image, "save", write_half_then_interrupt)
@@ -986,7 +994,7 @@ def test_cli_dream_interrupted_before_the_first_frame_writes_nothing(dream_cli, 
 
 def test_cli_zoom_interrupted_while_writing_the_gif_leaves_nothing(dream_cli, tmp_path, monkeypatch, capsys):
     def write_half_then_interrupt(self, fp, *args, **kwargs):
-        Path(fp).write_bytes(b"GIF89a\x00\x01 half a file")
+        write_partial(fp, b"GIF89a\x00\x01 half a file")
         raise KeyboardInterrupt
 
     source = save_image(noise(32, 32), tmp_path / "photo.png")
