@@ -45,38 +45,26 @@ def gif_frames(path) -> int:
         return gif.n_frames
 
 
-def _trace_counter(monkeypatch, cls):
-    """Record every instance of an engine class created from now on; return a function summing their
-    ``trace_count`` (independent of the explorers' own bookkeeping)."""
-    created = []
-    original = cls.__init__
+@pytest.fixture
+def traces(monkeypatch):
+    """Total traces of every tf.function made from now on (a recompilation anywhere shows up), observed
+    from outside: ``tf.function`` is wrapped to remember what it makes."""
+    import tensorflow as tf
 
-    def recording(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        created.append(self)
+    made, real = [], tf.function
 
-    monkeypatch.setattr(cls, "__init__", recording)
-    return lambda: sum(engine.trace_count for engine in created)
+    def recording(*args, **kwargs):
+        if not args and "func" not in kwargs:  # used as @tf.function(...): a decorator
+            return lambda func: recording(func, **kwargs)
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tf, "function", recording)
+    return lambda: sum(function.experimental_get_tracing_count() for function in made)
 
 
 @pytest.fixture
-def step_traces(monkeypatch):
-    """Total traces of every dream engine (Dreamer) created in the test."""
-    from cadl_utils.dream import Dreamer
-
-    return _trace_counter(monkeypatch, Dreamer)
-
-
-@pytest.fixture
-def style_traces(monkeypatch):
-    """Total traces of every StyleTransfer created in the test."""
-    from cadl_utils.style import StyleTransfer
-
-    return _trace_counter(monkeypatch, StyleTransfer)
-
-
-@pytest.fixture
-def dream(step_traces, tiny_model, tmp_path):
+def dream(traces, tiny_model, tmp_path):
     """A DreamExplorer on the tiny model, previews computed synchronously."""
     return widgets.DreamExplorer(tiny_model, profile="quick", layer="mixed", channel=0, frames=3,
                                  threaded=False, output_dir=tmp_path)  # fmt: skip
@@ -185,17 +173,17 @@ def test_first_preview_is_a_png_of_the_preview_size(dream):
     assert "preview ready" in dream.status_text
 
 
-def test_channel_change_updates_preview_and_label_without_retracing(dream, step_traces):
-    before_png, before_label, traces = bytes(dream.preview.value), dream.preview_label.value, dream.trace_count
-    assert traces == step_traces() >= 1
+def test_channel_change_updates_preview_and_label_without_retracing(dream, traces):
+    before_png, before_label, count = bytes(dream.preview.value), dream.preview_label.value, traces()
+    assert count >= 1
     dream.channel.value = 5
     assert bytes(dream.preview.value) != before_png
     assert dream.preview_label.value != before_label and "channel 5" in dream.preview_label.value
-    assert dream.trace_count == step_traces() == traces
+    assert traces() == count
 
 
-def test_step_size_octaves_and_image_changes_do_not_retrace(dream, step_traces):
-    traces = step_traces()
+def test_step_size_octaves_and_image_changes_do_not_retrace(dream, traces):
+    count = traces()
     seen = {bytes(dream.preview.value)}
     dream.step_size.value = 0.05
     seen.add(bytes(dream.preview.value))
@@ -204,18 +192,19 @@ def test_step_size_octaves_and_image_changes_do_not_retrace(dream, step_traces):
     dream.picker.dropdown.value = "(noise)"
     seen.add(bytes(dream.preview.value))
     assert len(seen) == 4
-    assert step_traces() == traces
+    assert traces() == count
 
 
-def test_layer_change_relabels_and_reuses_objectives(dream, step_traces):
-    traces = step_traces()
+def test_layer_change_relabels_and_reuses_objectives(dream, traces):
+    count = traces()
     dream.layer.value = "softmax"
     assert dream.channel.max == 9
     assert "class" in dream.channel_label.value and "class" in dream.preview_label.value
-    assert step_traces() == traces + 1  # a new layer is a new objective: one trace
+    count_with_softmax = traces()
+    assert count_with_softmax > count  # a new layer is a new objective: a new compiled step
     dream.layer.value = "mixed"
     dream.channel.value = 2
-    assert step_traces() == traces + 1  # back to a known layer: its compiled step is reused
+    assert traces() == count_with_softmax  # back to a known layer: its compiled step is reused
     assert dream.stats.failed == 0
 
 
@@ -231,27 +220,27 @@ def _gated_explorer(tiny_model, tmp_path, gate_after_compute: bool):
     """A threaded explorer whose first preview waits for a gate (before or after its engine call)."""
     explorer = widgets.DreamExplorer(tiny_model, profile="quick", layer="mixed", channel=0, threaded=True,
                                      output_dir=tmp_path)  # fmt: skip
-    real = explorer._compute_preview
+    real = explorer._run
     explorer.gate, explorer.started = threading.Event(), threading.Event()
     explorer.calls, explorer.first_reports = [], []
 
-    def gated(params, report):
+    def gated(params, preview, callback):
         explorer.calls.append(params.channel)
         if len(explorer.calls) > 1:
-            return real(params, report)
+            return real(params, preview, callback)
 
-        def logged(step, total):
-            answer = report(step, total)
+        def logged(info):
+            answer = callback(info)
             explorer.first_reports.append(answer)
             return answer
 
         if gate_after_compute:
-            picture = real(params, logged)
+            done = real(params, preview, logged)
         explorer.started.set()
         assert explorer.gate.wait(10)
-        return picture if gate_after_compute else real(params, logged)
+        return done if gate_after_compute else real(params, preview, logged)
 
-    explorer._compute_preview = gated
+    explorer._run = gated
     return explorer
 
 
@@ -264,8 +253,8 @@ def test_stale_previews_are_dropped(tiny_model, tmp_path):
     explorer.channel.value = 3  # replaces the queued request for 2
     explorer.gate.set()
     assert explorer.wait(30)
-    assert explorer.calls == [1, 3]
-    assert explorer.stats.shown == shown + 1 and explorer.stats.dropped == 1
+    assert explorer.calls == [1, 3]  # the request for 2 was stale before it started: never computed
+    assert explorer.stats.shown == shown + 1 and explorer.stats.dropped == 2  # 1 (finished late) and 2
     assert "channel 3" in explorer.preview_label.value
     newest = bytes(explorer.preview.value)
     explorer.threaded = False
@@ -285,8 +274,8 @@ def test_a_stale_preview_stops_at_its_next_step(tiny_model, tmp_path):
 
 
 def test_a_superseded_generation_is_not_shown(dream):
-    old = dream._next_generation()
-    dream._next_generation()
+    old = dream._generation
+    dream._generation += 1
     before = bytes(dream.preview.value)
     assert dream._preview_job(old) is False
     assert bytes(dream.preview.value) == before
@@ -381,7 +370,7 @@ def test_repr_mimebundle_shows_the_container(dream):
 
 def test_preview_errors_are_shown_in_the_status_line(dream):
     png = bytes(dream.preview.value)
-    dream._compute_preview = lambda params, report: (_ for _ in ()).throw(LayerError("layer X needs 300 px"))
+    dream._run = lambda params, preview, callback: (_ for _ in ()).throw(LayerError("layer X needs 300 px"))
     dream.channel.value = 4
     assert "preview failed" in dream.status_text and "needs 300 px" in dream.status_text
     assert bytes(dream.preview.value) == png
@@ -390,7 +379,7 @@ def test_preview_errors_are_shown_in_the_status_line(dream):
 # --- fractal zoom ---------------------------------------------------------------------------------------
 
 
-def test_zoom_explorer_previews_frames_and_renders_the_gif(step_traces, tiny_model, tmp_path):
+def test_zoom_explorer_previews_frames_and_renders_the_gif(traces, tiny_model, tmp_path):
     zoom = widgets.ZoomExplorer(tiny_model, profile="quick", layer="mixed", frames=3, threaded=False,
                                 output_dir=tmp_path)  # fmt: skip
     zoom_classes = {"cadl-zoom-margin", "cadl-zoom-x", "cadl-zoom-y", "cadl-frames"}
@@ -398,11 +387,11 @@ def test_zoom_explorer_previews_frames_and_renders_the_gif(step_traces, tiny_mod
     with Image.open(io.BytesIO(bytes(zoom.preview.value))) as picture:
         width, height = picture.size
     assert width > 1.9 * height  # two frames side by side
-    traces, png = step_traces(), bytes(zoom.preview.value)
+    count, png = traces(), bytes(zoom.preview.value)
     zoom.margin.value = 0.08
     zoom.center_x.value = 0.2
     assert bytes(zoom.preview.value) != png and "margin 0.080" in zoom.preview_label.value
-    assert step_traces() == traces == zoom.trace_count
+    assert traces() == count
     zoom.frames_slider.value = 4
     path = zoom.run()
     assert gif_frames(path) == 4 and path.name.startswith("zoom_")
@@ -411,19 +400,19 @@ def test_zoom_explorer_previews_frames_and_renders_the_gif(step_traces, tiny_mod
 # --- style transfer -------------------------------------------------------------------------------------
 
 
-def test_style_explorer_weights_update_the_preview_without_retracing(style_traces, tiny_model, tmp_path):
+def test_style_explorer_weights_update_the_preview_without_retracing(traces, tiny_model, tmp_path):
     style = widgets.StyleExplorer(tiny_model, profile="quick", steps=4, threaded=False, output_dir=tmp_path)
     assert CONTRACT | {"cadl-weight-content", "cadl-weight-style", "cadl-weight-tv", "cadl-image-picker",
                        "cadl-image-path", "cadl-steps"} <= classes_in(style.widget)  # fmt: skip
     assert isinstance(style.style_weight, w.FloatLogSlider) and style.style_weight.continuous_update is False
-    traces, png, label = style_traces(), bytes(style.preview.value), style.preview_label.value
-    assert traces == style.trace_count >= 1
+    count, png, label = traces(), bytes(style.preview.value), style.preview_label.value
+    assert count >= 1
     style.style_weight.value = 1000.0
     assert bytes(style.preview.value) != png and style.preview_label.value != label
     assert "style 1e+03" in style.preview_label.value
     style.content_weight.value = 0.01
     style.tv_weight.value = 1.0
-    assert style_traces() == traces
+    assert traces() == count
     png = bytes(style.preview.value)
     style.preserve_color.value = True
     assert bytes(style.preview.value) != png and "colours kept" in style.preview_label.value
@@ -443,7 +432,7 @@ def test_style_explorer_changes_style_image(tiny_model, tmp_path):
 # --- guided hallucination -------------------------------------------------------------------------------
 
 
-def test_guided_explorer_presets_and_weights(step_traces, tiny_model, tmp_path):
+def test_guided_explorer_presets_and_weights(traces, tiny_model, tmp_path):
     from cadl_utils.guided import PRESETS
 
     guided = widgets.GuidedExplorer(tiny_model, profile="quick", preset="l1", steps=4, threaded=False,
@@ -452,12 +441,12 @@ def test_guided_explorer_presets_and_weights(step_traces, tiny_model, tmp_path):
     for slider in (guided.feature_weight, guided.pixel_weight, guided.tv_weight):
         assert isinstance(slider, w.FloatSlider) and slider.min < 0 < slider.max
     assert guided.feature_weight.value == PRESETS["l1"].feature_weight
-    traces, png, label = step_traces(), bytes(guided.preview.value), guided.preview_label.value
+    count, png, label = traces(), bytes(guided.preview.value), guided.preview_label.value
     guided.feature_weight.value = -1.5
     assert bytes(guided.preview.value) != png and guided.preview_label.value != label
     assert "feature -1.50" in guided.preview_label.value
     guided.pixel_weight.value = 0.0
-    assert step_traces() == traces == guided.trace_count
+    assert traces() == count
     guided.preset.value = "dot_notv"
     assert guided.pixel_weight.value == 0.0 and guided.tv_weight.value == 0.0
     assert "preset dot_notv" in guided.preview_label.value
@@ -470,7 +459,7 @@ def test_guided_explorer_presets_and_weights(step_traces, tiny_model, tmp_path):
 
 
 @pytest.mark.slow
-def test_dream_explorer_on_untrained_inception5h(step_traces, tmp_path, monkeypatch):
+def test_dream_explorer_on_untrained_inception5h(traces, tmp_path, monkeypatch):
     monkeypatch.setenv("CADL_WEIGHTS", "untrained")
     explorer = widgets.DreamExplorer(profile="quick", threaded=False, output_dir=tmp_path)
     assert explorer.model.name == "inception5h" and explorer.model.weights == "untrained"
@@ -478,10 +467,10 @@ def test_dream_explorer_on_untrained_inception5h(step_traces, tmp_path, monkeypa
     assert explorer.layer.value == "mixed4d_3x3_bottleneck" and explorer.channel.value == 139
     assert "mixed4d_3x3_bottleneck (" in dict((v, k) for k, v in explorer.layer.options)["mixed4d_3x3_bottleneck"]
     assert explorer.stats.shown == 1, explorer.status_text
-    traces, png, label = step_traces(), bytes(explorer.preview.value), explorer.preview_label.value
+    count, png, label = traces(), bytes(explorer.preview.value), explorer.preview_label.value
     explorer.channel.value = 140
     assert bytes(explorer.preview.value) != png and explorer.preview_label.value != label
-    assert step_traces() == traces == explorer.trace_count
+    assert traces() == count
     explorer.layer.value = "softmax2"
     assert "class" in explorer.channel_label.value
     assert explorer.stats.failed == 0, explorer.status_text

@@ -1,0 +1,235 @@
+"""The explorer base: controls wired to an engine, a live preview and a Run button that writes a GIF.
+
+Each change of a control bumps a generation counter and queues a preview on one worker thread. A
+preview that is no longer the newest is not shown, and a running one stops at its next step (the
+engines stop when their callback returns False). Previews and runs share the worker, so an objective
+never changes under a running job. ``update_preview()`` and ``run()`` work synchronously (tests, scripts).
+"""
+
+import html
+import threading
+import time
+from concurrent import futures
+from contextlib import suppress
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable, Sequence
+
+import ipywidgets as w
+
+from ..config import Profile, profile as active_profile
+from ..errors import CadlError, ParameterError
+from ..models import resolve_model
+from ..runs import Result, StepInfo
+from .controls import ImagePicker, png_bytes, tag, untrained_banner
+
+_RUN = "Run (full-size GIF)"
+_PROBLEM = '<span style="color:#a94442">&#9888; '
+# The smallest side at which a preview is shown on screen (small previews are scaled up for viewing).
+_MIN_DISPLAY = 192
+
+
+def _error_text(error: BaseException) -> str:
+    """The message for the status line; unexpected errors also name their type."""
+    return str(error) if isinstance(error, CadlError) else f"{type(error).__name__}: {error}"
+
+
+class Explorer:
+    """Preview runner, Run button, status line and layout shared by the explorers.
+
+    A subclass puts its controls in ``self.controls`` (name -> widget; those named in ``unwatched`` ask
+    for no preview), makes its ImagePickers with ``_picker``, calls ``_finish`` and implements
+    ``_run(params, preview, callback) -> (Result, file name)`` (calls the engine) and ``_describe(params)``
+    (the preview's caption); ``params`` is what ``params()`` returns.
+    """
+
+    gif_prefix = "explorer"
+    unwatched: tuple[str, ...] = ()
+
+    def __init__(self, model: Any, profile: Profile | str | None, *, threaded: bool = True,
+                 output_dir: str | Path = "outputs", preview: bool = True):
+        """Args (every explorer's):
+        model: a Model, a model name, or None for inception5h with ``CADL_WEIGHTS``.
+        profile: a Profile, ``quick``/``full``, or None for ``CADL_PROFILE``.
+        threaded: previews and runs in a background thread; output_dir: where Run writes GIFs;
+        preview: compute the first preview as soon as the explorer is built.
+        """
+        self.model = resolve_model(model)
+        self.profile = profile if isinstance(profile, Profile) else active_profile(profile)
+        self.threaded, self.output_dir, self._first_preview = bool(threaded), Path(output_dir), preview
+        self.controls: dict[str, w.Widget] = {}
+        self.pickers: dict[str, ImagePicker] = {}
+        self.status = tag(w.HTML(value="", layout=w.Layout(width="100%")), "cadl-status")
+        self.progress = tag(w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="12em")), "cadl-progress")
+        self.preview = tag(w.Image(format="png"), "cadl-preview")
+        self.preview_label = tag(w.HTML(value=""), "cadl-preview-label")
+        self.gif = tag(w.Image(format="gif", layout=w.Layout(display="none")), "cadl-gif")
+        self.run_button = tag(w.Button(description=_RUN, icon="play", button_style="primary"), "cadl-run")
+        self.run_button.on_click(self._clicked_run)
+        self.stats = SimpleNamespace(shown=0, dropped=0, failed=0)  # previews shown, dropped as stale, failed
+        self.last_gif: Path | None = None
+        self.widget: w.VBox | None = None
+        self._generation, self._quiet, self._running = 0, False, False
+        self._worker = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadl-widgets")
+        self._last_job: futures.Future | None = None
+        self._stop = threading.Event()
+
+    def _picker(self, name: str, kind: str, image: Any, noise: bool = False) -> ImagePicker:
+        """An ImagePicker at the profile's size that reports bad images in the status line."""
+        picker = ImagePicker(kind, image, description=name, max_side=self.profile.size, noise=noise,
+                             report=lambda text: self._say(text, problem=True))
+        self.pickers[name] = picker
+        return picker
+
+    def _finish(self, rows: Sequence[w.Widget]) -> None:
+        """Lay the widget out, watch the controls and (optionally) compute the first preview now."""
+        banner = untrained_banner(self.model)
+        self.widget = w.VBox(([banner] if banner else []) + list(rows) + [w.HBox([self.run_button, self.progress]),
+                             self.status, w.HBox([self.preview, self.preview_label]), self.gif])
+        for name, control in self.controls.items():
+            if name not in self.unwatched:
+                control.observe(self.request_preview, "value")
+        for picker in self.pickers.values():
+            picker.on_change(self.request_preview)
+        if self._first_preview:
+            self.update_preview()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _say(self, text: str, problem: bool = False) -> None:
+        escaped = html.escape(text, quote=False)
+        self.status.value = f"{_PROBLEM}{escaped}</span>" if problem else escaped
+
+    @property
+    def status_text(self) -> str:
+        """The status line as plain text."""
+        return html.unescape(self.status.value.replace(_PROBLEM, "").replace("</span>", ""))
+
+    def params(self) -> SimpleNamespace:
+        """The controls' values now, and each picker's image, ``<name>_name`` and ``<name>_version``."""
+        values = {name: control.value for name, control in self.controls.items()}
+        for name, picker in self.pickers.items():
+            values.update({name: picker.image, f"{name}_name": picker.name, f"{name}_version": picker.version})
+        return SimpleNamespace(**values)
+
+    def _preview_steps(self, steps: int, step: float, cap: float) -> tuple[int, float]:
+        """(steps, step) of a preview: at most the profile's preview steps, each larger so that they move the
+        pixels about as far as ``steps`` steps of ``step`` do; the larger step is capped at ``cap``."""
+        fewer = max(1, min(steps, self.profile.preview_steps))
+        return fewer, min(cap, step * steps / fewer)
+
+    # --- previews ----------------------------------------------------------------------------------
+    def _quietly(self, change: Callable[[], Any]) -> None:
+        """Run ``change``, which moves controls from code, then ask for one preview (not one per control)."""
+        self._quiet = True
+        try:
+            change()
+        finally:
+            self._quiet = False
+        self.request_preview()
+
+    def request_preview(self, _change: Any = None) -> None:
+        """Ask for a new preview (on the worker when ``threaded``); older ones are dropped."""
+        if self._quiet:
+            return
+        self._generation += 1  # only the widgets' (single) event thread changes it
+        if self.threaded:
+            self._say("updating the preview...")
+            self._last_job = self._worker.submit(self._preview_job, self._generation)
+        else:
+            self._preview_job(self._generation)
+
+    def update_preview(self) -> bool:
+        """Recompute the preview now, in this thread; False if it failed (the status line says why)."""
+        self.wait()
+        self._generation += 1
+        return self._preview_job(self._generation)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until queued previews and runs are done; False if ``timeout`` seconds passed first."""
+        return self._last_job is None or not futures.wait([self._last_job], timeout).not_done
+
+    def _preview_job(self, generation: int) -> bool:
+        """Compute and show one preview unless a newer request supersedes it."""
+        started, picture = time.perf_counter(), None
+        try:
+            if generation == self._generation:
+                params = self.params()
+                result, _ = self._run(params, True, self._callback("preview", generation))
+                picture = None if result.interrupted else self._picture(result)
+        except Exception as error:  # noqa: BLE001 - shown to the user; the previous preview stays
+            self.stats.failed += 1
+            if generation == self._generation:
+                self._say(f"preview failed: {_error_text(error)}", problem=True)
+            return False
+        if picture is None or generation != self._generation:
+            self.stats.dropped += 1
+            return False
+        height, width = picture.shape[:2]
+        self.preview.value = png_bytes(picture)
+        longest = max(height, width)
+        self.preview.width = str(_MIN_DISPLAY * width // longest) if longest < _MIN_DISPLAY else ""
+        self.preview_label.value = html.escape(f"{self._describe(params)} ({width}x{height} px)", quote=False)
+        self.stats.shown += 1
+        self._say(f"preview ready ({time.perf_counter() - started:.1f} s)")
+        return True
+
+    def _picture(self, result: Result) -> Any:
+        """What a preview shows of the engine's result."""
+        return result.image
+
+    def _callback(self, what: str, generation: int | None) -> Callable[[StepInfo], bool]:
+        """The engine callback: moves the progress bar; False (stop) once stale or when Stop was clicked."""
+
+        def callback(info: StepInfo) -> bool:
+            if (generation != self._generation) if generation is not None else self._stop.is_set():
+                return False
+            self.progress.max = max(1, int(info.total))
+            self.progress.value = min(int(info.step), self.progress.max)
+            self.status.value = html.escape(f"{what}: step {info.step} of {info.total}")
+            return True
+
+        return callback
+
+    # --- the Run button ----------------------------------------------------------------------------
+    def _clicked_run(self, _button: Any) -> None:
+        if self._running:
+            self._stop.set()
+            self._say("stopping after this step...")
+        elif self.threaded:
+            self._say("rendering the GIF...")
+            self._running = True  # the button means Stop at once
+            self._stop.clear()
+            self._last_job = self._worker.submit(self._run_job)
+        else:
+            with suppress(Exception):  # the status line shows it; a button has no caller to raise to
+                self.run()
+
+    def run(self) -> Path:
+        """Render the full-size GIF now, in this thread, save it in ``output_dir``, show it and return its
+        path. Raises CadlError for bad settings or images (also shown in the status line)."""
+        self.wait()
+        self._stop.clear()
+        return self._run_job()
+
+    def _run_job(self) -> Path:
+        started, self._running = time.perf_counter(), True
+        self.run_button.description, self.run_button.icon = "Stop", "stop"
+        try:
+            result, name = self._run(self.params(), False, self._callback("rendering", None))
+            if not result.frames:
+                raise ParameterError("the run was stopped before its first frame: nothing to save; click Run again")
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._") or "image"
+            self.last_gif = result.save_gif(self.output_dir / f"{self.gif_prefix}_{safe}.gif")
+        except Exception as error:
+            self._say(f"run failed: {_error_text(error)}", problem=True)
+            raise
+        finally:
+            self._running = False
+            self.run_button.description, self.run_button.icon = _RUN, "play"
+        self.gif.value, self.gif.layout.display = self.last_gif.read_bytes(), None
+        stopped = " (stopped early)" if result.interrupted else ""
+        seconds = time.perf_counter() - started
+        self._say(f"saved {self.last_gif} ({len(result.frames)} frames, {seconds:.1f} s){stopped}")
+        return self.last_gif

@@ -1,0 +1,239 @@
+"""The small controls: PNG bytes, the untrained banner, layer and channel pickers, sliders, images."""
+
+import html
+import io
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import ipywidgets as w
+import numpy as np
+from PIL import Image as PILImage
+
+from .. import images
+from ..config import cache_dir
+from ..errors import CadlError, ImageError, ParameterError
+
+#: Layer kinds offered by the Deep Dream layer dropdown (ReLU convs are dreamt on their pre-ReLU twin).
+DREAM_KINDS = ("conv", "mixed", "logits", "softmax")
+#: Layer kinds whose channels are classes (the channel slider shows their label).
+CLASS_KINDS = ("logits", "softmax")
+# First match is the layer an explorer starts on (the classic notebook's favourite, then a safe one).
+_PREFERRED_LAYERS = ("mixed4d_3x3_bottleneck", "mixed4c", "mixed")
+_PREFERRED_CHANNEL = 139
+_NOISE, _YOURS = "(noise)", "(your image)"
+
+
+def tag(widget: Any, css_class: str) -> Any:
+    """Add the contract's CSS class and return the widget (so construction stays one expression)."""
+    widget.add_class(css_class)
+    return widget
+
+
+def slider(kind: type, css_class: str, description: str, **options: Any) -> Any:
+    """A slider (or checkbox) of class ``css_class`` that reports a change only when released."""
+    return tag(kind(description=description, continuous_update=False, **options), css_class)
+
+
+def png_bytes(image: Any) -> bytes:
+    """The PNG file's bytes of an image array (for an ``ipywidgets.Image``)."""
+    buffer = io.BytesIO()
+    PILImage.fromarray(images.to_uint8(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def banner_html(model: Any) -> str | None:
+    """The banner's inner HTML for a model with untrained weights (or an ``auto`` fallback), else None."""
+    reason = getattr(model, "fallback_reason", None)
+    if getattr(model, "weights", None) != "untrained" and not reason:
+        return None
+    name = html.escape(str(getattr(model, "name", "model")))
+    lines = ["<b>These pictures come from an untrained network (random weights): expect textures, not jellyfish.</b>"]
+    if reason:
+        lines.append(f"weights='auto' fell back to the untrained stand-in because: {html.escape(str(reason))}")
+    if name == "inception5h":
+        lines.append("To get the real inception5h, set <code>CADL_WEIGHTS=pretrained</code> before starting "
+                     "Jupyter, or load it with <code>load_model(weights=\"pretrained\")</code>. It needs internet "
+                     f"once (about 50 MB, then cached in <code>{html.escape(str(cache_dir()))}</code>); offline, "
+                     "put <code>inception5h.zip</code> in that folder.")
+    else:
+        lines.append(f"To get the real {name}, set <code>CADL_WEIGHTS=pretrained</code> or load it with "
+                     f"<code>load_model(\"{name}\", weights=\"pretrained\")</code> (needs internet once).")
+    return ('<div style="background:#fff3cd;border:2px solid #d39e00;border-radius:4px;color:#533f03;'
+            f'padding:8px 12px;margin:4px 0;line-height:1.4">&#9888; {"<br>".join(lines)}</div>')
+
+
+def untrained_banner(model: Any) -> w.HTML | None:
+    """An ``ipywidgets.HTML`` warning (class ``cadl-untrained-banner``) for untrained weights, else None."""
+    text = banner_html(model)
+    return None if text is None else tag(w.HTML(value=text, layout=w.Layout(width="100%")), "cadl-untrained-banner")
+
+
+def show_banner(model: Any) -> bool:
+    """Display the banner as plain HTML output (visible without widgets: nbval, GitHub); True if shown."""
+    text = banner_html(model)
+    if text is not None:
+        from IPython.display import HTML, display
+
+        display(HTML(f'<div class="cadl-untrained-banner">{text}</div>'))
+    return text is not None
+
+
+def layer_dropdown(model: Any, kinds: Sequence[str] | None = DREAM_KINDS, value: str | None = None) -> w.Dropdown:
+    """A dropdown (class ``cadl-layer``) of the model's layers of ``kinds`` (None: all), shown as
+    ``"name (C channels)"``, starting at ``value`` (default: a classic Deep Dream layer, else the middle one)."""
+    infos = [info for info in model.layers if kinds is None or info.kind in kinds]
+    names = [info.name for info in infos]
+    offered = f"kinds {', '.join(kinds or ())}"
+    if not names:
+        raise ParameterError(f"{getattr(model, 'name', 'the model')} has no layers of {offered}: choose other kinds")
+    if value is None:
+        value = next((name for name in _PREFERRED_LAYERS if name in names), names[len(names) // 2])
+    elif value not in names:
+        model.layer(value)  # an unknown name raises LayerError with the closest names
+        raise ParameterError(f"layer {value!r} is not offered here: use a layer of {offered}")
+    options = [(f"{info.name} ({info.channels} channels)", info.name) for info in infos]
+    return tag(w.Dropdown(options=options, value=value, description="layer", layout=w.Layout(width="28em")),
+               "cadl-layer")
+
+
+class ChannelSlider:
+    """A channel (or class) slider of one layer (``.slider``, class ``cadl-channel``) and a label naming
+    the choice (``.label``, class ``cadl-channel-label``: ``class 647: jellyfish`` or ``channel 139 of 528``)."""
+
+    def __init__(self, model: Any, layer: str, value: int | None = None):
+        self.model, self.layer = model, layer
+        self.slider = slider(w.IntSlider, "cadl-channel", "channel", min=0, max=model.layer(layer).channels - 1)
+        self.label = tag(w.Label(), "cadl-channel-label")
+        self.widget = w.HBox([self.slider, self.label])
+        self.slider.observe(lambda _change: self._relabel(), "value")
+        self.set_layer(layer, self._default(layer) if value is None else value)
+
+    def _default(self, layer: str) -> int:
+        """Jellyfish for class layers, channel 139 where it exists, else 0."""
+        channels = self.model.layer(layer).channels
+        if self.model.layer(layer).kind not in CLASS_KINDS:
+            return _PREFERRED_CHANNEL if _PREFERRED_CHANNEL < channels else 0
+        try:
+            index = int(self.model.label_index("jellyfish"))
+        except CadlError:
+            return 0
+        return index if 0 <= index < channels else 0
+
+    def set_layer(self, layer: str, value: int | None = None) -> None:
+        """Point the slider at ``layer``, at channel ``value`` (default: the current one if it fits)."""
+        channels = self.model.layer(layer).channels
+        if value is None:
+            value = self.slider.value if self.slider.value < channels else self._default(layer)
+        self.model.check_channel(layer, int(value))
+        self.layer = layer
+        self.slider.max = max(self.slider.max, channels - 1)  # max never below the value: ipywidgets would clamp
+        self.slider.value = int(value)
+        self.slider.max = channels - 1
+        self._relabel()
+
+    def describe(self, index: int | None = None) -> str:
+        """``class 647: jellyfish`` for class layers, ``channel 139 of 528`` otherwise."""
+        index = self.slider.value if index is None else int(index)
+        info = self.model.layer(self.layer)
+        if info.kind in CLASS_KINDS:
+            return f"class {index}: {self.model.label(index)}"
+        return f"channel {index} of {info.channels}"
+
+    def _relabel(self) -> None:
+        self.slider.description = "class" if self.model.layer(self.layer).kind in CLASS_KINDS else "channel"
+        self.label.value = self.describe()
+
+
+def channel_slider(model: Any, layer: str, value: int | None = None) -> ChannelSlider:
+    """A ChannelSlider for ``layer`` starting at ``value`` (default: jellyfish for class layers, 139 or 0)."""
+    return ChannelSlider(model, layer, value)
+
+
+def samples(kind: str) -> dict[str, Path]:
+    """The sample images of a kind by name (none when the package was installed without data/)."""
+    try:
+        return images.sample_images(kind)
+    except ImageError:
+        return {}
+
+
+class ImagePicker:
+    """Choose an image: a sample dropdown (``cadl-image-picker``), a path box (``cadl-image-path``, press
+    Enter) and an upload button (``cadl-image-upload``), all in ``.widget``.
+
+    ``image`` is the current float32 [H, W, 3] image (long side at most ``max_side``), ``name`` its short
+    name, ``version`` grows with each new image. A bad path or upload keeps the image; ``error`` and
+    ``report(message)`` say why.
+    """
+
+    def __init__(self, kind: str = "photo", image: Any = None, *, description: str = "image",
+                 max_side: int | None = None, noise: bool = False, report: Callable[[str], None] | None = None):
+        """Args: kind: ``photo`` or ``style`` samples; image: a path, array, sample name or None (the first
+        sample); noise: offer grey noise; report: called with the message of a refused image."""
+        self.max_side, self.report, self.error, self.version = max_side, report, None, 0
+        self._listeners: list[Callable[[], None]] = []
+        self._sources: dict[str, Any] = {**samples(kind), **({_NOISE: _NOISE} if noise else {})}
+        first = image if isinstance(image, str) and image in self._sources else None
+        if image is not None and first is None:
+            self._sources, first = {_YOURS: image, **self._sources}, _YOURS
+        if not self._sources:
+            raise ImageError("no sample images are available; pass an image, e.g. image='my_photo.jpg'")
+        first = first or next(iter(self._sources))
+        self.image, self.name = self._load(self._sources[first]), self._name_of(first, image)
+        self.dropdown = tag(w.Dropdown(options=list(self._sources), value=first, description=description),
+                            "cadl-image-picker")
+        self.path = tag(w.Text(placeholder="or type an image path, then Enter", continuous_update=False,
+                               layout=w.Layout(width="22em")), "cadl-image-path")
+        self.upload = tag(w.FileUpload(accept="image/*", multiple=False, description="upload"), "cadl-image-upload")
+        self.widget = w.HBox([self.dropdown, self.path, self.upload])
+        self.dropdown.observe(self._picked, "value")
+        self.path.observe(self._typed, "value")
+        self.upload.observe(self._uploaded, "value")
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every new image."""
+        self._listeners.append(callback)
+
+    def use(self, source: Any, name: str | None = None, *, what: str = "image") -> bool:
+        """Switch to an image (anything ``images.as_image`` accepts); False (image kept, ``error`` and
+        ``report`` say why) if it cannot be used."""
+        try:
+            image = self._load(source, what)
+        except CadlError as error:
+            self.error = f"could not use that {'image' if what == 'image' else 'upload'}, keeping {self.name!r}: {error}"
+            if self.report is not None:
+                self.report(self.error)
+            return False
+        self.image, self.name, self.error = image, name or self._name_of(None, source), None
+        self.version += 1
+        for listener in list(self._listeners):
+            listener()
+        return True
+
+    def _load(self, source: Any, what: str = "image") -> np.ndarray:
+        if isinstance(source, str) and source == _NOISE:  # grey with a little noise: dreaming from nothing
+            side = self.max_side or 512
+            return np.random.default_rng(0).uniform(0.4, 0.6, size=(side, side, 3)).astype(np.float32)
+        return images.as_image(source, what, max_side=self.max_side)
+
+    @staticmethod
+    def _name_of(choice: str | None, source: Any = None) -> str:
+        """A sample's name, ``noise``, a file's stem, or ``your_image`` for arrays."""
+        if choice not in (None, _YOURS):
+            return "noise" if choice == _NOISE else choice
+        return (Path(source).stem or "your_image") if isinstance(source, (str, Path)) else "your_image"
+
+    def _picked(self, change: dict) -> None:
+        self.use(self._sources[change["new"]], self._name_of(change["new"], self._sources[change["new"]]))
+
+    def _typed(self, change: dict) -> None:
+        if str(change["new"]).strip():
+            self.use(str(change["new"]).strip())
+
+    def _uploaded(self, change: dict) -> None:
+        if change["new"]:
+            item = change["new"][0]
+            if not isinstance(item, dict):  # some ipywidgets versions hand over objects
+                item = {"name": getattr(item, "name", "upload"), "content": getattr(item, "content", None)}
+            name = str(item.get("name", "upload"))
+            self.use(bytes(item.get("content") or b""), Path(name).stem, what=f"the upload {name!r}")

@@ -1,0 +1,107 @@
+"""DreamExplorer: layer, channel, step size, iterations and octaves of Deep Dream with a live preview."""
+
+import math
+from types import SimpleNamespace
+from typing import Any, Callable, Sequence
+
+import ipywidgets as w
+import numpy as np
+
+from .. import dream as engine, images, objectives
+from ..runs import Result, StepInfo
+from .base import Explorer
+from .controls import CLASS_KINDS, DREAM_KINDS, channel_slider, layer_dropdown, slider
+
+# The largest step size of a preview (its few steps are larger than the run's).
+MAX_PREVIEW_STEP = 0.25
+
+
+def step_size_slider(value: float) -> w.FloatSlider:
+    """The gradient step size slider of the dream and guided explorers (``cadl-step-size``)."""
+    return slider(w.FloatSlider, "cadl-step-size", "step size", value=value, min=0.001, max=0.1, step=0.001,
+                  readout_format=".3f")
+
+
+def fit(image: np.ndarray, long_side: int, need: int) -> np.ndarray:
+    """``image`` resized to ``long_side`` on its long side, larger if its short side would be below ``need``."""
+    longest, shortest = max(image.shape[:2]), min(image.shape[:2])
+    return images.resize(image, max(int(long_side), math.ceil(need * longest / shortest)))
+
+
+class DreamExplorer(Explorer):
+    """Deep Dream with a live preview; Run renders a feedback loop GIF.
+
+    Controls: ``layer``, ``channel`` (and ``channel_label``), ``step_size``, ``steps`` (steps per frame
+    of the run), ``octaves`` and the ImagePicker ``picker``; the rest is in ``base.Explorer``.
+    """
+
+    gif_prefix = "dream"
+    unwatched = ("layer",)
+
+    def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, layer: str | None = None,
+                 channel: int | None = None, kinds: Sequence[str] | None = DREAM_KINDS, step_size: float = 0.01,
+                 steps: int = 5, octaves: int = 1, frames: int | None = None, **options: Any):
+        """Args: image: a path, array or sample name (None: the first sample photo); layer, channel, kinds:
+        the first layer and channel and the layer kinds offered; step_size, steps, octaves, frames: the
+        sliders' first values (frames of the GIF: the profile's); model, profile, **options: see Explorer."""
+        super().__init__(model, profile, **options)
+        self.frames = int(frames or self.profile.frames)
+        self._objectives: dict[str, objectives.Objective] = {}
+        self.picker = self._picker("image", "photo", image, noise=True)
+        self.layer = layer_dropdown(self.model, kinds, value=layer)
+        self.channel_control = channel_slider(self.model, self.layer.value, channel)
+        self.channel, self.channel_label = self.channel_control.slider, self.channel_control.label
+        self.step_size = step_size_slider(step_size)
+        self.steps = slider(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=50)
+        self.octaves = slider(w.IntSlider, "cadl-octaves", "octaves", value=octaves, min=1, max=6)
+        self.controls.update(layer=self.layer, channel=self.channel, step_size=self.step_size, steps=self.steps,
+                             octaves=self.octaves)
+        self.layer.observe(self._layer_changed, "value")
+        self._finish([self.picker.widget, self.layer, self.channel_control.widget,
+                      w.HBox([self.step_size, self.steps, self.octaves]), *self._extra_rows()])
+
+    def _extra_rows(self) -> list[w.Widget]:
+        return []
+
+    def _layer_changed(self, change: dict) -> None:
+        # The channel may be clamped to the new layer: one preview for both changes.
+        self._quietly(lambda: self.channel_control.set_layer(change["new"]))
+
+    def objective(self, layer: str, index: int) -> objectives.Objective:
+        """The objective of a layer and channel: one per layer, re-pointed with ``set_index`` so that the
+        engine's compiled step is reused (nothing retraced when only the channel changes)."""
+        if layer not in self._objectives:
+            if self.model.layer(layer).kind in CLASS_KINDS:
+                self._objectives[layer] = objectives.Neuron(index, layer=layer, model=self.model)
+            else:
+                self._objectives[layer] = objectives.Channel(layer, index, model=self.model)
+        elif self._objectives[layer].index != index:
+            self._objectives[layer].set_index(index)
+        return self._objectives[layer]
+
+    def _steps(self, params: SimpleNamespace) -> tuple[int, float]:
+        return self._preview_steps(params.steps, params.step_size, MAX_PREVIEW_STEP)
+
+    def _inputs(self, params: SimpleNamespace, preview: bool, **extra: Any) -> tuple[np.ndarray, Any, Any]:
+        """(working image, objective, DreamSettings) of a preview or a run."""
+        objective = self.objective(params.layer, params.channel)
+        side = self.profile.preview_size if preview else self.profile.size
+        image = fit(params.image, side, engine.required_side(self.model, objective))
+        steps, step_size = self._steps(params) if preview else (params.steps, params.step_size)
+        settings = engine.DreamSettings(steps=steps, frame_every=steps, step_size=step_size, octaves=params.octaves,
+                                        jitter=max(1, max(image.shape[:2]) // 16), seed=0, progress=False, **extra)
+        return image, objective, settings
+
+    def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
+        image, objective, settings = self._inputs(params, preview, frames=self.frames)
+        run = engine.dream if preview else engine.feedback_loop
+        result = run(image, objective, self.model, settings, callback=callback)
+        return result, f"{params.image_name}_{params.layer}_{params.channel}"
+
+    def _what(self, params: SimpleNamespace) -> str:
+        steps, step_size = self._steps(params)
+        return (f"{params.layer}, {self.channel_control.describe(params.channel)} on {params.image_name}: "
+                f"{steps} steps of {step_size:.3g}")
+
+    def _describe(self, params: SimpleNamespace) -> str:
+        return f"preview of {self._what(params)}, {params.octaves} octave{'s' if params.octaves > 1 else ''}"

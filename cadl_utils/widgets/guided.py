@@ -1,0 +1,108 @@
+"""GuidedExplorer: a guided-hallucination preset and its feature, pixel and TV weights, with a live preview."""
+
+from types import SimpleNamespace
+from typing import Any, Callable, Sequence
+
+import ipywidgets as w
+
+from .. import dream, guided as engine
+from ..runs import Result, StepInfo
+from .base import Explorer
+from .controls import samples, slider, tag
+from .dream import MAX_PREVIEW_STEP, fit, step_size_slider
+
+_TERMS = ("feature", "pixel", "tv")
+
+
+class GuidedExplorer(Explorer):
+    """Guided hallucination: choosing a preset sets the weight sliders (-2..2; negative descends a term).
+
+    A weight change reuses the preview's objective and its compiled step (``set_term_weights``); a new
+    preset metric or image builds a new one. Run renders ``guided(...)`` with the sliders' weights.
+    Controls: ``preset`` (``cadl-preset``), ``feature_weight``, ``pixel_weight``, ``tv_weight``
+    (``cadl-weight-<term>``), ``step_size``, ``steps`` (of the run), ``dream_picker``, ``guide_picker``.
+    """
+
+    gif_prefix = "guided"
+    unwatched = ("preset",)
+
+    def __init__(self, model: Any = None, dream_image: Any = None, guide_image: Any = None, profile: Any = None, *,
+                 preset: str = "self", layers: str | Sequence[str] | None = None, step_size: float = 0.01,
+                 steps: int | None = None, **options: Any):
+        """Args: dream_image, guide_image: the subjects (None: the first and second sample photos); preset:
+        the first preset; layers: feature layers (default ``guided.default_layers``); step_size, steps: the
+        sliders' first values (steps of the run: the profile's); model, profile, **options: see Explorer."""
+        super().__init__(model, profile, **options)
+        start = engine.get_preset(preset)
+        layers = engine.default_layers(self.model) if layers is None else layers
+        self.layers = (layers,) if isinstance(layers, str) else tuple(layers)
+        self._objectives: dict[tuple, Any] = {}
+        photos = list(samples("photo"))
+        self.dream_picker = self._picker("dream", "photo", dream_image)
+        self.guide_picker = self._picker("guide", "photo", photos[1] if guide_image is None and photos[1:] else guide_image)
+        self.preset = tag(w.Dropdown(options=list(engine.PRESET_NAMES), value=start.name, description="preset"),
+                          "cadl-preset")
+        self.preset_info = tag(w.Label(value=f"{start.signs()}: {start.why}"), "cadl-preset-info")
+        for term in _TERMS:
+            self.controls[f"{term}_weight"] = slider(w.FloatSlider, f"cadl-weight-{term}", term.replace("tv", "TV"),
+                                                     value=getattr(start, f"{term}_weight"), min=-2.0, max=2.0,
+                                                     step=0.05, readout_format=".2f")
+        self.feature_weight, self.pixel_weight, self.tv_weight = (self.controls[f"{t}_weight"] for t in _TERMS)
+        self.step_size = step_size_slider(step_size)
+        steps = int(steps or self.profile.steps)
+        self.steps = slider(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
+        self.controls.update(preset=self.preset, step_size=self.step_size, steps=self.steps)
+        self.preset.observe(self._preset_changed, "value")
+        self._finish([self.dream_picker.widget, self.guide_picker.widget, w.HBox([self.preset, self.preset_info]),
+                      w.HBox([self.feature_weight, self.pixel_weight, self.tv_weight]),
+                      w.HBox([self.step_size, self.steps])])
+
+    def _preset_changed(self, change: dict) -> None:
+        chosen = engine.get_preset(change["new"])
+        self.preset_info.value = f"{chosen.signs()}: {chosen.why}"
+
+        def set_weights() -> None:
+            for term in _TERMS:
+                self.controls[f"{term}_weight"].value = getattr(chosen, f"{term}_weight")
+
+        self._quietly(set_weights)  # one preview for the three weights
+
+    def settings(self, params: SimpleNamespace) -> engine.GuidedSettings:
+        """The run's GuidedSettings from the sliders."""
+        weights = {f"{term}_weight": getattr(params, f"{term}_weight") for term in _TERMS}
+        return engine.GuidedSettings(preset=params.preset, layers=self.layers, steps=params.steps, progress=False,
+                                     step_size=params.step_size, max_side=self.profile.size, **weights)
+
+    def objective(self, recipe: engine.Preset, params: SimpleNamespace) -> tuple[Any, Any]:
+        """(objective, start image) of the preview: the guide's features are computed once per preset
+        metrics, roles and images; the weights are set with ``set_term_weights`` (no recompiling)."""
+        key = (recipe.start, recipe.guide, recipe.feature_metric, recipe.pixel_metric, params.dream_version,
+               params.guide_version)
+        if key not in self._objectives:
+            need = max([dream.MIN_IMAGE] + [int(self.model.min_size(name)) for name in self.layers])
+            image = fit(getattr(params, recipe.start), self.profile.preview_size, need)
+            self._objectives[key] = (engine.guided_objective(self.model, recipe, getattr(params, recipe.guide),
+                                                             self.layers, match_size=image.shape[:2]), image)
+        objective, image = self._objectives[key]
+        objective.set_term_weights(recipe.feature_weight, recipe.pixel_weight, recipe.tv_weight)
+        return objective, image
+
+    def _steps(self, params: SimpleNamespace) -> tuple[int, float]:
+        return self._preview_steps(params.steps, params.step_size, MAX_PREVIEW_STEP)
+
+    def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
+        settings, name = self.settings(params), f"{params.preset}_{params.dream_name}_{params.guide_name}"
+        if not preview:
+            return engine.guided(params.dream, params.guide, self.model, settings, callback=callback), name
+        objective, image = self.objective(settings.recipe(), params)
+        steps, step_size = self._steps(params)
+        loop = dream.DreamSettings(steps=steps, step_size=step_size, octaves=1, seed=0, progress=False,
+                                   jitter=max(1, max(image.shape[:2]) // 32))
+        return dream.dream(image, objective, self.model, loop, callback=callback), name
+
+    def _describe(self, params: SimpleNamespace) -> str:
+        recipe, (steps, step_size) = self.settings(params).recipe(), self._steps(params)
+        return (f"preview of preset {recipe.name} on {getattr(params, recipe.start + '_name')} guided by "
+                f"{getattr(params, recipe.guide + '_name')}: weights feature {recipe.feature_weight:+.2f} "
+                f"({recipe.feature_metric}), pixel {recipe.pixel_weight:+.2f}, TV {recipe.tv_weight:+.2f}; "
+                f"{steps} steps of {step_size:.3g}")

@@ -1,0 +1,78 @@
+"""StyleExplorer: content, style and TV weights (log sliders) and colour preservation, with a live preview."""
+
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import ipywidgets as w
+
+from .. import style as engine
+from ..runs import Result, StepInfo
+from .base import Explorer
+from .controls import slider
+
+# The largest learning rate of a preview (its few Adam steps are larger than the run's).
+MAX_PREVIEW_LEARNING_RATE = 0.1
+# (low, high) decades of each weight's log slider.
+_RANGES = {"content": (-3, 3), "style": (-2, 4), "tv": (-4, 2)}
+
+
+class StyleExplorer(Explorer):
+    """Style transfer: the preview is a few Adam steps at the profile's preview size; Run renders the
+    progression GIF at full size. A weight change reuses the engine's targets and compiled steps; a new
+    image or colour mode builds a new ``StyleTransfer``. Controls: ``content_weight``, ``style_weight``,
+    ``tv_weight`` (``cadl-weight-<term>``), ``preserve_color``, ``steps``, ``content_picker``, ``style_picker``.
+    """
+
+    gif_prefix = "style"
+
+    def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None, *,
+                 settings: engine.StyleSettings | None = None, threaded: bool = True, output_dir: Any = "outputs",
+                 preview: bool = True, **overrides: Any):
+        """Args: content, style: images (a path, array or sample name; None: the first sample of each kind);
+        settings, **overrides: a StyleSettings and changes to it, where the sliders start (its weights,
+        ``preserve_color`` and ``steps``, default the profile's); model, profile, the rest: see Explorer."""
+        super().__init__(model, profile, threaded=threaded, output_dir=output_dir, preview=preview)
+        self.settings = engine.StyleSettings.make(settings, **overrides)
+        self._engines: dict[tuple, engine.StyleTransfer] = {}
+        self.content_picker = self._picker("content", "photo", content)
+        self.style_picker = self._picker("style", "style", style)
+        for term, (low, high) in _RANGES.items():
+            self.controls[f"{term}_weight"] = slider(
+                w.FloatLogSlider, f"cadl-weight-{term}", term.replace("tv", "TV"), base=10, min=low, max=high,
+                step=0.25, readout_format=".3g", value=getattr(self.settings, f"{term}_weight"))
+        self.content_weight, self.style_weight, self.tv_weight = (self.controls[f"{t}_weight"] for t in _RANGES)
+        self.preserve_color = slider(w.Checkbox, "cadl-preserve-color", "preserve colour",
+                                     value=self.settings.preserve_color)
+        steps = self.settings.steps or self.profile.steps
+        self.steps = slider(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
+        self.controls.update(preserve_color=self.preserve_color, steps=self.steps)
+        self._finish([self.content_picker.widget, self.style_picker.widget,
+                      w.HBox([self.content_weight, self.style_weight, self.tv_weight]),
+                      w.HBox([self.preserve_color, self.steps])])
+
+    def engine(self, params: SimpleNamespace, size: int) -> engine.StyleTransfer:
+        """The StyleTransfer of the current images and colour mode at ``size`` (built once, then reused)."""
+        key = (params.content_version, params.style_version, params.preserve_color, size)
+        if key not in self._engines:
+            # Keep only engines of the current images: older ones hold tensors nobody will use again.
+            self._engines = {k: v for k, v in self._engines.items() if k[:3] == key[:3]}
+            self._engines[key] = engine.StyleTransfer(params.content, params.style, self.model, self.settings,
+                                                      size=size, preserve_color=params.preserve_color)
+        return self._engines[key]
+
+    def _steps(self, params: SimpleNamespace) -> tuple[int, float]:
+        return self._preview_steps(params.steps, self.settings.learning_rate, MAX_PREVIEW_LEARNING_RATE)
+
+    def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
+        steps, rate = self._steps(params) if preview else (params.steps, self.settings.learning_rate)
+        weights = {f"{term}_weight": getattr(params, f"{term}_weight") for term in _RANGES}
+        result = self.engine(params, self.profile.preview_size if preview else self.profile.size).run(
+            callback=callback, steps=steps, learning_rate=rate, frame_every=1 if preview else None, progress=False,
+            **weights)
+        return result, f"{params.content_name}_{params.style_name}"
+
+    def _describe(self, params: SimpleNamespace) -> str:
+        colour = ", colours kept" if params.preserve_color else ""
+        return (f"preview of {params.content_name} in the style of {params.style_name}: weights content "
+                f"{params.content_weight:.3g}, style {params.style_weight:.3g}, TV {params.tv_weight:.3g}{colour}; "
+                f"{self._steps(params)[0]} Adam steps")
