@@ -1,10 +1,5 @@
-"""Safe output files: check where a file will go, then write it atomically.
-
-Every writer does ``path = check_output_path(path, inputs=(source,))`` and then
-``with atomic_write(path) as tmp: write(tmp)``, so a crash, Ctrl-C or a full disk never leaves a
-half-written file at ``path``, an older file there stays intact until the new one is complete, and
-an input is not overwritten by accident.
-"""
+"""Safe output files: ``path = check_output_path(path, inputs)``, then ``with atomic_write(path) as tmp:``,
+so no crash, Ctrl-C or full disk leaves a half-written file, and no input is overwritten by accident."""
 
 from __future__ import annotations
 
@@ -24,53 +19,32 @@ _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def check_output_path(path: PathLike, inputs: Iterable[object] = (), overwrite_inputs: bool = False) -> Path:
-    """Make sure a file can be written at ``path`` and create its parent folders.
-
-    Args:
-        path: the file to write (``~`` is expanded).
-        inputs: the files the output was made from; entries that are not paths are ignored.
-        overwrite_inputs: allow ``path`` to be one of ``inputs``.
-
-    Returns:
-        ``path`` as a Path.
-
-    Raises:
-        OutputError: the path is empty or a folder, its folder cannot be created or written, or it
-            is one of ``inputs``.
-    """
+    """``path`` as a Path after checking it can be written (OutputError) and creating its folders; it may
+    be one of ``inputs`` (the files the output is made from; non-paths are ignored) only if ``overwrite_inputs``."""
     if path is None or str(path) == "":
         raise OutputError("no output path given: pass a file name such as 'outputs/dream.png'")
     target = Path(path).expanduser()
     if target.is_dir():
-        raise OutputError(
-            f"output path {target} is a folder: give a file name inside it, "
-            f"e.g. {target / ('result' + (target.suffix or '.png'))}"
-        )
+        raise OutputError(f"output path {target} is a folder: give a file name inside it, "
+                          f"e.g. {target / ('result' + (target.suffix or '.png'))}")
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(
-            f"cannot create the folder {parent} for {target.name}: {exc.strerror or exc}. "
-            "Choose an output folder you can write to (for example outputs/)."
-        ) from exc
+        raise OutputError(f"cannot create the folder {parent} for {target.name}: {exc.strerror or exc}. "
+                          "Choose an output folder you can write to (for example outputs/).") from exc
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(
-            f"cannot write {target}: the folder {parent} is not writable. "
-            "Choose another output folder (for example outputs/) or fix its permissions."
-        )
+        raise OutputError(f"cannot write {target}: the folder {parent} is not writable. "
+                          "Choose another output folder (for example outputs/) or fix its permissions.")
     for source in () if overwrite_inputs else inputs:
-        if isinstance(source, (str, os.PathLike)) and _same_file(target, Path(source)):
-            raise OutputError(
-                f"refusing to overwrite the input file {source} with an output: choose another "
-                "output path, or pass overwrite_inputs=True if you really mean to replace it."
-            )
+        if isinstance(source, (str, os.PathLike)) and _same_file(target, Path(source).expanduser()):
+            raise OutputError(f"refusing to overwrite the input file {source} with an output: choose another "
+                              "output path, or pass overwrite_inputs=True if you really mean to replace it.")
     return target
 
 
-def check_output_paths(
-    paths: Iterable[PathLike], inputs: Iterable[object] = (), overwrite_inputs: bool = False
-) -> list[Path]:
+def check_output_paths(paths: Iterable[PathLike], inputs: Iterable[object] = (),
+                       overwrite_inputs: bool = False) -> list[Path]:
     """``check_output_path`` for every file a command will write, before it starts working."""
     sources = list(inputs)  # a generator of inputs would be used up by the first path
     return [check_output_path(path, sources, overwrite_inputs) for path in paths]
@@ -78,19 +52,8 @@ def check_output_paths(
 
 @contextmanager
 def atomic_write(path: PathLike) -> Iterator[Path]:
-    """Write a file atomically: the body writes a temporary file that then replaces ``path``.
-
-    The temporary file is hidden, sits in the same folder (so ``os.replace`` is atomic) and keeps
-    the extension (writers that pick the format from it still work). On any exception, Ctrl-C
-    included, it is removed and ``path`` is left as it was.
-
-    Yields:
-        The temporary file's Path (it exists and is empty).
-
-    Raises:
-        OutputError: for any OSError while writing ("disk full" when it is); other exceptions
-            pass through.
-    """
+    """Yield a new, empty, hidden temporary file next to ``path`` (same extension) that replaces ``path``
+    when the body finishes and is deleted on any exception (an OSError becomes an OutputError)."""
     target = Path(path).expanduser()
     tmp = target.parent / f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}"
     try:
@@ -108,8 +71,7 @@ def atomic_write(path: PathLike) -> Iterator[Path]:
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
             raise _output_error(exc, target) from exc
         raise
-    # Persist the rename itself; best effort, as not every OS lets a folder be fsynced.
-    with suppress(OSError):
+    with suppress(OSError):  # persist the rename too, where the OS lets a folder be fsynced
         _fsync(target.parent)
 
 
@@ -125,9 +87,7 @@ def _fsync(path: Path) -> None:
 def _same_file(a: Path, b: Path) -> bool:
     """True if both paths name the same file (symlinks and hard links included)."""
     try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return a.resolve() == b.expanduser().resolve()
+        return os.path.samefile(a, b) if a.exists() and b.exists() else a.resolve() == b.resolve()
     except OSError:
         return False
 
@@ -139,8 +99,7 @@ def _output_error(exc: OSError, target: Path) -> OutputError:
     elif isinstance(exc, PermissionError):
         reason = "permission denied. Choose an output folder you can write to (for example outputs/)"
     elif isinstance(exc, FileNotFoundError):
-        reason = (f"its folder {target.parent} does not exist. "
-                  "Create it first (check_output_path does) or choose another path")
+        reason = f"its folder {target.parent} does not exist. Create it first (check_output_path does)"
     else:
         reason = exc.strerror or str(exc)
     return OutputError(f"could not write {target}: {reason}; nothing was written.")

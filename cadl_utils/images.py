@@ -1,10 +1,7 @@
-"""Image I/O: load any common image as float RGB; resize and crop; save images, GIFs and MP4s; show them.
+"""Images: load any file as float32 RGB [H, W, 3] in [0, 1], resize and crop, save images, GIFs and MP4s.
 
-Inside cadl_utils an image is a float32 numpy array [H, W, 3] in [0, 1]. ``load_image`` turns files
-and arrays (uint8 0..255, float 0..1; [H,W], [H,W,1], [H,W,3], [H,W,4]) into that form; every
-function here accepts the same. ``as_image`` is the engines' and widgets' door: the same checks with
-the image named in every message, but arrays must already be RGB. Sizes are (height, width), like
-numpy shapes; an int size means "the long side".
+Every function also takes arrays (uint8 0..255 or float 0..1; [H,W], [H,W,1], [H,W,3] or [H,W,4]).
+Sizes are (height, width); an int size is the long side.
 """
 
 from __future__ import annotations
@@ -27,12 +24,9 @@ from .errors import ImageError, OutputError, ParameterError
 from .files import atomic_write, check_output_path
 from .settings import check_float, check_int
 
-__all__ = ["DEFAULT_MAX_PIXELS", "READ_EXTENSIONS", "as_image", "center_crop", "crop_to_aspect", "gif_html",
-           "load_image", "montage", "resize", "sample_images", "save_animation", "save_gif", "save_image",
-           "save_mp4", "show", "show_gif", "to_uint8"]
-
 PathLike = str | os.PathLike
 Size = int | tuple[int, int]
+Frames = Sequence[object] | np.ndarray
 
 DEFAULT_MAX_PIXELS = 64_000_000
 READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
@@ -41,36 +35,21 @@ SAVE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".w
 _FLOAT_TOLERANCE = 0.5
 _SCALES = {np.dtype(bool): 1.0, np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 _DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-_SAMPLE_FOLDERS = {"photo": "photos", "photos": "photos", "style": "styles", "styles": "styles"}
-
-
-# --- loading -------------------------------------------------------------------------------------
 
 
 def load_image(path_or_array: object, size: Size | None = None, max_side: int | None = None,
                crop: Size | str | None = None, *, max_pixels: int | None = None) -> np.ndarray:
-    """Load an image file or array as float32 RGB [H, W, 3] in [0, 1].
-
-    Files: PNG, JPEG, GIF (first frame), BMP, TIFF, WebP in any mode (alpha is composited on white);
-    the EXIF orientation is applied; truncated files are errors. Steps run as crop, size, max_side.
+    """An image file (any format and mode Pillow reads, EXIF orientation applied), PIL image or array
+    as float32 RGB [H, W, 3] in [0, 1].
 
     Args:
-        path_or_array: a file path, a PIL image, or an array (see the module docstring).
-        size: int: the long side (may enlarge); (height, width): exactly this size, centre-cropped
-            to that aspect first so nothing is stretched.
-        max_side: shrink (never enlarge) so that the long side is at most this.
-        crop: centre crop: int (a square), (height, width), or an aspect ratio "W:H" such as "16:9".
-        max_pixels: pixel budget for files (decompression-bomb guard); default: environment
-            variable ``CADL_MAX_PIXELS`` or 64 megapixels.
-
-    Raises:
-        ImageError: a file that is missing, not an image, corrupt or over the budget; a bad array.
-        ParameterError: a bad ``size``, ``max_side`` or ``crop``.
+        crop: centre crop first: int (a square), (height, width) or an aspect ratio "W:H" ("16:9").
+        size: then int: the long side (may enlarge); (height, width): exactly, cropped to that aspect.
+        max_side: then shrink (never enlarge) so that the long side is at most this.
+        max_pixels: decompression-bomb guard; default: ``CADL_MAX_PIXELS`` or 64 megapixels.
     """
-    if isinstance(path_or_array, (str, os.PathLike)):
-        image = _read_file(Path(path_or_array).expanduser(), _pixel_budget(max_pixels))
-    else:
-        image = _as_float_image(path_or_array)
+    is_path = isinstance(path_or_array, (str, os.PathLike))
+    image = _decode(path_or_array, None, max_pixels) if is_path else _as_float_image(path_or_array)
     if crop is not None:
         image = center_crop(image, crop)
     if isinstance(size, (tuple, list)):
@@ -81,30 +60,19 @@ def load_image(path_or_array: object, size: Size | None = None, max_side: int | 
 
 
 def as_image(image: object, what: str = "image", max_side: int | None = None) -> np.ndarray:
-    """An input of the engines and widgets as float32 RGB [H, W, 3] in [0, 1].
-
-    Files (paths or their bytes) and PIL images are read as by ``load_image``. Arrays and tensors
-    must already be RGB, [H, W, 3] or [1, H, W, 3]: a grey or 4-channel array handed to an engine
-    is more often a mask or a mix-up than a picture, so that is left to ``load_image(array)``.
-
-    Args:
-        image: a file path, the bytes of an image file, a PIL image, or an RGB array or tensor.
-        what: how messages name the image, e.g. "guide image" (files are named by their path).
-        max_side: shrink (never enlarge) so that the long side is at most this.
-    """
-    if isinstance(image, bytes):
-        if not image:
-            raise ImageError(f"{what} is empty (0 bytes): pass the whole contents of an image file")
-        picture = _decode(io.BytesIO(image), what, _pixel_budget(None))
-    elif isinstance(image, (str, os.PathLike)):
-        picture = _read_file(Path(image).expanduser(), _pixel_budget(None))
+    """An engine's or widget's input (a file path, a file's bytes, a PIL image, or an RGB array or
+    tensor [H, W, 3] or [1, H, W, 3]) as by ``load_image``; ``what`` names it in messages. Grey or
+    4-channel arrays are refused: handed to an engine they are more often a mask than a picture."""
+    if isinstance(image, bytes) and not image:
+        raise ImageError(f"{what} is empty (0 bytes): pass the whole contents of an image file")
+    if isinstance(image, (bytes, str, os.PathLike)):
+        picture = _decode(image, what, None)
     elif isinstance(image, (list, tuple)) or (hasattr(image, "__array__") and not isinstance(image, Image.Image)):
         array = np.asarray(image)
         if not (array.ndim == 3 or (array.ndim == 4 and array.shape[0] == 1)) or array.shape[-1] != 3:
             raise ImageError(
                 f"{what} must be an RGB array [H, W, 3], got shape {array.shape}; convert greyscale or "
-                "RGBA arrays with cadl_utils.images.load_image(array), which also loads files"
-            )
+                "RGBA arrays with cadl_utils.images.load_image(array), which also loads files")
         picture = _as_float_image(array.reshape(array.shape[-3:]), what)
     else:
         picture = _as_float_image(image, what)
@@ -118,36 +86,33 @@ def _pixel_budget(max_pixels: int | None) -> int:
     text = os.environ.get("CADL_MAX_PIXELS", "").strip()
     try:
         value = int(float(text)) if text else DEFAULT_MAX_PIXELS
-    except ValueError:
+    except (ValueError, OverflowError):
         value = 0
     if value <= 0:
-        raise ParameterError(
-            f"CADL_MAX_PIXELS={text!r} is not a positive number of pixels: set it to e.g. "
-            "100000000 (100 megapixels) or unset it for the default of 64 megapixels"
-        )
+        raise ParameterError(f"CADL_MAX_PIXELS={text!r} is not a positive number of pixels: set it to e.g. "
+                             "100000000 (100 megapixels) or unset it for the default of 64 megapixels")
     return value
 
 
-def _read_file(path: Path, max_pixels: int) -> np.ndarray:
-    """Decode an image file, with a clear error for a missing, folder or empty path."""
-    if not path.exists():
-        raise ImageError(
-            f"image file not found: {path} (relative paths start at {Path.cwd()}). "
-            "Check the spelling, or use sample_images() for the bundled pictures."
-        )
-    if path.is_dir():
-        raise ImageError(f"{path} is a folder, not an image file: pass one of the image files inside it")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path} is an empty file (0 bytes): copy or download the image again")
-    return _decode(path, str(path), max_pixels)
-
-
-def _decode(source: Path | io.BytesIO, name: str, max_pixels: int) -> np.ndarray:
-    """Decode a whole image file (a path or its bytes) with our pixel budget; ``name`` names it."""
-    too_big = (f"{name} has {{}} pixels, over the budget of {max_pixels} (a guard against "
-               "decompression bombs): shrink the image first, or raise the budget with "
-               "load_image(..., max_pixels=N) or the environment variable CADL_MAX_PIXELS")
-    # Pillow's limits are global: set ours for this read only, and make truncation an error even
+def _decode(source: PathLike | bytes, name: str | None, max_pixels: int | None) -> np.ndarray:
+    """Decode a whole image file (a path, or bytes named ``name``) within the pixel budget."""
+    max_pixels = _pixel_budget(max_pixels)
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    else:
+        source = Path(source).expanduser()
+        name = str(source)
+        if not source.exists():
+            raise ImageError(f"image file not found: {source} (relative paths start at {Path.cwd()}). "
+                             "Check the spelling, or use sample_images() for the bundled pictures.")
+        if source.is_dir():
+            raise ImageError(f"{source} is a folder, not an image file: pass one of the image files inside it")
+        if source.stat().st_size == 0:
+            raise ImageError(f"{source} is an empty file (0 bytes): copy or download the image again")
+    too_big = (f"{name} has {{}} pixels, over the budget of {max_pixels} (a guard against decompression "
+               "bombs): shrink the image first, or raise the budget with load_image(..., max_pixels=N) or "
+               "the environment variable CADL_MAX_PIXELS")
+    # Pillow's limits are global: apply ours for this read only, and make truncation an error even
     # if another library allowed it.
     saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = max_pixels, False
@@ -168,11 +133,11 @@ def _decode(source: Path | io.BytesIO, name: str, max_pixels: int) -> np.ndarray
     except Image.DecompressionBombError as exc:
         raise ImageError(too_big.format(f"more than {2 * max_pixels}")) from exc
     except PermissionError as exc:
-        raise ImageError(f"cannot read {name}: permission denied. Copy the image somewhere you "
-                         "can read, or fix its permissions") from exc
+        raise ImageError(f"cannot read {name}: permission denied. Copy the image somewhere you can read, "
+                         "or fix its permissions") from exc
     except UnidentifiedImageError as exc:
-        raise ImageError(f"{name} is not an image, or its header is damaged: use a PNG, JPEG, GIF, "
-                         "BMP, TIFF or WebP file (re-export or download it again if it should be one)") from exc
+        raise ImageError(f"{name} is not an image, or its header is damaged: use a PNG, JPEG, GIF, BMP, "
+                         "TIFF or WebP file (re-export or download it again if it should be one)") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
         raise ImageError(f"{name} is truncated or corrupt ({exc}): download or export the image again") from exc
     finally:
@@ -187,18 +152,15 @@ def _pil_to_float(image: Image.Image, what: str = "image") -> np.ndarray:
         return _as_float_image(np.clip(np.asarray(image, np.float64) / 65535.0, 0, 1).astype(np.float32), what)
     if mode == "F":
         return _as_float_image(np.asarray(image, np.float32), what)
-    if mode == "P" and "transparency" not in image.info:
-        image = image.convert("RGB")
-    elif mode in ("P", "RGBA", "LA", "PA", "RGBa", "La"):
-        image = image.convert("RGBA")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")  # composited on white below
     elif mode != "RGB":
         image = image.convert("RGB")
     return _as_float_image(np.asarray(image), what)
 
 
 def _as_float_image(array: object, what: str = "image") -> np.ndarray:
-    """Check an array ([H,W], [H,W,1], [H,W,3], [H,W,4]; any pixel dtype) and return a fresh
-    float32 [H, W, 3] in [0, 1]; ``what`` names it in messages."""
+    """A checked [H,W], [H,W,1], [H,W,3] or [H,W,4] array (or PIL image) as a new float32 RGB image."""
     if isinstance(array, Image.Image):
         return _pil_to_float(array, what)
     if not isinstance(array, np.ndarray):
@@ -222,30 +184,26 @@ def _as_float_image(array: object, what: str = "image") -> np.ndarray:
 
 def _scaled_values(array: np.ndarray, what: str) -> np.ndarray:
     """An array's values as float32 in [0, 1], by its dtype."""
-    kind = array.dtype.kind
     if array.dtype in _SCALES:
         return array.astype(np.float32) / _SCALES[array.dtype]
-    if kind in "iu":
+    if array.dtype.kind in "iu":
         low, high = int(array.min()), int(array.max())
         if low < 0 or high > 255:
-            raise ImageError(f"{what} is an integer array with values from {low} to {high}: integers "
-                             "must be 0..255 (use uint8), or pass floats in [0, 1]")
+            raise ImageError(f"{what} is an integer array with values from {low} to {high}: integers must be "
+                             "0..255 (use uint8), or pass floats in [0, 1]")
         return array.astype(np.float32) / 255.0
-    if kind != "f":
+    if array.dtype.kind != "f":
         raise ImageError(f"{what} has dtype {array.dtype}: use uint8 (0..255) or float (0..1) pixel values")
     values = array.astype(np.float32)
     if not np.isfinite(values).all():
-        raise ImageError(f"{what} contains NaN or infinite values: check the computation that produced "
-                         "it, or clean it with np.nan_to_num(image)")
+        raise ImageError(f"{what} contains NaN or infinite values: check the computation that produced it, "
+                         "or clean it with np.nan_to_num(image)")
     low, high = float(values.min()), float(values.max())
     if low < -_FLOAT_TOLERANCE or high > 1.0 + _FLOAT_TOLERANCE:
         hint = "divide by 255" if high > 1.0 + _FLOAT_TOLERANCE else "map -1..1 with (x + 1) / 2"
-        raise ImageError(f"{what} is a float array with values from {low:g} to {high:g}: floats must be "
-                         f"in [0, 1] ({hint}, or clip with np.clip(image, 0, 1))")
+        raise ImageError(f"{what} is a float array with values from {low:g} to {high:g}: floats must be in "
+                         f"[0, 1] ({hint}, or clip with np.clip(image, 0, 1))")
     return np.clip(values, 0.0, 1.0)
-
-
-# --- geometry ------------------------------------------------------------------------------------
 
 
 def _pixels(value: object, name: str) -> int:
@@ -260,71 +218,48 @@ def _hw(size: object, name: str) -> tuple[int, int]:
     return _pixels(size[0], f"{name} height"), _pixels(size[1], f"{name} width")
 
 
-def _target_size(shape: Sequence[int], size: Size) -> tuple[int, int]:
-    """An int (long side) or (height, width) size against a static [.., H, W, C] shape, in budget."""
+def _target_size(height: int, width: int, size: Size) -> tuple[int, int]:
+    """The (height, width) an int (long side) or (height, width) ``size`` asks of a height x width image."""
     if isinstance(size, (tuple, list)):
         return _hw(size, "size")
-    scale = _pixels(size, "size") / max(shape[-3], shape[-2])
-    return max(1, round(shape[-3] * scale)), max(1, round(shape[-2] * scale))
+    scale = _pixels(size, "size") / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def resize(image, size: Size):
-    """Resize with bilinear antialiasing: the one resize of the package.
-
-    Args:
-        image: an image array (see ``load_image``), a batch [N, H, W, 3], or a tf.Tensor.
-        size: int: the new long side, aspect kept; (height, width): exactly this size.
-
-    Returns:
-        float32 numpy array in [0, 1] for array input; a tf.Tensor (same float dtype) for tensors.
-
-    Raises:
-        ParameterError: a bad size, or (for arrays) one over the pixel budget (CADL_MAX_PIXELS).
-    """
+    """Resize an image or a batch [N, H, W, 3], bilinear with antialiasing, to ``size`` (an int long side
+    or (height, width)). Arrays give float32 arrays in [0, 1] (sizes over CADL_MAX_PIXELS are refused
+    before allocating); tf.Tensors give tensors of their float dtype."""
     if tf.is_tensor(image):
         dtype = image.dtype if image.dtype.is_floating else tf.float32
         pixels = tf.image.convert_image_dtype(image, tf.float32)
-        if None in pixels.shape[-3:-1]:
-            target = _dynamic_size(pixels, size)
+        if None in pixels.shape[-3:-1] and not isinstance(size, (tuple, list)):
+            # Height and width are only known when the graph runs.
+            dims = tf.cast(tf.shape(pixels)[-3:-1], tf.float32)
+            target = tf.cast(tf.maximum(tf.round(dims * _pixels(size, "size") / tf.reduce_max(dims)), 1), tf.int32)
         else:
-            target = _target_size(pixels.shape, size)
+            target = _target_size(pixels.shape[-3], pixels.shape[-2], size)
         out = tf.image.resize(pixels, target, method="bilinear", antialias=True)
         return tf.cast(tf.clip_by_value(out, 0.0, 1.0), dtype)
     if getattr(image, "ndim", 0) == 4:
         array = np.stack([_as_float_image(frame, f"frame {i}") for i, frame in enumerate(image)])
     else:
         array = _as_float_image(image)
-    height, width = _target_size(array.shape, size)
+    height, width = _target_size(array.shape[-3], array.shape[-2], size)
     budget = _pixel_budget(None)
-    # Refuse before allocating: a typo like size=200000 would otherwise exhaust memory.
     if height * width > budget:
-        raise ParameterError(
-            f"size {height}x{width} ({height * width} pixels) is over the pixel budget of {budget}: "
-            "choose a smaller size, or raise the budget with the environment variable CADL_MAX_PIXELS")
+        raise ParameterError(f"size {height}x{width} ({height * width} pixels) is over the pixel budget of "
+                             f"{budget}: choose a smaller size, or raise the budget with the environment "
+                             "variable CADL_MAX_PIXELS")
     if (height, width) == array.shape[-3:-1]:
         return array
     out = tf.image.resize(array, (height, width), method="bilinear", antialias=True)
     return np.clip(out.numpy(), 0.0, 1.0)
 
 
-def _dynamic_size(image: tf.Tensor, size: Size) -> tf.Tensor:
-    """The target size of a tensor whose height or width is only known when it runs."""
-    if isinstance(size, (tuple, list)):
-        return _hw(size, "size")
-    dims = tf.cast(tf.shape(image)[-3:-1], tf.float32)
-    return tf.cast(tf.maximum(tf.round(dims * _pixels(size, "size") / tf.reduce_max(dims)), 1.0), tf.int32)
-
-
 def crop_to_aspect(image, height: float, width: float):
-    """The largest centred crop with the aspect ratio height:width: the one crop-to-aspect.
-
-    Args:
-        image: an array or tf.Tensor, [H, W, C] or a batch [N, H, W, C].
-        height, width: the aspect ratio (e.g. the size the crop will be resized to).
-
-    Returns:
-        The crop, a numpy array or a tf.Tensor like the input.
-    """
+    """The largest centred crop of an array or tf.Tensor ([H, W, C] or [N, H, W, C]) with the aspect
+    ratio height:width, of the kind of the input."""
     ratio = check_float(height, "height", above=0) / check_float(width, "width", above=0)
     if not tf.is_tensor(image):
         image = np.asarray(image)
@@ -332,31 +267,21 @@ def crop_to_aspect(image, height: float, width: float):
     if rows is None or cols is None:
         rows, cols = tf.shape(image)[-3], tf.shape(image)[-2]
         rows_f, cols_f = tf.cast(rows, tf.float32), tf.cast(cols, tf.float32)
-        crop_h = tf.minimum(rows, tf.cast(tf.maximum(tf.round(cols_f * ratio), 1.0), tf.int32))
-        crop_w = tf.minimum(cols, tf.cast(tf.maximum(tf.round(rows_f / ratio), 1.0), tf.int32))
+        crop_h = tf.minimum(rows, tf.cast(tf.maximum(tf.round(cols_f * ratio), 1), tf.int32))
+        crop_w = tf.minimum(cols, tf.cast(tf.maximum(tf.round(rows_f / ratio), 1), tf.int32))
     else:
-        crop_h = min(rows, max(1, round(cols * ratio)))
-        crop_w = min(cols, max(1, round(rows / ratio)))
+        crop_h, crop_w = min(rows, max(1, round(cols * ratio))), min(cols, max(1, round(rows / ratio)))
     top, left = (rows - crop_h) // 2, (cols - crop_w) // 2
     return image[..., top : top + crop_h, left : left + crop_w, :]
 
 
 def center_crop(image: object, size: Size | str) -> np.ndarray:
-    """Cut the centre out of an image.
-
-    Args:
-        image: an image array (see ``load_image``).
-        size: int (a square), (height, width) in pixels, or an aspect ratio "W:H" (e.g. "16:9")
-            for the largest centred crop of that shape.
-
-    Raises:
-        ParameterError: the crop is larger than the image or not a valid size.
-    """
+    """Cut the centre out of an image (see ``load_image``): ``size`` is an int (a square), (height,
+    width) in pixels, or an aspect ratio "W:H" (e.g. "16:9") for the largest centred crop of that shape."""
     array = _as_float_image(image)
     if isinstance(size, str):
-        parts = size.split(":")
         try:
-            ratio_w, ratio_h = (check_float(float(part), "aspect ratio", above=0) for part in parts)
+            ratio_w, ratio_h = (check_float(float(part), "aspect ratio", above=0) for part in size.split(":"))
         except (ValueError, ParameterError):
             raise ParameterError(f"aspect ratio {size!r} must look like 'W:H', e.g. '1:1' or '16:9'") from None
         return crop_to_aspect(array, ratio_h, ratio_w)
@@ -377,36 +302,20 @@ def _shrink(image: np.ndarray, max_side: int | None) -> np.ndarray:
     return resize(image, limit) if max(image.shape[:2]) > limit else image
 
 
-# --- saving --------------------------------------------------------------------------------------
-
-
 def to_uint8(image: object) -> np.ndarray:
     """An image (see ``load_image``) as uint8 RGB [H, W, 3], values rounded."""
     return (_as_float_image(image) * 255.0 + 0.5).astype(np.uint8)
 
 
-def save_image(image: object, path: PathLike, *, inputs: Iterable[object] = (),
-               overwrite_inputs: bool = False, quality: int = 95) -> Path:
-    """Save one image atomically; the format comes from the extension.
-
-    Args:
-        image: an image array (see ``load_image``).
-        path: .png, .jpg/.jpeg, .bmp, .tif/.tiff, .webp or .gif. Parent folders are created.
-        inputs: files the image was made from: never overwritten unless ``overwrite_inputs``.
-        overwrite_inputs: allow ``path`` to be one of ``inputs``.
-        quality: JPEG/WebP quality (1-100).
-
-    Returns:
-        The written file's Path.
-    """
+def save_image(image: object, path: PathLike, *, inputs: Iterable[object] = (), overwrite_inputs: bool = False,
+               quality: int = 95) -> Path:
+    """Save one image atomically, in the format of the extension (``SAVE_EXTENSIONS``), and return its
+    Path. ``inputs`` (source files) are refused as ``path`` unless ``overwrite_inputs``; ``quality``: JPEG/WebP."""
     target = _output(path, SAVE_EXTENSIONS, "save_image")
-    pixels = Image.fromarray(to_uint8(image))
+    pixels = to_uint8(image)
     quality = check_int(quality, "quality", minimum=1, maximum=100, fix="use e.g. 95")
-    target = check_output_path(target, inputs, overwrite_inputs)
-    fmt = Image.registered_extensions()[target.suffix.lower()]
-    with atomic_write(target) as tmp:
-        pixels.save(tmp, format=fmt, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))
-    return target
+    options = {"quality": quality} if target.suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
+    return _write(pixels, target, inputs, overwrite_inputs, plugin="pillow", extension=target.suffix, **options)
 
 
 def _output(path: PathLike, extensions: Sequence[str], caller: str) -> Path:
@@ -418,91 +327,69 @@ def _output(path: PathLike, extensions: Sequence[str], caller: str) -> Path:
     return target
 
 
-def _frames(frames: object, caller: str) -> list[np.ndarray]:
-    """Checked frames (at least one), as float32 RGB images."""
-    if isinstance(frames, (str, os.PathLike)):
-        raise ImageError(f"{caller} needs a list of frames, not the single path {frames}")
-    if getattr(frames, "ndim", 0) == 3 and frames.shape[-1] in (1, 3, 4):
-        # [H, W, 3] would otherwise be read as H frames of one row each.
-        raise ImageError(f"{caller} got a single image of shape {frames.shape}: pass a list of frames "
-                         "or an array [N, H, W, 3] (wrap one image as [image])")
+def _write(pixels: np.ndarray, target: Path, inputs: Iterable[object], overwrite_inputs: bool, **options) -> Path:
+    """Check the output path, then write ``pixels`` with imageio through a temporary file."""
+    target = check_output_path(target, inputs, overwrite_inputs)
+    with atomic_write(target) as tmp:
+        iio.imwrite(tmp, pixels, **options)
+    return target
+
+
+def _frames(frames: object, caller: str, same_size: bool = False) -> list[np.ndarray]:
+    """Checked frames (at least one, all one size if ``same_size``), as float32 RGB images."""
+    # A path, or [H, W, 3] (which would otherwise be read as H frames of one row each).
+    if isinstance(frames, (str, os.PathLike)) or (getattr(frames, "ndim", 0) == 3 and frames.shape[-1] in (1, 3, 4)):
+        shown = f"of shape {frames.shape}" if hasattr(frames, "shape") else repr(str(frames))
+        raise ImageError(f"{caller} got a single image {shown}: pass a list of frames or an array "
+                         "[N, H, W, 3] (wrap one image as [image])")
     try:
         items = list(frames)
     except TypeError as exc:
         raise ImageError(f"{caller} needs a list of frames, not {type(frames).__name__}") from exc
     if not items:
         raise ImageError(f"{caller} got no frames: pass a list with at least one image")
-    return [_as_float_image(frame, f"frame {i}") for i, frame in enumerate(items)]
-
-
-def _animation(frames: object, caller: str) -> np.ndarray:
-    """Checked frames of one size, as a uint8 array [N, H, W, 3]."""
-    out = [to_uint8(frame) for frame in _frames(frames, caller)]
+    out = [_as_float_image(frame, f"frame {i}") for i, frame in enumerate(items)]
     first = out[0].shape[:2]
     for i, frame in enumerate(out):
-        if frame.shape[:2] != first:
-            raise ImageError(
-                f"{caller}: frame {i} is {frame.shape[0]}x{frame.shape[1]} but frame 0 is {first[0]}x"
-                f"{first[1]}; all frames must have one size. Resize them first, e.g. resize(frame, {first})")
-    return np.stack(out)
+        if same_size and frame.shape[:2] != first:
+            raise ImageError(f"{caller}: frame {i} is {frame.shape[0]}x{frame.shape[1]} but frame 0 is "
+                             f"{first[0]}x{first[1]}; all frames must have one size. Resize them first, e.g. "
+                             f"resize(frame, {first})")
+    return out
 
 
 def _duration(value: object) -> float:
-    """A frame's display time in ms (GIF delays stop at 655.35 s)."""
+    """A frame's display time in ms (a GIF delay is at most 655.35 s)."""
     return check_float(value, "duration_ms", at_least=1, at_most=655_350,
                        fix="give the display time of a frame in milliseconds, e.g. 100")
 
 
-def save_gif(frames: Sequence[object] | np.ndarray, path: PathLike, duration_ms: float | Sequence[float] = 100,
-             loop: int = 0, *, inputs: Iterable[object] = (), overwrite_inputs: bool = False) -> Path:
-    """Save frames as an animated GIF, atomically.
+def save_gif(frames: Frames, path: PathLike, duration_ms: float | Sequence[float] = 100, loop: int = 0, *,
+             inputs: Iterable[object] = (), overwrite_inputs: bool = False) -> Path:
+    """Save frames (a list of images or [N, H, W, 3], one size) as an animated GIF, atomically.
 
-    GIF stores delays in steps of 10 ms, and browsers play delays under 20 ms at 100 ms. The encoder
-    merges consecutive identical frames, so reading the file back may give fewer frames.
-
-    Args:
-        frames: a list of image arrays (see ``load_image``) or an array [N, H, W, 3], all one size.
-        path: a file name ending in .gif. Parent folders are created.
-        duration_ms: display time of each frame in milliseconds, one number or one per frame.
-        loop: 0 repeats forever; n > 0 is the loop count written to the file.
-        inputs: files the frames were made from (never overwritten unless ``overwrite_inputs``).
-        overwrite_inputs: allow ``path`` to be one of ``inputs``.
-
-    Returns:
-        The written file's Path.
+    ``duration_ms``: one for all frames or one per frame (GIF counts in 10 ms; browsers play less than
+    20 ms as 100 ms). ``loop``: 0 repeats forever. ``inputs`` as for ``save_image``. Identical
+    consecutive frames are merged, so reading the file back may give fewer frames.
     """
     target = _output(path, (".gif",), "save_gif")
-    pixels = _animation(frames, "save_gif")
+    pixels = np.stack([to_uint8(frame) for frame in _frames(frames, "save_gif", same_size=True)])
     durations = [duration_ms] * len(pixels) if np.isscalar(duration_ms) else list(duration_ms)
     if len(durations) != len(pixels):
         raise ParameterError(f"duration_ms has {len(durations)} values for {len(pixels)} frames: give one "
                              "number or one per frame")
     durations = [round(_duration(value)) for value in durations]
-    # Pillow takes a list only for several frames.
-    duration = durations if len(set(durations)) > 1 else durations[0]
     loop = check_int(loop, "loop", minimum=0, maximum=65535, fix="use 0 to repeat forever or a loop count")
-    target = check_output_path(target, inputs, overwrite_inputs)
-    with atomic_write(target) as tmp:
-        iio.imwrite(tmp, pixels, extension=".gif", is_batch=True, duration=duration, loop=loop)
-    return target
+    # Pillow takes a list of durations only for several frames.
+    duration = durations if len(set(durations)) > 1 else durations[0]
+    return _write(pixels, target, inputs, overwrite_inputs, plugin="pillow", extension=".gif", is_batch=True,
+                  duration=duration, loop=loop)
 
 
-def save_mp4(frames: Sequence[object] | np.ndarray, path: PathLike, fps: float = 10, *,
-             inputs: Iterable[object] = (), overwrite_inputs: bool = False) -> Path:
-    """Save frames as an H.264 MP4 video, atomically (needs ``pip install -e '.[mp4]'``).
-
-    Odd widths or heights are padded by one edge pixel: the widely playable yuv420p needs even sizes.
-
-    Args:
-        frames: a list of image arrays (see ``load_image``) or an array [N, H, W, 3], all one size.
-        path: a file name ending in .mp4. Parent folders are created.
-        fps: frames per second (up to 1000).
-        inputs: files the frames were made from (never overwritten unless ``overwrite_inputs``).
-        overwrite_inputs: allow ``path`` to be one of ``inputs``.
-
-    Returns:
-        The written file's Path.
-    """
+def save_mp4(frames: Frames, path: PathLike, fps: float = 10, *, inputs: Iterable[object] = (),
+             overwrite_inputs: bool = False) -> Path:
+    """Save frames (as for ``save_gif``) as an H.264 MP4 at ``fps`` frames per second, atomically (needs
+    ``pip install -e '.[mp4]'``). Odd sizes are padded by one edge pixel, as yuv420p needs even sizes."""
     target = _output(path, (".mp4",), "save_mp4")
     fps = check_float(fps, "fps", above=0, at_most=1000, fix="use e.g. 10 frames per second")
     try:
@@ -510,50 +397,28 @@ def save_mp4(frames: Sequence[object] | np.ndarray, path: PathLike, fps: float =
     except ImportError as exc:
         raise OutputError("writing MP4 needs the optional package imageio-ffmpeg: install it with "
                           "pip install -e '.[mp4]' (or save a GIF instead)") from exc
-    pixels = _animation(frames, "save_mp4")
+    pixels = np.stack([to_uint8(frame) for frame in _frames(frames, "save_mp4", same_size=True)])
     pixels = np.pad(pixels, ((0, 0), (0, pixels.shape[1] % 2), (0, pixels.shape[2] % 2), (0, 0)), mode="edge")
-    target = check_output_path(target, inputs, overwrite_inputs)
-    with atomic_write(target) as tmp:
-        iio.imwrite(tmp, pixels, extension=".mp4", fps=fps, codec="libx264", macro_block_size=2,
-                    ffmpeg_log_level="error")
-    return target
+    return _write(pixels, target, inputs, overwrite_inputs, extension=".mp4", fps=fps, codec="libx264",
+                  macro_block_size=2, ffmpeg_log_level="error")
 
 
-def save_animation(frames: Sequence[object] | np.ndarray, path: PathLike, duration_ms: float = 100,
-                   inputs: Iterable[object] = ()) -> Path:
-    """Write frames as an animated GIF (.gif) or an MP4 video (.mp4, at 1000 / duration_ms fps).
-
-    Args:
-        frames: a list of image arrays or an array [N, H, W, 3], all one size.
-        path: output file; the extension picks the format.
-        duration_ms: display time per frame in milliseconds.
-        inputs: source files that must not be overwritten.
-
-    Returns:
-        The written Path.
-    """
+def save_animation(frames: Frames, path: PathLike, duration_ms: float = 100, inputs: Iterable[object] = ()) -> Path:
+    """Write frames as ``save_gif`` or ``save_mp4`` (at 1000 / duration_ms fps), by the extension of
+    ``path``; ``inputs`` are source files that must not be overwritten."""
     target = _output(path, (".gif", ".mp4"), "save_animation")
     if target.suffix.lower() == ".mp4":
         return save_mp4(frames, target, fps=1000.0 / _duration(duration_ms), inputs=inputs)
     return save_gif(frames, target, duration_ms=duration_ms, inputs=inputs)
 
 
-def montage(frames: Sequence[object] | np.ndarray, cols: int | None = None, *, gap: int = 2,
-            background: float = 1.0) -> np.ndarray:
-    """Lay images out on a grid, row by row, each centred in a cell as large as the largest.
-
-    Args:
-        frames: a list of image arrays (see ``load_image``) or an array [N, H, W, 3].
-        cols: images per row; default: about a square grid.
-        gap: pixels between cells (none around the edge).
-        background: grey level (0..1) of gaps and empty cells.
-
-    Returns:
-        float32 [H, W, 3] in [0, 1].
-    """
+def montage(frames: Frames, cols: int | None = None, *, gap: int = 2, background: float = 1.0) -> np.ndarray:
+    """Lay images out on a grid of ``cols`` per row (default: about square), each centred in a cell as
+    large as the largest, ``gap`` pixels apart, gaps and empty cells of grey level ``background``."""
     items = _frames(frames, "montage")
-    cols = min(len(items), math.ceil(math.sqrt(len(items))) if cols is None else
-               check_int(cols, "cols", minimum=1, fix="give the number of images per row"))
+    if cols is None:
+        cols = math.ceil(math.sqrt(len(items)))
+    cols = min(len(items), check_int(cols, "cols", minimum=1, fix="give the number of images per row"))
     gap = check_int(gap, "gap", minimum=0, maximum=10_000, fix="give a number of pixels, e.g. 2")
     background = check_float(background, "background", at_least=0, at_most=1, fix="give a grey level in [0, 1]")
     rows = math.ceil(len(items) / cols)
@@ -567,12 +432,9 @@ def montage(frames: Sequence[object] | np.ndarray, cols: int | None = None, *, g
     return sheet
 
 
-# --- notebook display and sample data -----------------------------------------------------------
-
-
 def show(image: object, title: str | None = None, width: int | None = None) -> None:
-    """Display an image (anything ``load_image`` accepts) in a notebook as a PNG, with an optional
-    title above it and display ``width`` in pixels."""
+    """Display an image (anything ``load_image`` reads) in a notebook as a PNG, with an optional title
+    above it and a display ``width`` in pixels."""
     from IPython.display import HTML, Image as IPyImage, display
 
     buffer = io.BytesIO()
@@ -583,11 +445,7 @@ def show(image: object, title: str | None = None, width: int | None = None) -> N
 
 
 def gif_html(path: PathLike, width: int | None = None) -> str:
-    """An ``<img>`` tag embedding a GIF file as a base64 data URI (optional display ``width``).
-
-    Raises:
-        ImageError: the file is missing or not a GIF.
-    """
+    """An ``<img>`` tag embedding a GIF file as a base64 data URI; ImageError if it is not a GIF."""
     gif = Path(path).expanduser()
     if not gif.is_file():
         raise ImageError(f"GIF not found: {gif}. Save one first with save_gif(frames, '{gif}')")
@@ -607,27 +465,16 @@ def show_gif(path: PathLike, width: int | None = None) -> None:
 
 
 def sample_images(kind: str = "photo") -> dict[str, Path]:
-    """The bundled sample images (see data/README.md for sources and licences).
-
-    Args:
-        kind: "photo" or "style".
-
-    Returns:
-        {name: Path} sorted by name, the name being the file name without extension.
-
-    Raises:
-        ParameterError: unknown kind.
-        ImageError: the data folder is missing (installed without the repository).
-    """
-    folder_name = _SAMPLE_FOLDERS.get(str(kind).lower())
-    if folder_name is None:
+    """The bundled sample images of a ``kind``, "photo" or "style", as {name: Path} sorted by name
+    (e.g. ``sample_images("photo")["coffee"]``); data/README.md gives their sources and licences."""
+    name = str(kind).lower().removesuffix("s")
+    if name not in ("photo", "style"):
         raise ParameterError(f"unknown sample kind {kind!r}: use 'photo' or 'style'")
     root = Path(os.environ["CADL_DATA_DIR"]).expanduser() if os.environ.get("CADL_DATA_DIR") else _DATA_DIR
-    folder = root / folder_name
+    folder = root / f"{name}s"
     if not folder.is_dir():
-        raise ImageError(
-            f"sample images not found in {folder}: cadl_utils was installed without the repository's "
-            "data/ folder. Install from a clone with pip install -e . , or set CADL_DATA_DIR to a "
-            "folder holding photos/ and styles/")
+        raise ImageError(f"sample images not found in {folder}: cadl_utils was installed without the "
+                         "repository's data/ folder. Install from a clone with pip install -e . , or set "
+                         "CADL_DATA_DIR to a folder holding photos/ and styles/")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in READ_EXTENSIONS and p.is_file())
     return {p.stem: p for p in files}
