@@ -11,7 +11,9 @@ from PIL import Image
 
 from cadl_utils import dream as D
 from cadl_utils import objectives as O
+from cadl_utils.cli import dream as cli_dream
 from cadl_utils.errors import ImageError, LayerError, ParameterError
+from cadl_utils.images import resize
 
 
 def _image(seed: int = 0, height: int = 48, width: int | None = None) -> np.ndarray:
@@ -28,6 +30,11 @@ def _smooth(seed: int, height: int, width: int | None = None) -> np.ndarray:
 def _quiet(**kwargs):
     kwargs.setdefault("progress", False)
     return kwargs
+
+
+def _traces(dreamer) -> dict[str, int]:
+    """How often each compiled function of a Dreamer was traced (observed from outside)."""
+    return {name: fn.experimental_get_tracing_count() for name, fn in dreamer.functions.items()}
 
 
 # --- gradient normalisation --------------------------------------------------------------------------
@@ -121,7 +128,7 @@ def test_dream_increases_the_objective(tiny_model, make, normalize):
     image = _smooth(1, 48)
     before = O.evaluate(objective, tiny_model, image)
     result = D.dream(image, objective, tiny_model, steps=15, step_size=0.01, octaves=1, normalize=normalize,
-                     jitter=4, **_quiet())  # fmt: skip
+                     jitter=4, **_quiet()).image  # fmt: skip
     after = O.evaluate(objective, tiny_model, result)
     assert after > before + 1e-4
     assert result.shape == image.shape and result.dtype == np.float32
@@ -132,7 +139,7 @@ def test_descending_a_term_with_a_negative_weight(tiny_model):
     objective = O.channel("conv2", 5)
     image = _smooth(2, 48)
     before = O.evaluate(objective, tiny_model, image)
-    result = D.dream(image, -1.0 * objective, tiny_model, steps=10, octaves=1, **_quiet())
+    result = D.dream(image, -1.0 * objective, tiny_model, steps=10, octaves=1, **_quiet()).image
     assert O.evaluate(objective, tiny_model, result) < before
 
 
@@ -157,14 +164,14 @@ def test_changing_weights_and_indices_does_not_recompile(tiny_model):
     dreamer = D.get_dreamer(tiny_model, combined)
     image = _image(6, 40)
     first = dreamer.gradient(image)
-    traces = dict(dreamer.trace_counts)
+    traces = _traces(dreamer)
     combined.set_weight(0.0, term=1)
     only_a = dreamer.gradient(image)
     np.testing.assert_allclose(only_a, D.get_dreamer(tiny_model, a).gradient(image), rtol=1e-5, atol=1e-7)
     a.set_index(7)
     moved = dreamer.gradient(image)
     assert not np.allclose(moved, only_a) and not np.allclose(only_a, first)
-    assert dreamer.trace_counts == traces
+    assert _traces(dreamer) == traces
     assert D.get_dreamer(tiny_model, combined) is dreamer
 
 
@@ -173,9 +180,9 @@ def test_changing_weights_and_indices_does_not_recompile(tiny_model):
 def test_a_tile_at_least_the_image_equals_the_untiled_gradient(tiny_model, jitter, shape):
     dreamer = D.get_dreamer(tiny_model, O.layer("mixed"))
     image = _image(7, *shape)
-    untiled = dreamer.gradient(image, seed=3, step_index=2, jitter=jitter)
+    untiled = dreamer.gradient(image, seed=3, index=2, jitter=jitter)
     for tile in (max(shape), max(shape) + 40):
-        tiled = dreamer.gradient(image, seed=3, step_index=2, jitter=jitter, tile_size=tile)
+        tiled = dreamer.gradient(image, seed=3, index=2, jitter=jitter, tile_size=tile)
         np.testing.assert_allclose(tiled, untiled, rtol=1e-5, atol=1e-6 * np.abs(untiled).max())
 
 
@@ -196,7 +203,7 @@ def test_tiled_dream_has_no_fixed_seams(tiny_model):
     """Random tile offsets move the borders each step, so rows/columns at multiples of the tile change
     as much as any others. (With a fixed grid, the change there drops to about half: padding seams.)"""
     image = _smooth(9, 128)
-    result = D.dream(image, O.layer("mixed"), tiny_model, steps=20, octaves=1, tile_size=32, jitter=0, **_quiet())
+    result = D.dream(image, O.layer("mixed"), tiny_model, steps=20, octaves=1, tile_size=32, jitter=0, **_quiet()).image
     change = np.abs(result - image).mean(axis=2)
     for axis in (0, 1):
         profile = change.mean(axis=1 - axis)
@@ -209,8 +216,8 @@ def test_tiled_dream_has_no_fixed_seams(tiny_model):
 def test_jitter_rolls_the_image_and_rolls_the_gradient_back(tiny_model):
     dreamer = D.get_dreamer(tiny_model, O.channel("mixed", 4))
     image = _image(30, 40, 56)
-    jittered = dreamer.gradient(image, jitter=9, seed=4, step_index=3)
-    rolled, shifts = D.Dreamer._roll(tf.constant(image), tf.constant([4, 3]), tf.constant(9), tf.constant(0))
+    jittered = dreamer.gradient(image, jitter=9, seed=4, index=3)
+    rolled, shifts = D._roll(tf.constant(image), tf.constant([4, 3]), tf.constant(9), tf.constant(0))
     assert np.any(shifts.numpy() != 0)
     expected = tf.roll(dreamer.gradient(rolled.numpy(), jitter=0), -shifts, [0, 1]).numpy()
     np.testing.assert_allclose(jittered, expected, rtol=1e-5, atol=1e-7)
@@ -243,7 +250,7 @@ def test_no_nan_on_constant_images(tiny_model, value, normalize):
     image = np.full((40, 40, 3), value, np.float32)
     objective = O.neuron("jellyfish", "softmax") + O.layer("conv1") - 0.5 * O.tv()
     result = D.dream(image, objective, tiny_model, steps=3, octaves=2, normalize=normalize, tile_size=32,
-                     blur_every=2, decay=0.1, **_quiet())  # fmt: skip
+                     blur_every=2, decay=0.1, **_quiet()).image  # fmt: skip
     assert np.all(np.isfinite(result)) and 0.0 <= result.min() and result.max() <= 1.0
 
 
@@ -255,16 +262,16 @@ def test_a_zero_gradient_leaves_the_image_unchanged(tiny_model):
             return 0.0 * tf.reduce_sum(features["conv1"])
 
     image = _image(12, 32)
-    result = D.dream(image, Flat(), tiny_model, steps=3, octaves=1, jitter=5, **_quiet())
+    result = D.dream(image, Flat(), tiny_model, steps=3, octaves=1, jitter=5, **_quiet()).image
     np.testing.assert_allclose(result, image, atol=1e-6)
 
 
 def test_seeds_make_runs_reproducible(tiny_model):
     objective = O.layer("mixed")
     image = _image(13, 48)
-    first = D.dream(image, objective, tiny_model, steps=4, octaves=2, seed=11, **_quiet())
-    again = D.dream(image, objective, tiny_model, steps=4, octaves=2, seed=11, **_quiet())
-    other = D.dream(image, objective, tiny_model, steps=4, octaves=2, seed=12, **_quiet())
+    first = D.dream(image, objective, tiny_model, steps=4, octaves=2, seed=11, **_quiet()).image
+    again = D.dream(image, objective, tiny_model, steps=4, octaves=2, seed=11, **_quiet()).image
+    other = D.dream(image, objective, tiny_model, steps=4, octaves=2, seed=12, **_quiet()).image
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
 
@@ -273,7 +280,7 @@ def test_decay_pulls_towards_grey(tiny_model):
     image = np.zeros((32, 32, 3), np.float32)
     image[:, :16] = 1.0
     result = D.dream(image, O.layer("conv1"), tiny_model, steps=5, step_size=1e-4, octaves=1, decay=0.2,
-                     jitter=0, **_quiet())  # fmt: skip
+                     jitter=0, **_quiet()).image  # fmt: skip
     assert np.abs(result - 0.5).max() < 0.5 * 0.8**5 + 0.01
 
 
@@ -284,16 +291,15 @@ def test_no_retrace_across_steps_sizes_and_settings(tiny_model):
     D.dream(_image(14, 40), objective, tiny_model, steps=2, octaves=1, **_quiet())
     dreamer.gradient(_image(14, 40))
     dreamer.gradient(_image(14, 40), tile_size=32)
-    traced = dict(dreamer.trace_counts)
+    traced = _traces(dreamer)
     assert all(count == 1 for count in traced.values()), traced
     for size, step_size, normalize, tile in [((52, 70), 0.02, "laplacian", 48), ((96, 33), 0.005, "maxabs", None),
                                              ((64, 64), 0.01, "std", 40)]:  # fmt: skip
         D.dream(_image(15, *size), objective, tiny_model, steps=3, octaves=2, step_size=step_size,
                 normalize=normalize, tile_size=tile, blur_every=2, decay=0.01, **_quiet())  # fmt: skip
-        D.feedback_loop(_image(16, *size), objective, tiny_model, frames=2, steps_per_frame=1, **_quiet())
+        D.feedback_loop(_image(16, *size), objective, tiny_model, frames=2, frame_every=1, **_quiet())
         dreamer.gradient(_image(17, *size), tile_size=tile)
-    assert dreamer.trace_counts == traced
-    assert dreamer.trace_count == len(traced)
+    assert _traces(dreamer) == traced
 
 
 # --- parameter checks -------------------------------------------------------------------------------------
@@ -328,7 +334,7 @@ def test_bad_parameters_raise_parameter_error(tiny_model, kwargs, match):
 @pytest.mark.parametrize("loop", ["dream", "feedback_loop", "fractal_zoom"])
 @pytest.mark.parametrize("option,value", [("octaves", 0), ("octave_scale", 1.0)])
 def test_bad_octave_options_fail_before_the_model_is_loaded(monkeypatch, loop, option, value):
-    monkeypatch.setattr(D, "default_model", lambda weights=None: pytest.fail("loaded the model first"))
+    monkeypatch.setattr("cadl_utils.models.resolve_model", lambda *a, **k: pytest.fail("loaded the model first"))
     with pytest.raises(ParameterError, match=option):
         getattr(D, loop)(_image(32, 32), O.layer("conv1"), None, progress=False, **{option: value})
 
@@ -346,8 +352,8 @@ def test_bad_images_and_loop_parameters(tiny_model):
         D.dream(_image(19, 16), "mixed4c", tiny_model, progress=False)
     with pytest.raises(ParameterError, match="frames"):
         D.feedback_loop(_image(19, 16), objective, tiny_model, frames=0, progress=False)
-    with pytest.raises(ParameterError, match="steps_per_frame"):
-        D.feedback_loop(_image(19, 16), objective, tiny_model, steps_per_frame=0, progress=False)
+    with pytest.raises(ParameterError, match="frame_every"):
+        D.feedback_loop(_image(19, 16), objective, tiny_model, frame_every=0, progress=False)
     with pytest.raises(ParameterError, match="margin"):
         D.fractal_zoom(_image(19, 40), objective, tiny_model, margin=0.5, progress=False)
     with pytest.raises(ParameterError, match="margin"):
@@ -400,16 +406,17 @@ def test_zoom_magnification_matches_the_margin():
 
 def test_fractal_zoom_frames(tiny_model):
     image = _quadrants(48, 48)
-    frames = D.fractal_zoom(image, O.layer("conv1"), tiny_model, frames=4, steps_per_frame=1, margin=0.15,
+    run = D.fractal_zoom(image, O.layer("conv1"), tiny_model, frames=4, frame_every=1, margin=0.15,
                             center=(0.25, 0.25), step_size=1e-4, jitter=0, **_quiet())  # fmt: skip
-    assert len(frames) == 4 and not frames.interrupted and frames.steps_done == 4
+    frames = run.frames
+    assert len(frames) == 4 and not run.interrupted and run.steps_done == 4
     assert all(frame.shape == image.shape for frame in frames)
     # The zoom runs between frames: red (top-left) takes over more and more of the picture.
     shares = [_share(frame, (1, 0, 0)) for frame in frames]
     assert shares == sorted(shares) and shares[-1] > 0.8
-    with_start = D.feedback_loop(image, O.layer("conv1"), tiny_model, frames=2, steps_per_frame=1,
+    with_start = D.feedback_loop(image, O.layer("conv1"), tiny_model, frames=2, frame_every=1,
                                  include_start=True, **_quiet())  # fmt: skip
-    assert len(with_start) == 3 and np.array_equal(with_start[0], image)
+    assert len(with_start.frames) == 3 and np.array_equal(with_start.frames[0], image)
 
 
 # --- loops, callbacks and interruption ------------------------------------------------------------------
@@ -418,13 +425,13 @@ def test_fractal_zoom_frames(tiny_model):
 def test_feedback_loop_makes_a_frame_every_k_steps(tiny_model):
     infos = []
     frames = D.feedback_loop(_image(20, 40), O.neuron("jellyfish", "softmax"), tiny_model, frames=3,
-                             steps_per_frame=2, callback=infos.append, **_quiet())  # fmt: skip
-    assert len(frames) == 3 and frames.steps_done == 6
+                             frame_every=2, callback=infos.append, **_quiet())  # fmt: skip
+    assert len(frames.frames) == 3 and frames.steps_done == 6
     assert [info.frame for info in infos] == [0, 0, 1, 1, 2, 2]
     assert [info.step for info in infos] == list(range(1, 7)) and infos[-1].total == 6
     # The last step's image is the last frame.
-    np.testing.assert_array_equal(infos[-1].image, frames[-1])
-    np.testing.assert_array_equal(infos[1].image, frames[0])
+    np.testing.assert_array_equal(infos[-1].image, frames.image)
+    np.testing.assert_array_equal(infos[1].image, frames.frames[0])
 
 
 def test_keyboard_interrupt_keeps_the_frames_so_far(tiny_model):
@@ -432,27 +439,27 @@ def test_keyboard_interrupt_keeps_the_frames_so_far(tiny_model):
         if info.step == 5:
             raise KeyboardInterrupt
 
-    frames = D.feedback_loop(_image(21, 40), O.layer("conv2"), tiny_model, frames=6, steps_per_frame=2,
+    frames = D.feedback_loop(_image(21, 40), O.layer("conv2"), tiny_model, frames=6, frame_every=2,
                              callback=stop_at_step_5, **_quiet())  # fmt: skip
     assert frames.interrupted and frames.steps_done == 5
-    assert len(frames) == 2  # frames finish after steps 2 and 4
-    zoom = D.fractal_zoom(_image(21, 40), O.layer("conv2"), tiny_model, frames=6, steps_per_frame=2,
+    assert len(frames.frames) == 2  # frames finish after steps 2 and 4
+    zoom = D.fractal_zoom(_image(21, 40), O.layer("conv2"), tiny_model, frames=6, frame_every=2,
                           callback=stop_at_step_5, **_quiet())  # fmt: skip
-    assert zoom.interrupted and len(zoom) == 2
+    assert zoom.interrupted and len(zoom.frames) == 2
 
 
 def test_interrupting_a_dream_returns_the_image_so_far(tiny_model):
     image = _image(22, 60)
-    result = D.dream(image, O.layer("conv2"), tiny_model, steps=4, octaves=2,
-                     callback=lambda info: False if info.step == 5 else None, **_quiet())  # fmt: skip
-    assert result.interrupted and result.steps_done == 5
-    assert result.shape == image.shape and not np.allclose(result, image)
+    run = D.dream(image, O.layer("conv2"), tiny_model, steps=4, octaves=2,
+                  callback=lambda info: False if info.step == 5 else None, **_quiet())  # fmt: skip
+    assert run.interrupted and run.steps_done == 5 and len(run.frames) == 1
+    assert run.image.shape == image.shape and not np.allclose(run.image, image)
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "callback-false"])
 @pytest.mark.parametrize("octaves", [1, 2])
 def test_interrupting_the_first_octave_keeps_its_steps(tiny_model, how, octaves):
-    """Stopped in the FIRST octave (inside ``_Runner.steps``): the steps taken there are not lost."""
+    """Stopped in the FIRST octave (inside ``_Run.steps``): the steps taken there are not lost."""
     image = _image(30, 40)
     seen = []
 
@@ -464,18 +471,19 @@ def test_interrupting_the_first_octave_keeps_its_steps(tiny_model, how, octaves)
             return False
         return None
 
-    result = D.dream(image, O.layer("conv2"), tiny_model, steps=4, octaves=octaves, step_size=0.05,
-                     callback=stop_at_step_2, **_quiet())  # fmt: skip
-    assert result.interrupted and result.steps_done == 2 and [i.octave for i in seen] == [0, 0]
+    run = D.dream(image, O.layer("conv2"), tiny_model, steps=4, octaves=octaves, step_size=0.05,
+                  callback=stop_at_step_2, **_quiet())  # fmt: skip
+    assert run.interrupted and run.steps_done == 2 and [i.octave for i in seen] == [0, 0]
+    result = run.image
     assert result.shape == image.shape and not np.allclose(result, image)
     # The result is the image the callback last saw (after step 2), brought to the full size.
     last = seen[-1].image
-    expected = last if octaves == 1 else np.clip(D._resize(tf.constant(last), image.shape[:2]).numpy(), 0, 1)
+    expected = last if octaves == 1 else resize(tf.constant(last), image.shape[:2]).numpy()
     assert last.shape[:2] == (image.shape[:2] if octaves == 1 else D.octave_sizes((40, 40), 2, 1.4)[0])
     np.testing.assert_allclose(result, expected, atol=1e-6)
     if octaves == 1:
         # Exactly a finished 2-step dream: nothing was lost or applied twice.
-        two = D.dream(image, O.layer("conv2"), tiny_model, steps=2, octaves=1, step_size=0.05, **_quiet())
+        two = D.dream(image, O.layer("conv2"), tiny_model, steps=2, octaves=1, step_size=0.05, **_quiet()).image
         np.testing.assert_array_equal(result, two)
 
 
@@ -487,16 +495,16 @@ def test_ctrl_c_in_a_frame_loop_drops_only_the_unfinished_frame(tiny_model):
         if info.step == 3:
             raise KeyboardInterrupt
 
-    options = dict(frames=3, steps_per_frame=2, octaves=2, step_size=0.05, **_quiet())
+    options = dict(frames=3, frame_every=2, octaves=2, step_size=0.05, **_quiet())
     partial = D.feedback_loop(image, O.layer("conv2"), tiny_model, callback=stop_at_step_3, **options)
     full = D.feedback_loop(image, O.layer("conv2"), tiny_model, **options)
     # Frame 0 takes steps 1-4 (2 per octave): step 3 is in its second octave, so no frame is finished.
-    assert partial.interrupted and partial.steps_done == 3 and len(partial) == 0 and len(full) == 3
-    options["steps_per_frame"] = 1
+    assert partial.interrupted and partial.steps_done == 3 and len(partial.frames) == 0 and len(full.frames) == 3
+    options["frame_every"] = 1
     partial = D.feedback_loop(image, O.layer("conv2"), tiny_model, callback=stop_at_step_3, **options)
     full = D.feedback_loop(image, O.layer("conv2"), tiny_model, **options)
-    assert partial.interrupted and partial.steps_done == 3 and len(partial) == 1
-    np.testing.assert_array_equal(partial[0], full[0])
+    assert partial.interrupted and partial.steps_done == 3 and len(partial.frames) == 1
+    np.testing.assert_array_equal(partial.frames[0], full.frames[0])
 
 
 def test_progress_bar_can_be_shown(tiny_model, capsys):
@@ -508,9 +516,9 @@ def test_progress_bar_can_be_shown(tiny_model, capsys):
 
 
 def test_gif_frame_count_and_durations(tiny_model, tmp_path):
-    frames = D.feedback_loop(_image(24, 32), O.layer("conv2"), tiny_model, frames=5, steps_per_frame=1,
+    frames = D.feedback_loop(_image(24, 32), O.layer("conv2"), tiny_model, frames=5, frame_every=1,
                              step_size=0.05, **_quiet())  # fmt: skip
-    path = D.save_frames(frames, tmp_path / "loop.gif", duration_ms=80)
+    path = frames.save_gif(tmp_path / "loop.gif", duration_ms=80)
     with Image.open(path) as gif:
         assert gif.n_frames == 5
         durations = []
@@ -527,7 +535,7 @@ def test_gif_frame_count_and_durations(tiny_model, tmp_path):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cadl")
-    D.add_cli(parser.add_subparsers(dest="command"))
+    cli_dream.add_commands(parser.add_subparsers(dest="command"))
     return parser
 
 
@@ -545,7 +553,7 @@ def test_cli_help_documents_every_option():
 
 
 def _run_cli(argv, monkeypatch, model):
-    monkeypatch.setattr(D, "_cli_model", lambda args: model)
+    monkeypatch.setattr(cli_dream, "load_cli_model", lambda args, **kwargs: model)
     args = _parser().parse_args(argv)
     return args.func(args)
 
@@ -580,10 +588,10 @@ def test_cli_refuses_to_overwrite_the_input_before_rendering(tiny_model, tmp_pat
 def test_cli_steps_error_names_the_option(tiny_model, tmp_path, monkeypatch):
     monkeypatch.setattr(D.Dreamer, "step", lambda *a, **k: pytest.fail("rendered despite --steps 0"))
     for command in ("dream", "zoom"):
-        with pytest.raises(ParameterError, match="--steps must be an integer >= 1") as caught:
+        with pytest.raises(ParameterError, match="--steps must be at least 1") as caught:
             _run_cli([command, "--size", "40", "--steps", "0", "--out", str(tmp_path / "x.gif"), "--no-progress"],
                      monkeypatch, tiny_model)  # fmt: skip
-        assert "steps_per_frame" not in str(caught.value)
+        assert "frame_every" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -632,7 +640,7 @@ def test_inception5h_objectives_increase(inception, make, size):
     image = _smooth(25, size)
     before = O.evaluate(objective, inception, image)
     # No jitter: the untrained stand-in's gradients are pixel-grid patterns that random rolls average away.
-    result = D.dream(image, objective, inception, steps=4, octaves=1, step_size=0.01, jitter=0, **_quiet())
+    result = D.dream(image, objective, inception, steps=4, octaves=1, step_size=0.01, jitter=0, **_quiet()).image
     assert O.evaluate(objective, inception, result) > before
     assert np.all(np.isfinite(result))
 
@@ -654,10 +662,10 @@ def test_inception5h_no_retrace_and_tiles(inception):
     dreamer = D.get_dreamer(inception, objective)
     D.dream(_image(27, 64), objective, inception, steps=2, octaves=2, **_quiet())
     D.dream(_image(27, 80), objective, inception, steps=1, octaves=1, tile_size=48, **_quiet())
-    traced = dict(dreamer.trace_counts)
+    traced = _traces(dreamer)
     D.dream(_image(28, 72, 96), objective, inception, steps=2, octaves=2, step_size=0.02, **_quiet())
     D.dream(_image(28, 100), objective, inception, steps=1, octaves=1, tile_size=64, **_quiet())
-    assert dreamer.trace_counts == traced
+    assert _traces(dreamer) == traced
     image = _image(29, 96)
     np.testing.assert_allclose(dreamer.gradient(image, tile_size=96), dreamer.gradient(image), rtol=1e-4,
                                atol=1e-5 * np.abs(dreamer.gradient(image)).max())  # fmt: skip

@@ -1,8 +1,136 @@
-"""Transitional: the sub-commands still come from cadl_utils.dream (being moved here)."""
+"""The ``dream`` (feedback loop) and ``zoom`` (fractal zoom) commands."""
 
-from ..dream import add_cli
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+from ..errors import ParameterError
+from ..settings import check_int
+from . import add_model_options, add_settings_options, input_path, load_cli_model, settings_from_args
+
+ANIMATIONS = (".gif", ".mp4")
+STILLS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+DESCRIPTIONS = {
+    "dream": ("Deep Dream: the feedback loop as a GIF (default: jellyfish neuron of softmax2)",
+              "Deep Dream an image. Each frame adds --steps small gradient steps to the previous one (the course's "
+              "'softmax' result with the defaults); --frames 1 --octaves 4 --steps 10 makes a classic single Deep "
+              "Dream picture. Ctrl-C stops and saves the frames finished so far."),
+    "zoom": ("fractal zoom: dream, crop every margin, resize back, repeat (a GIF)",
+             "Fractal zoom: after each frame's steps the image is cropped at every margin around --center and "
+             "resized back to its size, so the dream zooms in forever. Ctrl-C stops and saves the frames so far."),
+}  # fmt: skip
 
 
 def add_commands(subparsers) -> None:
-    """Add this module's sub-commands."""
-    add_cli(subparsers)
+    """Add the ``dream`` and ``zoom`` sub-commands."""
+    from ..config import profile
+    from ..dream import DreamSettings
+    from ..models import MODEL_NAMES
+
+    active = profile()
+    for command, (summary, description) in DESCRIPTIONS.items():
+        parser = subparsers.add_parser(command, help=summary, description=description)
+        parser.add_argument("image", nargs="?", default=None,
+                            help="input image: a file path or a sample name (cat, coffee, astronaut, rocket); default cat")
+        add_model_options(parser, MODEL_NAMES)
+        parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
+                            help="compute dtype of inception5h (bfloat16 is faster on CPUs with AVX512_BF16)")
+        parser.add_argument("--size", type=int, default=None, help="long side of the working image in px (default: "
+                            "the profile's, raised to what the layer needs)")
+        parser.add_argument("--layer", default=None, help="layer to dream with (default softmax2; see 'layers')")
+        parser.add_argument("--neuron", default=None, help="class label or index of a softmax/logits layer (default jellyfish)")
+        parser.add_argument("--channel", type=int, default=None, help="maximise this channel of --layer")
+        parser.add_argument("--mean", action="store_true", help="maximise the mean activation of the whole --layer")
+        parser.add_argument("--frames", type=int, default=active.frames, help=f"frames to render (default {active.frames})")
+        steps = max(1, active.steps // 20)
+        parser.add_argument("--steps", dest="frame_every", type=int, default=steps,
+                            help=f"gradient steps per frame and octave (default {steps})")
+        skip = ("steps", "frames", "frame_every", "include_start") + (() if command == "zoom" else ("margin", "center"))
+        add_settings_options(parser, DreamSettings, skip=skip)
+        parser.add_argument("--duration-ms", type=int, default=100, help="display time of each GIF frame (default 100)")
+        parser.add_argument("--out", default=None, help="output: .gif or .mp4 for frames (a .png of the last frame is "
+                            f"written next to it), .png/.jpg for one image (default outputs/{command}-<image>.gif)")
+        parser.set_defaults(func=lambda args, command=command: run(args, command))
+
+
+def run(args, command: str) -> int:
+    """Check everything (settings, outputs), load the model, render, write the frames."""
+    from ..dream import MIN_IMAGE, DreamSettings, feedback_loop, fractal_zoom
+
+    # Checked here so the message names the option typed (--steps is the settings' frame_every).
+    check_int(args.frame_every, "--steps", minimum=1, fix="use 1 or more, e.g. 5")
+    settings = settings_from_args(DreamSettings, args)
+    if args.size is not None:
+        check_int(args.size, "--size", minimum=MIN_IMAGE, fix="use e.g. 512")
+    source = input_path(args.image, "photo", "cat")
+    out = Path(args.out) if args.out else Path("outputs") / f"{command}-{source.stem}{'.gif' if settings.frames > 1 else '.png'}"
+    _check_outputs(out, source, args.duration_ms)
+    model = load_cli_model(args, **({"dtype": args.dtype} if args.dtype != "float32" else {}))
+    objective = _objective(args, model)
+    image = _image(args, source, model, objective)
+    print(f"{command}: {objective.describe()} on {source.name} ({image.shape[1]}x{image.shape[0]}), "
+          f"{settings.frames} frame(s) x {settings.frame_every} step(s)")  # fmt: skip
+    started = time.perf_counter()
+    result = (fractal_zoom if command == "zoom" else feedback_loop)(image, objective, model, settings)
+    elapsed = time.perf_counter() - started
+    if result.frames:
+        inputs = (source,)
+        if out.suffix.lower() in ANIMATIONS:
+            written = [result.save_gif(out, args.duration_ms, inputs), result.save(out.with_suffix(".png"), inputs)]
+        else:
+            written = [result.save(out, inputs)]
+        print("\n".join(f"wrote {path}" for path in written))
+    if result.interrupted:
+        kept = f"{len(result.frames)} finished frame(s) were saved" if result.frames else "no frame was finished, nothing saved"
+        print(f"interrupted after {result.steps_done} steps: {kept}", file=sys.stderr)
+        return 130
+    print(f"done: {result.steps_done} steps in {elapsed:.1f} s")
+    return 0
+
+
+def _check_outputs(out: Path, source: Path, duration_ms) -> None:
+    """Fail before the model loads when an output cannot be written or would replace the input."""
+    from ..files import check_output_paths
+
+    if out.suffix.lower() not in ANIMATIONS + STILLS:
+        raise ParameterError(f"--out {out} has no known extension: end it in .gif, .mp4 or .png")
+    check_int(duration_ms, "--duration-ms", minimum=1, maximum=60_000, fix="use e.g. 100 (ms per frame)")
+    paths = [out, out.with_suffix(".png")] if out.suffix.lower() in ANIMATIONS else [out]
+    check_output_paths(paths, inputs=(source,))
+
+
+def _objective(args, model):
+    """The objective named by --layer / --neuron / --channel / --mean."""
+    from .. import objectives
+
+    name = args.layer
+    if name is None:
+        softmaxes = model.layer_names("softmax")
+        name = "softmax2" if "softmax2" in softmaxes else (softmaxes[-1] if softmaxes else model.layers[-1].name)
+    target = args.neuron
+    if isinstance(target, str) and target.strip().isdigit():
+        target = int(target)
+    if args.channel is not None:
+        return objectives.channel(name, args.channel, model=model)
+    if model.layer(name).kind in ("softmax", "logits") and not args.mean:
+        return objectives.neuron("jellyfish" if target is None else target, name, model=model)
+    if target is not None and not args.mean:
+        return objectives.neuron(target, name, model=model)
+    return objectives.layer(name, model=model)
+
+
+def _image(args, source: Path, model, objective):
+    """Load the input at --size (raised to what the objective needs when --size was not given)."""
+    from ..config import profile
+    from ..dream import required_side
+    from ..images import load_image
+
+    image = load_image(source, size=args.size if args.size is not None else profile().size)
+    need = required_side(model, objective)
+    if args.size is None and min(image.shape[:2]) < need:
+        image = load_image(source, size=int(math.ceil(max(image.shape[:2]) * need / min(image.shape[:2]))))
+        print(f"note: {objective.describe()} needs at least {need} px per side; using {image.shape[1]}x{image.shape[0]}")
+    return image
