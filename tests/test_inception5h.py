@@ -139,13 +139,26 @@ def test_bad_images_are_rejected(model):
 
 
 # --- computation -------------------------------------------------------------------------------
-def test_early_layer_does_not_run_late_nodes(model):
-    model.extract(photo(64), ["conv2d2"])
-    early = model.last_run_nodes
+def _run_nodes_spied(model, monkeypatch, image, names) -> list[str]:
+    """The graph nodes one extract call computes, seen by wrapping every op of the table."""
+    ran = []
+
+    def spy(op):
+        return lambda node, args: ran.append(node.name) or op(node, args)
+
+    for table in (_i5h._OPS, _i5h._REWRITES):
+        for key, op in list(table.items()):
+            monkeypatch.setitem(table, key, spy(op))
+    model.extract(image, names)
+    return ran
+
+
+def test_early_layer_does_not_run_late_nodes(model, monkeypatch):
+    early = list(_run_nodes_spied(model, monkeypatch, photo(64), ["conv2d2"]))  # a copy: the spy stays on
     assert "conv2d2" in early and "conv2d0_pre_relu/conv" in early
     assert not any(n.startswith(("mixed", "softmax", "head", "nn", "avgpool")) for n in early)
-    model.extract(photo(224), ["softmax2"])
-    full = model.last_run_nodes
+    assert set(early) <= set(model.nodes_for(["conv2d2"]))
+    full = _run_nodes_spied(model, monkeypatch, photo(224), ["softmax2"])
     assert "mixed5b" in full and not any(n.startswith(("head", "softmax0", "softmax1")) for n in full)
     assert len(early) < len(full) / 10
 
@@ -438,11 +451,11 @@ def test_space_to_depth_conv_equals_the_strided_conv(size, kernel, stride):
     node = _conv_node(stride)
     assert _i5h._s2d_applies(node, x, w)
     want = _value_and_input_gradient(lambda v: tf.nn.conv2d(v, w, stride, "SAME"), x)
-    got = _value_and_input_gradient(lambda v: _i5h._op_conv2d(tf, node, [v, w]), x)
+    got = _value_and_input_gradient(lambda v: _i5h._conv2d_fast(node, [v, w]), x)
     _assert_same(got, want, f"{size} {kernel} /{stride}")
     # Traced for images of any size (as the dream step is), the padding is computed in the graph.
     spec = tf.TensorSpec([None, None, None, kernel[2]], tf.float32)
-    any_size = tf.function(lambda v: _value_and_input_gradient_graph(lambda u: _i5h._op_conv2d(tf, node, [u, w]), v),
+    any_size = tf.function(lambda v: _value_and_input_gradient_graph(lambda u: _i5h._conv2d_fast(node, [u, w]), v),
                            input_signature=[spec])  # fmt: skip
     _assert_same([t.numpy() for t in any_size(x)], want, f"{size} {kernel} /{stride} (dynamic shape)")
 
@@ -479,20 +492,30 @@ def test_banded_lrn_equals_tensorflows_lrn(attrs, channels, size):
     x = tf.constant(np.maximum(rng.normal(0, 30, (2, *size, channels)), 0).astype(np.float32))
     node = _i5h._Node("lrn", "LRN", ("x",), dict(attrs))
     want = _value_and_input_gradient(lambda v: tf.nn.local_response_normalization(v, **attrs), x)
-    got = _value_and_input_gradient(lambda v: _i5h._op_lrn(tf, node, [v]), x)
+    got = _value_and_input_gradient(lambda v: _i5h._lrn_fast(node, [v]), x)
     _assert_same(got, want, f"{attrs} C={channels}")
 
 
 def test_lrn_without_a_static_channel_count_uses_tensorflows_op():
     node = _i5h._Node("lrn", "LRN", ("x",), dict(standin.LRN_ATTRS))
-    fn = tf.function(lambda v: _i5h._op_lrn(tf, node, [v]))
+    fn = tf.function(lambda v: _i5h._lrn_fast(node, [v]))
     graph = fn.get_concrete_function(tf.TensorSpec([None, None, None, None], tf.float32)).graph
     assert "LRN" in {op.type for op in graph.get_operations()}
     x = tf.constant(np.random.default_rng(0).uniform(0, 9, (1, 4, 4, 16)).astype(np.float32))
     np.testing.assert_allclose(fn(x).numpy(), tf.nn.local_response_normalization(x, **standin.LRN_ATTRS).numpy(), rtol=1e-6)
 
 
-def test_the_model_uses_the_rewrites(model):
+def _graph_ops(model) -> set[str]:
     fn = tf.function(lambda v: model.run_nodes(v, ["localresponsenorm1"]))
-    ops = {op.type for op in fn.get_concrete_function(tf.TensorSpec([1, 64, 64, 3], tf.float32)).graph.get_operations()}
-    assert "SpaceToDepth" in ops and "LRN" not in ops
+    return {op.type for op in fn.get_concrete_function(tf.TensorSpec([1, 64, 64, 3], tf.float32)).graph.get_operations()}
+
+
+def test_the_rewrites_switch(model):
+    assert model.rewrites and "SpaceToDepth" in _graph_ops(model) and "LRN" not in _graph_ops(model)
+    plain = load_inception5h(weights="untrained", rewrites=False)
+    assert not plain.rewrites and "LRN" in _graph_ops(plain) and "SpaceToDepth" not in _graph_ops(plain)
+    image = photo(64)
+    for name in ("localresponsenorm1", "mixed3a"):
+        fast = model.run_nodes(model.preprocess(image), [name])[0].numpy()
+        slow = plain.run_nodes(plain.preprocess(image), [name])[0].numpy()
+        np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-5 * float(np.abs(slow).max()), err_msg=name)
