@@ -6,7 +6,10 @@ import math
 
 import numpy as np
 import pytest
+import keras
 import tensorflow as tf
+
+from cadl_utils import style_engine
 
 from cadl_utils import style as st
 from cadl_utils.errors import ImageError, LayerError, ParameterError
@@ -110,7 +113,7 @@ def test_each_loss_falls_over_steps(tiny_model, content, style_a, term):
     weights = {"content_weight": 0.0, "style_weight": 0.0, "tv_weight": 0.0}
     weights[f"{term}_weight"] = 1.0
     engine = _engine(tiny_model, content, style_a, **weights)
-    result = engine.run(30, init="noise", seed=0, learning_rate=0.02, progress=False)
+    result = engine.run(steps=30, init="noise", seed=0, learning_rate=0.02, progress=False)
     values = result.history[term]
     assert len(values) == 31
     assert values[-1] < 0.7 * values[0]
@@ -119,7 +122,7 @@ def test_each_loss_falls_over_steps(tiny_model, content, style_a, term):
 
 def test_all_terms_fall_together(tiny_model, content, style_a):
     engine = _engine(tiny_model, content, style_a, tv_weight=0.1)
-    result = engine.run(40, init="noise", progress=False)
+    result = engine.run(steps=40, init="noise", progress=False)
     for term in ("content", "style", "tv", "total"):
         assert result.history[term][-1] < result.history[term][0], term
 
@@ -127,9 +130,9 @@ def test_all_terms_fall_together(tiny_model, content, style_a):
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_optimisers_reduce_the_total_loss(tiny_model, content, style_a, optimizer):
     engine = _engine(tiny_model, content, style_a)
-    result = engine.run(15, optimizer=optimizer, init="content", progress=False)
+    result = engine.run(steps=15, optimizer=optimizer, init="content", progress=False)
     total = result.history["total"]
-    assert len(total) == result.steps + 1
+    assert len(total) == result.steps_done + 1
     assert total[-1] < 0.7 * total[0]
     assert 0.0 <= result.image.min() and result.image.max() <= 1.0
     assert result.image.shape == engine.content.shape
@@ -139,14 +142,14 @@ def test_optimisers_reduce_the_total_loss(tiny_model, content, style_a, optimize
 
 def test_lbfgs_beats_adam_at_equal_steps(tiny_model, content, style_a):
     engine = _engine(tiny_model, content, style_a)
-    adam = engine.run(20, optimizer="adam", progress=False)
-    lbfgs = engine.run(20, optimizer="lbfgs", progress=False)
+    adam = engine.run(steps=20, optimizer="adam", progress=False)
+    lbfgs = engine.run(steps=20, optimizer="lbfgs", progress=False)
     assert lbfgs.history["total"][-1] < adam.history["total"][-1]
 
 
 def test_frames_every_k_steps_and_values_in_range(tiny_model, content, style_a):
     engine = _engine(tiny_model, content, style_a)
-    result = engine.run(10, frame_every=3, steps_per_call=2, progress=False)
+    result = engine.run(steps=10, frame_every=3, steps_per_call=2, progress=False)
     assert result.frame_steps == [0, 3, 6, 9, 10]
     assert len(result.frames) == 5
     np.testing.assert_allclose(result.frames[0], engine.content, atol=1e-6)
@@ -158,9 +161,9 @@ def test_frames_every_k_steps_and_values_in_range(tiny_model, content, style_a):
 
 def test_lbfgs_frames(tiny_model, content, style_a):
     engine = _engine(tiny_model, content, style_a)
-    result = engine.run(6, optimizer="lbfgs", frame_every=2, progress=False)
+    result = engine.run(steps=6, optimizer="lbfgs", frame_every=2, progress=False)
     assert result.frame_steps == [0, 2, 4, 6]
-    assert result.steps == 6
+    assert result.steps_done == 6
 
 
 def test_init_choices_and_seeds(tiny_model, content, style_a):
@@ -171,7 +174,7 @@ def test_init_choices_and_seeds(tiny_model, content, style_a):
     a, b, c = (engine.initial_image("noise", seed=s) for s in (1, 1, 2))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
-    assert engine.run(0, progress=False).steps == 0
+    assert engine.run(steps=0, progress=False).steps_done == 0
     with pytest.raises(ParameterError, match="init"):
         engine.initial_image("zeros")
     with pytest.raises(ImageError, match="shape"):
@@ -189,14 +192,45 @@ def test_init_arrays_are_read_like_every_other_picture(tiny_model, content, styl
         engine.initial_image(np.full_like(engine.content, np.nan))
 
 
-def test_weights_change_without_retracing(tiny_model, content, style_a):
+def _traces(engine) -> int:
+    """How many times the engine's compiled functions were traced (observed from outside)."""
+    compiled = [engine.adam_steps, engine.gradient, engine.terms_now]
+    return sum(f.experimental_get_tracing_count() for f in compiled if f is not None)
+
+
+def test_term_weights_change_without_retracing(tiny_model, content, style_a):
     engine = _engine(tiny_model, content, style_a)
-    engine.run(3, progress=False)
-    traces = engine.trace_count
-    engine.set_weights(content_weight=5.0, style_weight=0.1)
-    assert engine.weights["content"] == 5.0 and engine.weights["style"] == pytest.approx(0.1)
-    engine.run(3, progress=False)
-    assert engine.trace_count == traces
+    engine.run(steps=3, progress=False)
+    engine.run(steps=3, optimizer="lbfgs", progress=False)
+    traces = _traces(engine)
+    engine.set_term_weights(content_weight=5.0, style_weight=0.1)
+    assert engine.term_weights["content"] == 5.0 and engine.term_weights["style"] == pytest.approx(0.1)
+    engine.run(steps=3, progress=False)
+    engine.run(steps=3, tv_weight=2.0, learning_rate=0.05, steps_per_call=3, progress=False)
+    engine.run(steps=3, optimizer="lbfgs", progress=False)
+    assert _traces(engine) == traces
+    with pytest.raises(ParameterError, match="nothing to optimise"):
+        engine.set_term_weights(0, 0, 0)
+    assert engine.term_weights["content"] == 5.0
+
+
+def test_adam_is_keras_adam_and_restarts_every_run(tiny_model, content, style_a):
+    engine = _engine(tiny_model, content, style_a)
+    first = engine.run(steps=6, progress=False)
+    again = engine.run(steps=6, progress=False)
+    np.testing.assert_allclose(again.history["total"], first.history["total"], rtol=1e-5)
+    assert isinstance(engine._optimizer, keras.optimizers.Adam)
+    assert int(engine._optimizer.iterations.numpy()) == 6
+    # Other Adam constants: a new optimiser (and trace), the same API.
+    other = engine.run(steps=6, beta1=0.5, progress=False)
+    assert other.history["total"][-1] != pytest.approx(first.history["total"][-1], rel=1e-6)
+
+
+def test_engine_settings_are_fixed_between_runs(tiny_model, content, style_a):
+    engine = _engine(tiny_model, content, style_a)
+    assert engine.settings.size == 48 and engine.settings.content_layer == "conv2"
+    with pytest.raises(ParameterError, match="size cannot change between runs"):
+        engine.run(steps=1, size=32)
 
 
 # --- colour, blends, scale -------------------------------------------------------------------
@@ -204,14 +238,14 @@ def test_weights_change_without_retracing(tiny_model, content, style_a):
 
 def test_preserve_color_keeps_content_chroma(tiny_model, content, style_b):
     kept = _engine(tiny_model, content, style_b, preserve_color=True, style_weight=100.0)
-    result = kept.run(30, progress=False)
+    result = kept.run(steps=30, progress=False)
     chroma = st.rgb_to_yiq(result.image)[..., 1:]
     target = st.rgb_to_yiq(kept.content)[..., 1:]
     assert np.mean(np.abs(chroma - target)) < 0.01
     # The luminance did change (the style was applied) ...
     assert np.mean(np.abs(st.rgb_to_yiq(result.image)[..., 0] - st.rgb_to_yiq(kept.content)[..., 0])) > 0.01
     # ... and without preservation the chroma moves towards the (blue) style.
-    free = _engine(tiny_model, content, style_b, style_weight=100.0).run(30, progress=False)
+    free = _engine(tiny_model, content, style_b, style_weight=100.0).run(steps=30, progress=False)
     assert np.mean(np.abs(st.rgb_to_yiq(free.image)[..., 1:] - target)) > 2 * np.mean(np.abs(chroma - target))
 
 
@@ -239,18 +273,18 @@ def test_match_luminance():
 def test_blend_weights_interpolate_gram_targets(tiny_model, content, style_a, style_b):
     only_a = _engine(tiny_model, content, style_a)
     only_b = _engine(tiny_model, content, style_b)
-    mixed = _engine(tiny_model, content, [style_a, style_b], style_blend=[0.3, 0.7])
-    for name, gram in mixed.style_targets.items():
-        expected = 0.3 * only_a.style_targets[name] + 0.7 * only_b.style_targets[name]
-        np.testing.assert_allclose(gram, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    mixed = _engine(tiny_model, content, [style_a, style_b], blend=[0.3, 0.7])
+    for name, gram in mixed.targets.grams.items():
+        expected = 0.3 * only_a.targets.grams[name].numpy() + 0.7 * only_b.targets.grams[name].numpy()
+        np.testing.assert_allclose(gram.numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
 def test_blend_one_zero_equals_single_style(tiny_model, content, style_a, style_b):
-    single = _engine(tiny_model, content, style_a).run(5, progress=False)
-    blended = _engine(tiny_model, content, [style_a, style_b], style_blend=[1.0, 0.0]).run(5, progress=False)
+    single = _engine(tiny_model, content, style_a).run(steps=5, progress=False)
+    blended = _engine(tiny_model, content, [style_a, style_b], blend=[1.0, 0.0]).run(steps=5, progress=False)
     np.testing.assert_allclose(blended.image, single.image, atol=1e-5)
     np.testing.assert_allclose(blended.history["total"], single.history["total"], rtol=1e-4)
-    other = _engine(tiny_model, content, [style_a, style_b], style_blend=[0.0, 1.0]).run(5, progress=False)
+    other = _engine(tiny_model, content, [style_a, style_b], blend=[0.0, 1.0]).run(steps=5, progress=False)
     assert not np.allclose(other.image, single.image, atol=1e-3)
 
 
@@ -275,7 +309,7 @@ _EXTREMES = [(1e-6, 1e6, 1e-6), (1e6, 1e-6, 1e6), (1e6, 1e6, 1e6), (1e-6, 1e-6, 
 def test_no_nan_with_extreme_weights(tiny_model, content, style_a, weights, optimizer):
     engine = _engine(tiny_model, content, style_a, content_weight=weights[0], style_weight=weights[1],
                      tv_weight=weights[2])
-    result = engine.run(5, optimizer=optimizer, init="noise", progress=False)
+    result = engine.run(steps=5, optimizer=optimizer, init="noise", progress=False)
     history = np.array([result.history[t] for t in st.TERMS])
     assert np.all(np.isfinite(history))
     assert np.all(np.isfinite(result.image)) and result.image.min() >= 0.0 and result.image.max() <= 1.0
@@ -290,50 +324,55 @@ def test_no_nan_with_constant_images(tiny_model, level, preserve_color):
         engine = st.StyleTransfer(flat, flat, tiny_model, size=32, normalize=normalize,
                                   preserve_color=preserve_color, content_weight=1e6, style_weight=1e6)
         for optimizer in ("adam", "lbfgs"):
-            result = engine.run(3, optimizer=optimizer, init="noise", progress=False)
+            result = engine.run(steps=3, optimizer=optimizer, init="noise", progress=False)
             history = np.array([result.history[t] for t in st.TERMS])
             assert np.all(np.isfinite(history)), (normalize, optimizer)
             assert np.all(np.isfinite(result.image))
             assert result.image.min() >= 0.0 and result.image.max() <= 1.0
 
 
-def test_targets_computed_once(tiny_model, content, style_a):
+def test_targets_computed_once(tiny_model, content, style_a, monkeypatch):
+    calls = []
+    real = style_engine.compute_targets
+    monkeypatch.setattr(style_engine, "compute_targets", lambda *a, **k: calls.append(1) or real(*a, **k))
     engine = _engine(tiny_model, content, style_a)
-    assert engine.target_computations == 1
-    engine.run(4, progress=False)
-    engine.run(4, optimizer="lbfgs", progress=False)
+    assert len(calls) == 1
+    engine.run(steps=4, progress=False)
+    engine.run(steps=4, optimizer="lbfgs", progress=False)
     before = dict(tiny_model.calls)
-    traces = engine.trace_count
+    traces = _traces(engine)
     engine.sweep([(1.0, 1.0), (1.0, 10.0), (2.0, 5.0), (0.5, 50.0)], steps=3, progress=False)
-    assert engine.target_computations == 1
+    engine.sweep([(1.0, 1.0)], steps=3, optimizer="lbfgs", progress=False)
+    assert len(calls) == 1
     # No more network passes outside the compiled steps (whose bodies ran at trace time only).
     assert tiny_model.calls == before
-    assert engine.trace_count == traces
+    assert _traces(engine) == traces
 
 
 def test_callback_and_interrupt_keep_frames(tiny_model, content, style_a):
     engine = _engine(tiny_model, content, style_a)
     seen = []
 
-    def stop_at_four(step, picture, losses):
-        seen.append((step, set(losses)))
-        return step < 4
+    def stop_at_four(info):
+        seen.append((info.step, set(info.terms)))
+        assert info.total == 10 and info.image.shape == engine.content.shape and info.loss > 0
+        return info.step < 4
 
-    result = engine.run(10, frame_every=2, callback=stop_at_four, progress=False)
-    assert result.interrupted and result.steps == 4
+    result = engine.run(steps=10, frame_every=2, callback=stop_at_four, progress=False)
+    assert result.interrupted and result.steps_done == 4
     assert [s for s, _ in seen] == [2, 4]
-    assert seen[-1][1] == set(st.TERMS)
+    assert seen[-1][1] == {"content", "style", "tv"}
 
-    def interrupt(step, picture, losses):
-        if step >= 3:
+    def interrupt(info):
+        if info.step >= 3:
             raise KeyboardInterrupt
 
     for optimizer in ("adam", "lbfgs"):
-        result = engine.run(10, optimizer=optimizer, frame_every=1, callback=interrupt, progress=False)
+        result = engine.run(steps=10, optimizer=optimizer, frame_every=1, callback=interrupt, progress=False)
         assert result.interrupted
         assert result.frame_steps[:4] == [0, 1, 2, 3]
         assert len(result.frames) >= 4
-        assert result.steps >= 3 and result.steps < 10
+        assert result.steps_done >= 3 and result.steps_done < 10
 
 
 # --- sweeps ----------------------------------------------------------------------------------
@@ -368,10 +407,12 @@ def test_sweep_errors(tiny_model, content, style_a):
         engine.sweep([(1.0,)])
     with pytest.raises(ParameterError, match="nothing to optimise"):
         engine.sweep([(0.0, 0.0)])
-    assert st.parse_pairs("1:10, 2:1e3") == [(1.0, 10.0), (2.0, 1000.0)]
-    assert st.parse_pairs(["1:1", "1:5"]) == [(1.0, 1.0), (1.0, 5.0)]
+    from cadl_utils.cli.style import parse_pairs
+
+    assert parse_pairs("1:10, 2:1e3") == [(1.0, 10.0), (2.0, 1000.0)]
+    assert parse_pairs(["1:1", "1:5"]) == [(1.0, 1.0), (1.0, 5.0)]
     with pytest.raises(ParameterError, match="CONTENT:STYLE"):
-        st.parse_pairs("1-10")
+        parse_pairs("1-10")
 
 
 # --- bad input -------------------------------------------------------------------------------
@@ -386,21 +427,61 @@ def test_bad_parameters_raise_clear_errors(tiny_model, content, style_a):
         _engine(tiny_model, content, style_a, style_layers=[])
     with pytest.raises(ParameterError, match="content_weight"):
         _engine(tiny_model, content, style_a, content_weight=float("nan"))
-    with pytest.raises(ParameterError, match="style_weight"):
+    with pytest.raises(ParameterError, match="style_weight must be at least 0"):
         _engine(tiny_model, content, style_a, style_weight=-1.0)
     with pytest.raises(ParameterError, match="nothing to optimise"):
         _engine(tiny_model, content, style_a, content_weight=0, style_weight=0, tv_weight=0)
     with pytest.raises(ParameterError, match="one weight per image"):
-        _engine(tiny_model, content, [style_a, style_a], style_blend=[1.0])
+        _engine(tiny_model, content, [style_a, style_a], blend=[1.0])
     with pytest.raises(ParameterError, match="all 0"):
-        _engine(tiny_model, content, [style_a, style_a], style_blend=[0.0, 0.0])
+        _engine(tiny_model, content, [style_a, style_a], blend=[0.0, 0.0])
+    with pytest.raises(ParameterError, match="unknown setting"):
+        _engine(tiny_model, content, style_a, style_blend=[1.0])
     engine = _engine(tiny_model, content, style_a)
     with pytest.raises(ParameterError, match="optimizer"):
-        engine.run(2, optimizer="sgd")
+        engine.run(steps=2, optimizer="sgd")
     with pytest.raises(ParameterError, match="steps"):
-        engine.run(-1)
+        engine.run(steps=-1)
     with pytest.raises(ParameterError, match="learning_rate"):
-        engine.run(2, learning_rate=float("nan"))
+        engine.run(steps=2, learning_rate=float("nan"))
+
+
+@pytest.mark.parametrize(
+    "overrides,words",
+    [
+        ({"steps": 10**9}, "steps must be at most 100000"),
+        ({"size": 5000}, "size must be at most 4096"),
+        ({"learning_rate": 1e30}, "learning_rate must be at most 1"),
+        ({"style_scale": 1e300}, "style_scale must be at most 16"),
+        ({"frame_every": 0}, "frame_every must be at least 1"),
+        ({"steps_per_call": 10**6}, "steps_per_call must be at most 1000"),
+        ({"beta1": 1.0}, "beta1 must be less than 1"),
+        ({"epsilon": float("nan")}, "epsilon must be a finite number"),
+        ({"seed": -1}, "seed must be at least 0"),
+        ({"init": "zeros"}, "use one of content, style, noise"),
+        ({"style_layers": "conv1:x"}, "must be a number"),
+        ({"style_layers": 5}, "style_layers must be names"),
+        ({"blend": [1.0, float("inf")]}, "blend weight must be a finite number"),
+        ({"preserve_color": "yes"}, "preserve_color must be True or False"),
+        ({"weights": "imagenet"}, "unknown weights mode"),
+        ({"content_layer": ""}, "content_layer must be a layer name"),
+    ],
+)
+def test_settings_refuse_bad_values_before_any_work(overrides, words, monkeypatch):
+    monkeypatch.setattr(style_engine, "resolve_model", lambda *a, **k: pytest.fail("loaded a model"))
+    with pytest.raises(ParameterError, match=words):
+        st.StyleSettings(**overrides)
+    with pytest.raises(ParameterError, match=words):
+        st.style_transfer("missing.png", "missing.png", **overrides)
+
+
+def test_settings_normalise_their_values():
+    settings = st.StyleSettings.make(style_layers="conv1, mixed:2", blend=[1, 3], optimizer=" LBFGS ", steps=np.int64(5))
+    assert settings.style_layers == (("conv1", 1.0), ("mixed", 2.0))
+    assert settings.blend == (1.0, 3.0) and settings.optimizer == "lbfgs" and type(settings.steps) is int
+    assert st.StyleSettings.make(settings) is settings
+    with pytest.raises(Exception):
+        settings.steps = 3  # frozen
 
 
 def test_style_layer_spec_string(tiny_model):
@@ -433,7 +514,7 @@ def test_default_layers_for_unknown_model(tiny_model):
 
 @pytest.fixture
 def cli_with_tiny(tiny_model, monkeypatch):
-    monkeypatch.setattr(st, "_resolve_model", lambda model, weights: tiny_model)
+    monkeypatch.setattr(style_engine, "resolve_model", lambda model, weights=None: tiny_model)
     from cadl_utils import cli
 
     # Only this module's sub-command: the test must not depend on the other engines.
@@ -498,6 +579,13 @@ def test_cli_refuses_to_overwrite_an_input_before_rendering(cli_with_tiny, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([content_path.name, "texture.png"])
 
 
+@pytest.mark.parametrize("name", ["../escape", "sub/style", "..", ""])
+def test_cli_name_must_stay_inside_out(cli_with_tiny, tmp_path, name, capsys):
+    code = cli_with_tiny.main(["style", "--steps", "1", "--out", str(tmp_path / "out"), "--name", name])
+    assert code == 2 and "--name" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_defaults_to_sample_images(cli_with_tiny, tmp_path, capsys):
     code = cli_with_tiny.main(["style", "--steps", "1", "--size", "32", "--out", str(tmp_path), "--no-progress"])
     assert code == 0
@@ -514,9 +602,9 @@ def test_inception5h_untrained_style_transfer():
     content = _pattern(96, 128, seed=4)
     style = _pattern(96, 96, seed=5, colour=(0.3, 0.4, 1.0))
     engine = st.StyleTransfer(content, style, model, size=128)
-    assert engine.content_layer == "mixed4b"
+    assert engine.settings.content_layer == "mixed4b"
     for optimizer in ("adam", "lbfgs"):
-        result = engine.run(6, optimizer=optimizer, progress=False)
+        result = engine.run(steps=6, optimizer=optimizer, progress=False)
         total = result.history["total"]
         assert np.all(np.isfinite(total)) and total[-1] < total[0], optimizer
         assert 0.0 <= result.image.min() and result.image.max() <= 1.0
@@ -529,8 +617,8 @@ def test_vgg19_untrained_style_transfer():
     content = _pattern(64, 64, seed=6)
     style = _pattern(64, 64, seed=7, colour=(0.3, 0.4, 1.0))
     engine = st.StyleTransfer(content, style, model, size=64)
-    assert engine.content_layer == "block5_conv2"
-    result = engine.run(6, optimizer="lbfgs", progress=False)
+    assert engine.settings.content_layer == "block5_conv2"
+    result = engine.run(steps=6, optimizer="lbfgs", progress=False)
     total = result.history["total"]
     assert np.all(np.isfinite(total)) and total[-1] < total[0]
     assert not math.isnan(float(result.image.mean()))
