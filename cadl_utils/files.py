@@ -1,8 +1,6 @@
 """Safe output files: ``path = check_output_path(path, inputs)``, then ``with atomic_write(path) as tmp:``,
 so no crash, Ctrl-C or full disk leaves a half-written file, and no input is overwritten by accident."""
 
-from __future__ import annotations
-
 import errno
 import os
 import secrets
@@ -14,8 +12,7 @@ from .errors import OutputError
 
 PathLike = str | os.PathLike
 
-# errno values that mean "the disk (or the user's quota) is full".
-_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # the disk, or the user's quota, is full
 
 
 def check_output_path(path: PathLike, inputs: Iterable[object] = (), overwrite_inputs: bool = False) -> Path:

@@ -4,10 +4,9 @@ Every function also takes arrays (uint8 0..255 or float 0..1; [H,W], [H,W,1], [H
 Sizes are (height, width); an int size is the long side.
 """
 
-from __future__ import annotations
-
 import base64
 import html
+import importlib.util
 import io
 import math
 import os
@@ -29,8 +28,7 @@ Size = int | tuple[int, int]
 Frames = Sequence[object] | np.ndarray
 
 DEFAULT_MAX_PIXELS = 64_000_000
-READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
-SAVE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")  # save_image writes them too
 # Floats this far outside [0, 1] are clipped (rounding, resampling overshoot); further is a bug.
 _FLOAT_TOLERANCE = 0.5
 _SCALES = {np.dtype(bool): 1.0, np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
@@ -40,14 +38,10 @@ _DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 def load_image(path_or_array: object, size: Size | None = None, max_side: int | None = None,
                crop: Size | str | None = None, *, max_pixels: int | None = None) -> np.ndarray:
     """An image file (any format and mode Pillow reads, EXIF orientation applied), PIL image or array
-    as float32 RGB [H, W, 3] in [0, 1].
-
-    Args:
-        crop: centre crop first: int (a square), (height, width) or an aspect ratio "W:H" ("16:9").
-        size: then int: the long side (may enlarge); (height, width): exactly, cropped to that aspect.
-        max_side: then shrink (never enlarge) so that the long side is at most this.
-        max_pixels: decompression-bomb guard; default: ``CADL_MAX_PIXELS`` or 64 megapixels.
-    """
+    as float32 RGB [H, W, 3] in [0, 1]; ``max_pixels`` guards against decompression bombs (default:
+    ``CADL_MAX_PIXELS`` or 64 megapixels). Then, in order: ``crop`` the centre (int: a square, (height,
+    width) or an aspect ratio "W:H" such as "16:9"); ``size``: int: the long side (may enlarge), (height,
+    width): exactly, cropped to that aspect first; shrink to a long side of at most ``max_side``."""
     is_path = isinstance(path_or_array, (str, os.PathLike))
     image = _decode(path_or_array, None, max_pixels) if is_path else _as_float_image(path_or_array)
     if crop is not None:
@@ -70,9 +64,8 @@ def as_image(image: object, what: str = "image", max_side: int | None = None) ->
     elif isinstance(image, (list, tuple)) or (hasattr(image, "__array__") and not isinstance(image, Image.Image)):
         array = np.asarray(image)
         if not (array.ndim == 3 or (array.ndim == 4 and array.shape[0] == 1)) or array.shape[-1] != 3:
-            raise ImageError(
-                f"{what} must be an RGB array [H, W, 3], got shape {array.shape}; convert greyscale or "
-                "RGBA arrays with cadl_utils.images.load_image(array), which also loads files")
+            raise ImageError(f"{what} must be an RGB array [H, W, 3], got shape {array.shape}; convert greyscale "
+                             "or RGBA arrays with cadl_utils.images.load_image(array), which also loads files")
         picture = _as_float_image(array.reshape(array.shape[-3:]), what)
     else:
         picture = _as_float_image(image, what)
@@ -83,9 +76,9 @@ def _pixel_budget(max_pixels: int | None) -> int:
     """The pixel budget: the argument, else CADL_MAX_PIXELS, else DEFAULT_MAX_PIXELS."""
     if max_pixels is not None:
         return check_int(max_pixels, "max_pixels", minimum=1, fix="give a number of pixels, e.g. 100000000")
-    text = os.environ.get("CADL_MAX_PIXELS", "").strip()
+    text = os.environ.get("CADL_MAX_PIXELS", "").strip() or str(DEFAULT_MAX_PIXELS)
     try:
-        value = int(float(text)) if text else DEFAULT_MAX_PIXELS
+        value = int(float(text))
     except (ValueError, OverflowError):
         value = 0
     if value <= 0:
@@ -97,9 +90,7 @@ def _pixel_budget(max_pixels: int | None) -> int:
 def _decode(source: PathLike | bytes, name: str | None, max_pixels: int | None) -> np.ndarray:
     """Decode a whole image file (a path, or bytes named ``name``) within the pixel budget."""
     max_pixels = _pixel_budget(max_pixels)
-    if isinstance(source, bytes):
-        source = io.BytesIO(source)
-    else:
+    if not isinstance(source, bytes):
         source = Path(source).expanduser()
         name = str(source)
         if not source.exists():
@@ -112,14 +103,13 @@ def _decode(source: PathLike | bytes, name: str | None, max_pixels: int | None) 
     too_big = (f"{name} has {{}} pixels, over the budget of {max_pixels} (a guard against decompression "
                "bombs): shrink the image first, or raise the budget with load_image(..., max_pixels=N) or "
                "the environment variable CADL_MAX_PIXELS")
-    # Pillow's limits are global: apply ours for this read only, and make truncation an error even
-    # if another library allowed it.
+    # Pillow's limits are global: ours hold for this read only; truncation is an error even if others allowed it.
     saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = max_pixels, False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            opened = Image.open(source)
+            opened = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         with opened:
             width, height = opened.size
             if width * height == 0:
@@ -147,11 +137,10 @@ def _decode(source: PathLike | bytes, name: str | None, max_pixels: int | None) 
 def _pil_to_float(image: Image.Image, what: str = "image") -> np.ndarray:
     """Any Pillow mode as float32 RGB in [0, 1], alpha composited on white; ``what`` names it."""
     mode = image.mode
-    if mode.startswith("I"):
-        # 16-bit greyscale (Pillow widens some to 32-bit "I"): keep the extra precision.
-        return _as_float_image(np.clip(np.asarray(image, np.float64) / 65535.0, 0, 1).astype(np.float32), what)
-    if mode == "F":
-        return _as_float_image(np.asarray(image, np.float32), what)
+    if mode == "F" or mode.startswith("I"):
+        # Float TIFFs are checked as they are; 16-bit grey (Pillow widens some to "I") keeps its precision.
+        values = np.asarray(image, np.float32)
+        return _as_float_image(values if mode == "F" else np.clip(values / 65535.0, 0, 1), what)
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA")  # composited on white below
     elif mode != "RGB":
@@ -163,11 +152,10 @@ def _as_float_image(array: object, what: str = "image") -> np.ndarray:
     """A checked [H,W], [H,W,1], [H,W,3] or [H,W,4] array (or PIL image) as a new float32 RGB image."""
     if isinstance(array, Image.Image):
         return _pil_to_float(array, what)
-    if not isinstance(array, np.ndarray):
-        if not hasattr(array, "__array__"):
-            raise ImageError(f"{what} must be a file path or an array, not {type(array).__name__}: "
-                             "pass e.g. 'data/photos/coffee.jpg' or a numpy array [H, W, 3]")
-        array = np.asarray(array)
+    if not isinstance(array, np.ndarray) and not hasattr(array, "__array__"):
+        raise ImageError(f"{what} must be a file path or an array, not {type(array).__name__}: "
+                         "pass e.g. 'data/photos/coffee.jpg' or a numpy array [H, W, 3]")
+    array = np.asarray(array)
     if array.ndim == 4 and array.shape[0] == 1:
         raise ImageError(f"{what} is a batch of one with shape {array.shape}: pass image[0] (shape [H, W, 3])")
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
@@ -248,9 +236,8 @@ def resize(image, size: Size):
     height, width = _target_size(array.shape[-3], array.shape[-2], size)
     budget = _pixel_budget(None)
     if height * width > budget:
-        raise ParameterError(f"size {height}x{width} ({height * width} pixels) is over the pixel budget of "
-                             f"{budget}: choose a smaller size, or raise the budget with the environment "
-                             "variable CADL_MAX_PIXELS")
+        raise ParameterError(f"size {height}x{width} ({height * width} pixels) is over the pixel budget of {budget}: "
+                             "choose a smaller size, or raise the budget with the environment variable CADL_MAX_PIXELS")
     if (height, width) == array.shape[-3:-1]:
         return array
     out = tf.image.resize(array, (height, width), method="bilinear", antialias=True)
@@ -261,8 +248,7 @@ def crop_to_aspect(image, height: float, width: float):
     """The largest centred crop of an array or tf.Tensor ([H, W, C] or [N, H, W, C]) with the aspect
     ratio height:width, of the kind of the input."""
     ratio = check_float(height, "height", above=0) / check_float(width, "width", above=0)
-    if not tf.is_tensor(image):
-        image = np.asarray(image)
+    image = image if tf.is_tensor(image) else np.asarray(image)
     rows, cols = image.shape[-3], image.shape[-2]
     if rows is None or cols is None:
         rows, cols = tf.shape(image)[-3], tf.shape(image)[-2]
@@ -309,13 +295,12 @@ def to_uint8(image: object) -> np.ndarray:
 
 def save_image(image: object, path: PathLike, *, inputs: Iterable[object] = (), overwrite_inputs: bool = False,
                quality: int = 95) -> Path:
-    """Save one image atomically, in the format of the extension (``SAVE_EXTENSIONS``), and return its
+    """Save one image atomically, in the format of the extension (``READ_EXTENSIONS``), and return its
     Path. ``inputs`` (source files) are refused as ``path`` unless ``overwrite_inputs``; ``quality``: JPEG/WebP."""
-    target = _output(path, SAVE_EXTENSIONS, "save_image")
+    target = _output(path, READ_EXTENSIONS, "save_image")
     pixels = to_uint8(image)
-    quality = check_int(quality, "quality", minimum=1, maximum=100, fix="use e.g. 95")
-    options = {"quality": quality} if target.suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
-    return _write(pixels, target, inputs, overwrite_inputs, plugin="pillow", extension=target.suffix, **options)
+    quality = check_int(quality, "quality", minimum=1, maximum=100, fix="use e.g. 95")  # other formats ignore it
+    return _write(pixels, target, inputs, overwrite_inputs, plugin="pillow", extension=target.suffix, quality=quality)
 
 
 def _output(path: PathLike, extensions: Sequence[str], caller: str) -> Path:
@@ -366,18 +351,15 @@ def _duration(value: object) -> float:
 
 def save_gif(frames: Frames, path: PathLike, duration_ms: float | Sequence[float] = 100, loop: int = 0, *,
              inputs: Iterable[object] = (), overwrite_inputs: bool = False) -> Path:
-    """Save frames (a list of images or [N, H, W, 3], one size) as an animated GIF, atomically.
-
-    ``duration_ms``: one for all frames or one per frame (GIF counts in 10 ms; browsers play less than
-    20 ms as 100 ms). ``loop``: 0 repeats forever. ``inputs`` as for ``save_image``. Identical
-    consecutive frames are merged, so reading the file back may give fewer frames.
-    """
+    """Save frames (a list of images or [N, H, W, 3], one size) as an animated GIF, atomically; ``inputs``
+    as for ``save_image``. ``duration_ms``: one for all or one per frame (GIF counts in 10 ms; browsers
+    play less than 20 ms as 100 ms); ``loop``: 0 repeats forever. Identical consecutive frames merge."""
     target = _output(path, (".gif",), "save_gif")
     pixels = np.stack([to_uint8(frame) for frame in _frames(frames, "save_gif", same_size=True)])
     durations = [duration_ms] * len(pixels) if np.isscalar(duration_ms) else list(duration_ms)
     if len(durations) != len(pixels):
-        raise ParameterError(f"duration_ms has {len(durations)} values for {len(pixels)} frames: give one "
-                             "number or one per frame")
+        raise ParameterError(f"duration_ms has {len(durations)} values for {len(pixels)} frames: give one, or "
+                             "one per frame")
     durations = [round(_duration(value)) for value in durations]
     loop = check_int(loop, "loop", minimum=0, maximum=65535, fix="use 0 to repeat forever or a loop count")
     # Pillow takes a list of durations only for several frames.
@@ -392,11 +374,9 @@ def save_mp4(frames: Frames, path: PathLike, fps: float = 10, *, inputs: Iterabl
     ``pip install -e '.[mp4]'``). Odd sizes are padded by one edge pixel, as yuv420p needs even sizes."""
     target = _output(path, (".mp4",), "save_mp4")
     fps = check_float(fps, "fps", above=0, at_most=1000, fix="use e.g. 10 frames per second")
-    try:
-        import imageio_ffmpeg  # noqa: F401  (imageio's ffmpeg plugin runs its ffmpeg)
-    except ImportError as exc:
+    if importlib.util.find_spec("imageio_ffmpeg") is None:  # imageio's ffmpeg plugin runs its ffmpeg
         raise OutputError("writing MP4 needs the optional package imageio-ffmpeg: install it with "
-                          "pip install -e '.[mp4]' (or save a GIF instead)") from exc
+                          "pip install -e '.[mp4]' (or save a GIF instead)")
     pixels = np.stack([to_uint8(frame) for frame in _frames(frames, "save_mp4", same_size=True)])
     pixels = np.pad(pixels, ((0, 0), (0, pixels.shape[1] % 2), (0, pixels.shape[2] % 2), (0, 0)), mode="edge")
     return _write(pixels, target, inputs, overwrite_inputs, extension=".mp4", fps=fps, codec="libx264",
@@ -416,9 +396,8 @@ def montage(frames: Frames, cols: int | None = None, *, gap: int = 2, background
     """Lay images out on a grid of ``cols`` per row (default: about square), each centred in a cell as
     large as the largest, ``gap`` pixels apart, gaps and empty cells of grey level ``background``."""
     items = _frames(frames, "montage")
-    if cols is None:
-        cols = math.ceil(math.sqrt(len(items)))
-    cols = min(len(items), check_int(cols, "cols", minimum=1, fix="give the number of images per row"))
+    cols = math.ceil(math.sqrt(len(items))) if cols is None else check_int(cols, "cols", minimum=1)
+    cols = min(len(items), cols)
     gap = check_int(gap, "gap", minimum=0, maximum=10_000, fix="give a number of pixels, e.g. 2")
     background = check_float(background, "background", at_least=0, at_most=1, fix="give a grey level in [0, 1]")
     rows = math.ceil(len(items) / cols)
@@ -437,11 +416,10 @@ def show(image: object, title: str | None = None, width: int | None = None) -> N
     above it and a display ``width`` in pixels."""
     from IPython.display import HTML, Image as IPyImage, display
 
-    buffer = io.BytesIO()
-    Image.fromarray(to_uint8(load_image(image))).save(buffer, format="PNG")
+    png = iio.imwrite("<bytes>", to_uint8(load_image(image)), extension=".png")
     if title:
         display(HTML(f"<b>{html.escape(str(title))}</b>"))
-    display(IPyImage(data=buffer.getvalue(), format="png", width=width))
+    display(IPyImage(data=png, format="png", width=width))
 
 
 def gif_html(path: PathLike, width: int | None = None) -> str:
@@ -453,8 +431,8 @@ def gif_html(path: PathLike, width: int | None = None) -> str:
     if not data.startswith((b"GIF87a", b"GIF89a")):
         raise ImageError(f"{gif} is not a GIF file: save animations with save_gif(frames, path)")
     size = f' width="{int(width)}"' if width else ""
-    alt = html.escape(gif.name, quote=True)
-    return f'<img src="data:image/gif;base64,{base64.b64encode(data).decode("ascii")}" alt="{alt}"{size}/>'
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img src="data:image/gif;base64,{encoded}" alt="{html.escape(gif.name, quote=True)}"{size}/>'
 
 
 def show_gif(path: PathLike, width: int | None = None) -> None:
@@ -470,8 +448,7 @@ def sample_images(kind: str = "photo") -> dict[str, Path]:
     name = str(kind).lower().removesuffix("s")
     if name not in ("photo", "style"):
         raise ParameterError(f"unknown sample kind {kind!r}: use 'photo' or 'style'")
-    root = Path(os.environ["CADL_DATA_DIR"]).expanduser() if os.environ.get("CADL_DATA_DIR") else _DATA_DIR
-    folder = root / f"{name}s"
+    folder = Path(os.environ.get("CADL_DATA_DIR") or _DATA_DIR).expanduser() / f"{name}s"
     if not folder.is_dir():
         raise ImageError(f"sample images not found in {folder}: cadl_utils was installed without the "
                          "repository's data/ folder. Install from a clone with pip install -e . , or set "

@@ -26,10 +26,12 @@ from cadl_utils.errors import ImageError, OutputError, ParameterError
 from cadl_utils.images import (
     as_image,
     center_crop,
+    crop_to_aspect,
     load_image,
     montage,
     resize,
     sample_images,
+    save_animation,
     save_gif,
     save_image,
     save_mp4,
@@ -564,6 +566,72 @@ def test_resize_same_size_returns_a_copy():
     assert image[0, 0, 0] != 0 or image[0, 0, 1] != 0
 
 
+def test_resize_tensors_keep_their_kind_and_match_arrays():
+    import tensorflow as tf
+
+    image = RNG.random((20, 30, 3)).astype(np.float32)
+    out = resize(tf.constant(image), 15)
+    assert tf.is_tensor(out) and out.shape == (10, 15, 3) and out.dtype == tf.float32
+    np.testing.assert_allclose(out.numpy(), resize(image, 15), atol=1e-6)
+    batch = resize(tf.constant(np.stack([image, image])), (7, 11))
+    assert batch.shape == (2, 7, 11, 3)
+    assert resize(tf.constant(image, tf.float16), 15).dtype == tf.float16
+    as_uint8 = resize(tf.constant(to_uint8(image)), 15)  # uint8 is scaled to [0, 1]
+    assert as_uint8.dtype == tf.float32 and float(tf.reduce_max(as_uint8)) <= 1.0
+
+
+def test_resize_tensors_of_unknown_size_inside_tf_function():
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
+    def shrink(image):
+        return resize(image, 15), resize(image, (4, 5))
+
+    long_side, exact = shrink(tf.constant(RNG.random((20, 30, 3)), tf.float32))
+    assert long_side.shape == (10, 15, 3) and exact.shape == (4, 5, 3)
+
+
+def test_resize_numpy_batches():
+    frames = np.stack([RNG.random((20, 30, 3)).astype(np.float32) for _ in range(3)])
+    out = resize(frames, 15)
+    assert out.shape == (3, 10, 15, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out[1], resize(frames[1], 15))
+
+
+def test_resize_bad_sizes():
+    for size in (0, -3, 2.5, (0, 4), "big"):
+        with pytest.raises(ParameterError, match="size"):
+            resize(np.zeros((4, 4, 3), np.float32), size)
+
+
+@pytest.mark.parametrize("shape,ratio,expected", [((20, 32), (1, 1), (20, 20)), ((20, 32), (9, 16), (18, 32)),
+                                                  ((20, 32), (2, 1), (20, 10)), ((5, 5), (1, 1), (5, 5))])
+def test_crop_to_aspect_on_arrays_tensors_and_batches(shape, ratio, expected):
+    import tensorflow as tf
+
+    image = RNG.random(shape + (3,)).astype(np.float32)
+    out = crop_to_aspect(image, *ratio)
+    assert isinstance(out, np.ndarray) and out.shape == expected + (3,)
+    top, left = (shape[0] - expected[0]) // 2, (shape[1] - expected[1]) // 2
+    np.testing.assert_array_equal(out, image[top : top + expected[0], left : left + expected[1]])
+    tensor = crop_to_aspect(tf.constant(image), *ratio)
+    assert tf.is_tensor(tensor) and tensor.shape == expected + (3,)
+    np.testing.assert_array_equal(tensor.numpy(), out)
+    assert crop_to_aspect(np.stack([image, image]), *ratio).shape == (2,) + expected + (3,)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32)])
+    def crop(x):
+        return crop_to_aspect(x, *ratio)
+
+    np.testing.assert_array_equal(crop(tf.constant(image)).numpy(), out)
+
+
+@pytest.mark.parametrize("ratio", [(0, 1), (1, -2), (float("nan"), 1), ("wide", 1)])
+def test_crop_to_aspect_bad_ratio(ratio):
+    with pytest.raises(ParameterError):
+        crop_to_aspect(np.zeros((4, 4, 3)), *ratio)
+
+
 # ================================================================ to_uint8 / save_image
 
 
@@ -722,6 +790,9 @@ def test_save_gif_single_image_is_not_frames(tmp_path):
         ({"duration_ms": 0}, ParameterError),
         ({"duration_ms": [100, 100]}, ParameterError),
         ({"duration_ms": -5}, ParameterError),
+        ({"duration_ms": 1e9}, ParameterError),
+        ({"duration_ms": [100, "x", 100]}, ParameterError),
+        ({"loop": 1.5}, ParameterError),
         ({"loop": -1}, ParameterError),
         ({"path_name": "anim.png"}, OutputError),
     ],
@@ -760,11 +831,39 @@ def test_save_mp4_without_ffmpeg_says_how_to_install(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("kwargs,error", [({"fps": 0}, ParameterError), ({"name": "movie.gif"}, OutputError)])
+@pytest.mark.parametrize("kwargs,error", [({"fps": 0}, ParameterError), ({"fps": float("inf")}, ParameterError),
+                                          ({"name": "movie.gif"}, OutputError)])
 def test_save_mp4_bad_parameters(tmp_path, kwargs, error):
     name = kwargs.pop("name", "movie.mp4")
     with pytest.raises(error):
         save_mp4(distinct_frames(2), tmp_path / name, **kwargs)
+
+
+def test_save_animation_picks_the_format_by_extension(tmp_path):
+    path = save_animation(distinct_frames(3), tmp_path / "out" / "loop.gif", duration_ms=80)
+    assert gif_info(path) == (3, [80, 80, 80], 0)
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    movie = save_animation(distinct_frames(4), tmp_path / "out" / "loop.MP4", duration_ms=50)
+    reader = imageio_ffmpeg.read_frames(str(movie))
+    assert next(reader)["fps"] == pytest.approx(20) and sum(1 for _ in reader) == 4
+    assert temp_files(tmp_path / "out") == []
+
+
+def test_save_animation_bad_extension_and_durations(tmp_path):
+    with pytest.raises(OutputError, match=r"\.gif, \.mp4"):
+        save_animation(distinct_frames(2), tmp_path / "loop.png")
+    for duration in (0, -5, float("nan"), 1e300, "100"):
+        with pytest.raises(ParameterError, match="duration_ms") as info:
+            save_animation(distinct_frames(2), tmp_path / "loop.mp4", duration_ms=duration)
+        assert "milliseconds" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_animation_mp4_without_ffmpeg_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
+    with pytest.raises(OutputError, match=r"pip install -e '\.\[mp4\]'"):
+        save_animation(distinct_frames(2), tmp_path / "movie.mp4")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_save_mp4_zero_frames(tmp_path):
@@ -805,6 +904,7 @@ def test_montage_centres_small_images():
     [
         ([], {}, ImageError),
         ([np.zeros((2, 2, 3))], {"cols": 0}, ParameterError),
+        ([np.zeros((2, 2, 3))], {"cols": 1.5}, ParameterError),
         ([np.zeros((2, 2, 3))], {"gap": -1}, ParameterError),
         ([np.zeros((2, 2, 3))], {"background": 2.0}, ParameterError),
         ([np.full((2, 2, 3), np.nan)], {}, ImageError),

@@ -526,10 +526,10 @@ def test_guide_smaller_than_the_layer_minimum_names_the_size(inception):
 
 
 def test_gif_into_a_missing_folder_is_created(tmp_path):
-    from cadl_utils.dream import save_frames
+    from cadl_utils.images import save_animation
 
     target = tmp_path / "new" / "deeper" / "zoom.gif"
-    save_frames(distinct_frames(3), target)
+    save_animation(distinct_frames(3), target)
     assert len(read_gif(target)) == 3
     assert leftovers(tmp_path) == []
 
@@ -598,10 +598,10 @@ def test_disk_full_during_a_gif_write_keeps_the_previous_gif(tmp_path, monkeypat
 
 
 def test_gif_of_zero_frames_from_the_engines(tmp_path):
-    from cadl_utils.dream import Frames, save_frames
+    from cadl_utils.runs import Result
 
     with pytest.raises(ImageError, match="no frames"):
-        save_frames(Frames([], interrupted=True), tmp_path / "zoom.gif")
+        Result([], interrupted=True).save_gif(tmp_path / "zoom.gif")
     assert list(tmp_path.iterdir()) == []
 
 
