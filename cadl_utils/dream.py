@@ -1,25 +1,18 @@
 """Deep Dream: gradient ascent on an image, with octaves, tiles, the feedback loop and fractal zoom.
 
-One step (``Dreamer.step``):
+One step (``Dreamer.step``) rolls the image by a random offset (jitter, plus a random tile offset
+when tiling, so borders never stay in one place), takes the gradient of ``objective.feature_loss``
+for the whole image or tile by tile (one tile's activations in memory at a time), rolls it back, adds
+the gradient of ``objective.pixel_loss`` on the un-rolled image, normalises it, zeroes non-finite
+values and adds ``step_size`` times it; then optional decay and blur, and clipping to [0, 1]. The
+compiled functions take only tensors with open sizes: new step sizes, images, sizes, tile sizes or
+normalisations never recompile them. All tiles have one shape; the last row and column are moved
+back to end at the border and keep only their new pixels, so each pixel has exactly one tile.
 
-1. roll the image by a random offset (jitter, plus a random tile offset when tiling), so tile
-   borders and the network's own grid never stay in one place;
-2. take the gradient of ``objective.feature_loss`` for the whole image, or tile by tile (one tile's
-   activations in memory at a time), and roll it back;
-3. add the gradient of ``objective.pixel_loss`` on the full, un-rolled image;
-4. normalise it (``std``, ``maxabs`` or ``laplacian``), zero non-finite values, add ``step_size``
-   times it; then optional decay and blur, and clip to [0, 1].
-
-The compiled functions take only tensors with open sizes, so changing the step size, the image, its
-size, the tile size or the normalisation never recompiles them. Tiles all have one shape
-(min(tile, H) x min(tile, W)); the last row and column of tiles are moved back to end at the border
-and only contribute their new pixels, so every pixel gets its gradient from exactly one tile.
-
-``dream``, ``feedback_loop`` and ``fractal_zoom`` take a ``DreamSettings`` (or keyword overrides),
+``dream``, ``feedback_loop`` and ``fractal_zoom`` take a ``DreamSettings`` (or its fields as keywords),
 return a ``runs.Result`` and call ``callback(StepInfo)`` after every step. Ctrl-C (or a callback
-returning False) stops them with ``interrupted=True``: ``dream`` keeps the picture after the last
-finished step; the loops keep the finished frames (the frame being rendered is dropped, so every
-frame has had the same number of steps).
+returning False) stops them with ``interrupted=True``, keeping the picture after the last finished
+step (``dream``) or the finished frames (the loops drop the frame being rendered).
 """
 
 from __future__ import annotations
@@ -35,14 +28,11 @@ from .objectives import Objective
 from .runs import Callback, Result, StepInfo, Stop, progress_bar, report
 from .settings import Settings, check_choice, check_float, check_int, check_seed, is_int, setting
 
-# --- settings ----------------------------------------------------------------------------------------
-
 NORMALIZERS = ("std", "maxabs", "laplacian", "none")
 # Below these sizes tiles make seams and per-tile overhead dominates.
 MIN_TILE = 32
 MIN_IMAGE = 8
-# Divisor floor of every normalisation: a zero gradient (flat image, saturated unit) stays zero.
-_EPS = 1e-8
+_EPS = 1e-8  # divisor floor of the normalisations: a zero gradient (flat image) stays zero
 _LAPLACIAN_LEVELS = 4  # bands of the Laplacian pyramid (as in the classic Deep Dream notebook)
 _BLUR_RADIUS = 4  # taps of the blur kernel each side (enough for sigma up to 2)
 # Upper bounds: a huge but finite value fails at once instead of running for days.
@@ -79,25 +69,19 @@ class DreamSettings(Settings):
             self._set(name, check_int(getattr(self, name), name, minimum=1, maximum=MAX_STEPS, fix="use 1 or more, e.g. 5"))
         self._set("step_size", check_float(self.step_size, "step_size", above=0, at_most=10, fix="use e.g. 0.01"))
         if self.octaves is not None:
-            self._set("octaves", check_int(self.octaves, "octaves", minimum=1, maximum=MAX_OCTAVES,
-                                           fix="use 1 (no octaves) or a small number such as 4"))
-        self._set("octave_scale", check_float(self.octave_scale, "octave_scale", above=1, at_most=4,
-                                              fix="use a ratio such as 1.4"))
-        if self.tile_size is not None and not (is_int(self.tile_size) and self.tile_size == 0):
-            self._set("tile_size", check_int(self.tile_size, "tile_size", minimum=MIN_TILE, maximum=MAX_TILE,
-                                             fix="use None (no tiles) or e.g. 512"))
-        else:
-            self._set("tile_size", None)
+            self._set("octaves", check_int(self.octaves, "octaves", minimum=1, maximum=MAX_OCTAVES, fix="use e.g. 4"))
+        self._set("octave_scale", check_float(self.octave_scale, "octave_scale", above=1, at_most=4, fix="use e.g. 1.4"))
+        no_tiles = self.tile_size is None or (is_int(self.tile_size) and self.tile_size == 0)
+        tile = None if no_tiles else check_int(self.tile_size, "tile_size", minimum=MIN_TILE, maximum=MAX_TILE,
+                                               fix="use None (no tiles) or e.g. 512")  # fmt: skip
+        self._set("tile_size", tile)
         self._set("jitter", check_int(self.jitter, "jitter", minimum=0, maximum=4096, fix="use 0 (no roll) or e.g. 32"))
         self._set("normalize", check_choice(self.normalize, "gradient normalisation", NORMALIZERS))
         self._set("seed", check_seed(self.seed))
         self._set("decay", check_float(self.decay, "decay", at_least=0, below=1, fix="use 0 (none) or e.g. 0.01"))
-        self._set("blur_every", check_int(self.blur_every, "blur_every", minimum=0, maximum=MAX_STEPS,
-                                          fix="use 0 (never) or a step count such as 10"))
-        self._set("blur_sigma", check_float(self.blur_sigma, "blur_sigma", above=0, at_most=2,
-                                            fix="blur several times for more"))
-        self._set("margin", check_float(self.margin, "margin", above=0, at_most=MAX_TILE,
-                                        fix="use a fraction such as 0.02 or a few pixels such as 4"))
+        self._set("blur_every", check_int(self.blur_every, "blur_every", minimum=0, maximum=MAX_STEPS, fix="use 0 or e.g. 10"))
+        self._set("blur_sigma", check_float(self.blur_sigma, "blur_sigma", above=0, at_most=2, fix="blur more often instead"))
+        self._set("margin", check_float(self.margin, "margin", above=0, at_most=MAX_TILE, fix="use e.g. 0.02 or 4 (px)"))
         self._set("center", _check_center(self.center))
         for name in ("include_start", "progress"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
@@ -113,17 +97,12 @@ def _check_center(center) -> tuple[float, float]:
     try:
         cy, cx = (check_float(v, "center", at_least=0, at_most=1) for v in center)
     except (TypeError, ValueError, ParameterError):
-        raise ParameterError(
-            f"center must be (y, x) fractions between 0 and 1 such as (0.5, 0.5), got {center!r}"
-        ) from None
+        raise ParameterError(f"center must be (y, x) fractions between 0 and 1 such as (0.5, 0.5), got {center!r}") from None
     return cy, cx
 
 
 class ImageTooSmallError(LayerError, ParameterError):
-    """The image (or a tile, or an octave) is smaller than the objective's layers need.
-
-    Both a LayerError (the models' error for sizes) and a ParameterError (a parameter to change).
-    """
+    """The image (or a tile, or an octave) is smaller than the objective's layers need (a size to change)."""
 
 
 # --- gradient maths (plain TensorFlow, usable eagerly and inside tf.function) -----------------------
@@ -216,17 +195,14 @@ _FLOAT = tf.TensorSpec([], tf.float32)
 
 def _pack(settings: DreamSettings, index: int) -> tuple[tf.Tensor, tf.Tensor]:
     """A step's settings as the two tensors the compiled functions take (see _INTS, _FLOATS)."""
-    ints = [settings.seed, index % (2**31 - 1), settings.jitter, NORMALIZERS.index(settings.normalize),
-            settings.blur_every]  # fmt: skip
+    ints = [settings.seed, index % (2**31 - 1), settings.jitter, NORMALIZERS.index(settings.normalize), settings.blur_every]
     floats = [settings.step_size, settings.decay, settings.blur_sigma]
     return tf.constant(ints, tf.int32), tf.constant(floats, tf.float32)
 
 
 def _roll(image, seed, jitter, tile):
-    """Roll by a random offset: jitter, plus a random tile offset when tiles do not cover the image.
-
-    Returns (rolled image, shifts). ``seed`` is the (seed, step index) pair of the stateless RNG.
-    """
+    """(image rolled by jitter plus, when tiles do not cover it, a random tile offset; the shifts).
+    ``seed`` is the (seed, step index) pair of the stateless RNG."""
     shape = tf.shape(image)
     height, width = shape[0], shape[1]
     draws = tf.random.stateless_uniform([4], seed=seed, minval=0, maxval=2**30, dtype=tf.int32)
@@ -255,16 +231,10 @@ def _update(image, grad, ints, floats):
 class Dreamer:
     """The compiled gradient-ascent step for one model and one objective (get it with ``get_dreamer``).
 
-    The objective's tf.Variables (indices, weights) are read at run time, so ``set_index`` /
-    ``set_weight`` take effect without recompiling. Without tiles a step is one call of one
-    tf.function. With tiles a Python loop calls a compiled per-tile gradient and keeps one tile's
-    activations in memory: TensorFlow's oneDNN kernels run about half as fast inside a graph
-    ``while_loop``, and the loop costs a few ms on steps that take seconds.
-
-    Attributes:
-        model, objective: what it dreams with.
-        functions: the compiled tf.functions by name; each traces once, whatever the sizes and
-            settings (``functions[name].experimental_get_tracing_count()``).
+    The objective's tf.Variables are read at run time: ``set_index`` / ``set_weight`` do not recompile.
+    Untiled, a step is one call of one tf.function; tiled, a Python loop calls a compiled per-tile
+    gradient (oneDNN kernels run about half as fast inside a graph ``while_loop``). ``functions``
+    holds the tf.functions by name; each traces once (``experimental_get_tracing_count()``).
     """
 
     def __init__(self, model, objective: Objective):
@@ -363,16 +333,8 @@ class Dreamer:
 
     # --- public calls --------------------------------------------------------------------------------
     def step(self, image, settings: DreamSettings, index: int = 0) -> tuple[tf.Tensor, float]:
-        """One gradient-ascent step.
-
-        Args:
-            image: [H, W, 3] float32 in [0, 1] (array or tensor).
-            settings: step_size, jitter, tile_size, normalize, decay, blur_every, blur_sigma and seed.
-            index: the step's index in the run; with the seed it fixes the random roll.
-
-        Returns:
-            (new image as a tf.Tensor [H, W, 3], objective value before the step, summed over tiles).
-        """
+        """One step on [H, W, 3] float32 in [0, 1], with ``settings``' step options; ``index`` (the step's
+        number in the run) and the seed fix the random roll. Returns (new image tensor, objective value)."""
         image = tf.convert_to_tensor(image, tf.float32)
         ints, floats = _pack(settings, index)
         if not settings.tile_size:
@@ -383,16 +345,9 @@ class Dreamer:
         return new, loss + float(pixel)
 
     def gradient(self, image, index: int = 0, settings: DreamSettings | None = None, **overrides) -> np.ndarray:
-        """The ascent direction a step would use (for tests, benchmarks and pictures of it).
+        """The ascent direction a step would use, float32 [H, W, 3] (for tests, benchmarks, pictures).
 
-        Args:
-            image: [H, W, 3] float32 in [0, 1].
-            index: the step index (fixes the random roll with the seed).
-            settings, **overrides: seed, jitter, tile_size, normalize; by default no jitter and the
-                raw gradient (``normalize="none"``).
-
-        Returns:
-            float32 [H, W, 3].
+        ``settings`` / ``overrides`` give seed, jitter, tile_size and normalize (default: no jitter, raw).
         """
         settings = DreamSettings.make(settings or _RAW_GRADIENT, **overrides)
         image = tf.convert_to_tensor(image, tf.float32)
@@ -409,10 +364,7 @@ _RAW_GRADIENT = DreamSettings(jitter=0, normalize="none")
 
 
 def get_dreamer(model, objective: Objective) -> Dreamer:
-    """The Dreamer for this model and objective, built once and then reused (nothing recompiles).
-
-    The cache lives on the objective (it goes away with it), keyed by the model.
-    """
+    """The Dreamer for this model and objective, built once (cached on the objective, by model)."""
     cache = objective.__dict__.setdefault("_cadl_dreamers", {})
     entry = cache.get(id(model))
     if entry is not None and entry.model is model:
@@ -421,9 +373,6 @@ def get_dreamer(model, objective: Objective) -> Dreamer:
     dreamer = Dreamer(model, objective)
     cache[id(model)] = dreamer
     return dreamer
-
-
-# --- checks -----------------------------------------------------------------------------------------
 
 
 def _check_objective(objective) -> None:
@@ -466,20 +415,8 @@ def _check_sizes(model, objective: Objective, settings: DreamSettings, sizes: li
 
 
 def octave_sizes(hw: tuple[int, int], octaves: int, scale: float, min_side: int = 1) -> list[tuple[int, int]]:
-    """Image sizes of the octaves, smallest first, ending with ``hw`` itself.
-
-    Octave k (counting down from the full size) is ``hw / scale**k``, rounded; octaves whose short
-    side would fall below ``min_side`` are left out (the full size always stays).
-
-    Args:
-        hw: (height, width) of the full image.
-        octaves: number of octaves (1..MAX_OCTAVES).
-        scale: size ratio between neighbouring octaves (> 1).
-        min_side: smallest allowed short side.
-
-    Returns:
-        List of (height, width), increasing, without repeats.
-    """
+    """(height, width) of the octaves, smallest first, ending with ``hw``: octave k below the full size
+    is ``hw / scale**k``, rounded; repeats, and octaves with a short side under ``min_side``, are left out."""
     settings = DreamSettings(octaves=octaves, octave_scale=scale)
     height, width = int(hw[0]), int(hw[1])
     sizes: list[tuple[int, int]] = []
@@ -523,15 +460,11 @@ class _Run:
 
 
 def _octave_dream(run: _Run, image: np.ndarray, sizes: list[tuple[int, int]], steps: int, frame=None) -> tf.Tensor:
-    """Dream over octaves, smallest first, re-adding the detail each downscale lost.
-
-    Returns the full-size result. On interruption the image after the last finished step (resized to
-    the full size) is attached to the exception as ``partial``, so nothing is lost.
-    """
+    """Dream over octaves, smallest first, re-adding the detail each downscale lost. On interruption the
+    image after the last finished step (at full size) goes with the exception as ``partial``."""
     run.latest = None  # forget the previous frame's image
-    full = tf.constant(image)
     details = []  # high frequencies lost by each downscale, re-added after each upscale
-    current = full
+    current = tf.constant(image)
     for size in reversed(sizes[:-1]):
         low = resize(current, size)
         details.append(current - resize(low, tuple(current.shape[:2])))
@@ -554,10 +487,7 @@ def _octave_dream(run: _Run, image: np.ndarray, sizes: list[tuple[int, int]], st
 
 
 def _prepare(image, objective, model, settings: DreamSettings, octaves: int, array=None):
-    """Check the objective and the image, resolve the model, check every octave and tile size.
-
-    Returns (dreamer, image array, octave sizes).
-    """
+    """Check objective and image, resolve the model, check every octave and tile: (dreamer, array, sizes)."""
     from .models import resolve_model
 
     _check_objective(objective)
@@ -576,19 +506,13 @@ def dream(image, objective: Objective, model=None, settings: DreamSettings | Non
     Args:
         image: [H, W, 3] float32 in [0, 1] (or uint8, or a file path).
         objective: what to maximise (``neuron``, ``channel``, ``layer`` or a weighted sum).
-        model: a cadl_utils Model or a name; None loads inception5h (``CADL_WEIGHTS`` picks the weights).
-        settings, **overrides: a ``DreamSettings`` and/or its fields by name (``steps`` per octave,
-            ``octaves`` default 4, step_size, tile_size, jitter, normalize, seed, decay, blur...).
+        model: a Model or a name; None loads inception5h (``CADL_WEIGHTS`` picks the weights).
+        settings, **overrides: a ``DreamSettings`` and/or its fields (``steps`` per octave, ``octaves``
+            default 4, step_size, tile_size...). Bad values raise ParameterError before any work.
         callback: called with a ``StepInfo`` after every step; returning False stops the run.
 
     Returns:
-        ``Result`` whose one frame (``.image``) is the picture (float32, the input's size);
-        after Ctrl-C it holds the picture as far as it got, with ``interrupted=True``.
-
-    Raises:
-        ParameterError: a setting out of range (the message says which and what to use).
-        LayerError: unknown layer, label or index, or an image too small for the layers
-            (``ImageTooSmallError`` is both).
+        ``Result`` whose one frame (``.image``) is the picture (float32, the input's size).
     """
     settings = DreamSettings.make(settings, **overrides)
     dreamer, array, sizes = _prepare(image, objective, model, settings, settings.octave_count(4))
@@ -626,19 +550,12 @@ def _frame_loop(dreamer: Dreamer, array: np.ndarray, sizes, settings: DreamSetti
 
 def feedback_loop(image, objective: Objective, model=None, settings: DreamSettings | None = None, *,
                   callback: Callback | None = None, **overrides) -> Result:
-    """Add a little of the gradient to the image again and again, keeping a frame every few steps.
+    """Add a little of the gradient to the image again and again, keeping a frame every few steps
+    (with ``neuron("jellyfish")`` on softmax2, the course's "softmax" result).
 
-    With ``neuron("jellyfish")`` on softmax2 this is the course's "softmax" result. Each frame is
-    the previous one dreamed for ``frame_every`` steps per octave (``octaves`` default 1).
-
-    Args:
-        image, objective, model, callback: as in ``dream`` (the callback's ``frame`` is set).
-        settings, **overrides: a ``DreamSettings`` and/or its fields by name (``frames``,
-            ``frame_every``, ``include_start`` and the step settings).
-
-    Returns:
-        ``Result`` with ``frames`` float32 [H, W, 3] pictures (plus the input first with
-        ``include_start``); after Ctrl-C the frames finished so far and ``interrupted=True``.
+    Each of ``frames`` frames is the previous one dreamed for ``frame_every`` steps per octave
+    (``octaves`` default 1); arguments as in ``dream``. Returns a ``Result`` of the frames (the input
+    first with ``include_start``).
     """
     settings = DreamSettings.make(settings, **overrides)
     dreamer, array, sizes = _prepare(image, objective, model, settings, settings.octave_count(1))
@@ -647,11 +564,8 @@ def feedback_loop(image, objective: Objective, model=None, settings: DreamSettin
 
 def fractal_zoom(image, objective: Objective, model=None, settings: DreamSettings | None = None, *,
                  callback: Callback | None = None, **overrides) -> Result:
-    """The feedback loop with a zoom: after each frame, crop every ``margin`` around ``center`` and
-    resize back, so the dream keeps growing new detail as it zooms in forever.
-
-    Args, Returns: as in ``feedback_loop``; every frame has the input's size.
-    """
+    """The feedback loop with a zoom: after each frame, crop ``margin`` around ``center`` and resize
+    back, so the dream grows new detail as it zooms in forever. Arguments as in ``feedback_loop``."""
     settings = DreamSettings.make(settings, **overrides)
     _check_objective(objective)
     array = as_image(image, "input image")
@@ -668,16 +582,9 @@ def fractal_zoom(image, objective: Objective, model=None, settings: DreamSetting
 
 
 def zoom_margins(hw: tuple[int, int], margin: float) -> tuple[float, float]:
-    """Pixels cropped at each end of the height and of the width for one zoom step.
-
-    Args:
-        hw: (height, width).
-        margin: a fraction of the side if below 1 (e.g. 0.02), else pixels cut from each end of the
-            SHORT side; the long side is cut in proportion so the aspect ratio is kept.
-
-    Returns:
-        (margin_y, margin_x) in pixels (fractional values are fine: the crop is resampled).
-    """
+    """(margin_y, margin_x): pixels (possibly fractional) cut at each end of a (height, width) image per
+    zoom step. ``margin`` is a fraction of the side if below 1, else pixels of the SHORT side (the long
+    side follows, keeping the aspect ratio)."""
     height, width = int(hw[0]), int(hw[1])
     margin = check_float(margin, "margin", above=0, fix="use a fraction such as 0.02 or a few pixels such as 4")
     if margin < 1.0:
@@ -700,28 +607,14 @@ def _zoom_tensor(image: tf.Tensor, margin_y: float, margin_x: float, center: tup
     # Window centred on the zoom centre, kept inside the image. Coordinates are pixel centres.
     top = min(max(center[0] * height - crop_h / 2, 0.0), height - crop_h)
     left = min(max(center[1] * width - crop_w / 2, 0.0), width - crop_w)
-    box = [
-        top / (height - 1),
-        left / (width - 1),
-        (top + crop_h - 1) / (height - 1),
-        (left + crop_w - 1) / (width - 1),
-    ]
+    box = [top / (height - 1), left / (width - 1), (top + crop_h - 1) / (height - 1), (left + crop_w - 1) / (width - 1)]
     zoomed = tf.image.crop_and_resize(image[None], [box], [0], [height, width], method="bilinear")
     return tf.clip_by_value(zoomed[0], 0.0, 1.0)
 
 
 def zoom_crop(image, margin: float = 0.02, center: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
-    """One fractal-zoom step: crop every margin, resize back to the same size.
-
-    Args:
-        image: [H, W, 3] float in [0, 1].
-        margin: fraction (< 1) or pixels of the short side cut at each end (see ``zoom_margins``).
-        center: (y, x) of the zoom centre as fractions of height and width; the crop window is
-            centred there (moved inside the image when it would stick out).
-
-    Returns:
-        float32 [H, W, 3], the same size as ``image``.
-    """
+    """One fractal-zoom step on [H, W, 3]: crop ``margin`` (see ``zoom_margins``) at each end around
+    ``center`` ((y, x) fractions; the window stays inside the image), resize back to the same size."""
     array = as_image(image, "image to zoom")
     margin_y, margin_x = zoom_margins(array.shape[:2], margin)
     return _zoom_tensor(tf.constant(array), margin_y, margin_x, _check_center(center)).numpy()

@@ -15,12 +15,11 @@ ANIMATIONS = (".gif", ".mp4")
 STILLS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 DESCRIPTIONS = {
     "dream": ("Deep Dream: the feedback loop as a GIF (default: jellyfish neuron of softmax2)",
-              "Deep Dream an image. Each frame adds --steps small gradient steps to the previous one (the course's "
-              "'softmax' result with the defaults); --frames 1 --octaves 4 --steps 10 makes a classic single Deep "
-              "Dream picture. Ctrl-C stops and saves the frames finished so far."),
+              "Deep Dream an image: each frame adds --steps gradient steps to the previous one (the course's 'softmax' "
+              "result); --frames 1 --octaves 4 --steps 10 makes one classic picture. Ctrl-C saves the frames so far."),
     "zoom": ("fractal zoom: dream, crop every margin, resize back, repeat (a GIF)",
-             "Fractal zoom: after each frame's steps the image is cropped at every margin around --center and "
-             "resized back to its size, so the dream zooms in forever. Ctrl-C stops and saves the frames so far."),
+             "Fractal zoom: after each frame the image is cropped by --margin around --center and resized back, so "
+             "the dream zooms in forever. Ctrl-C stops and saves the frames finished so far."),
 }  # fmt: skip
 
 
@@ -38,8 +37,8 @@ def add_commands(subparsers) -> None:
         add_model_options(parser, MODEL_NAMES)
         parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
                             help="compute dtype of inception5h (bfloat16 is faster on CPUs with AVX512_BF16)")
-        parser.add_argument("--size", type=int, default=None, help="long side of the working image in px (default: "
-                            "the profile's, raised to what the layer needs)")
+        parser.add_argument("--size", type=int, default=None, help="long side of the working image in px "
+                            "(default: the profile's, raised to what the layer needs)")
         parser.add_argument("--layer", default=None, help="layer to dream with (default softmax2; see 'layers')")
         parser.add_argument("--neuron", default=None, help="class label or index of a softmax/logits layer (default jellyfish)")
         parser.add_argument("--channel", type=int, default=None, help="maximise this channel of --layer")
@@ -57,10 +56,10 @@ def add_commands(subparsers) -> None:
 
 
 def run(args, command: str) -> int:
-    """Check everything (settings, outputs), load the model, render, write the frames."""
+    """Check the settings and outputs, load the model, render, write the frames."""
     from ..dream import MIN_IMAGE, DreamSettings, feedback_loop, fractal_zoom
 
-    # Checked here so the message names the option typed (--steps is the settings' frame_every).
+    # Checked here so that the message names the option typed (--steps is the settings' frame_every).
     check_int(args.frame_every, "--steps", minimum=1, fix="use 1 or more, e.g. 5")
     settings = settings_from_args(DreamSettings, args)
     if args.size is not None:
@@ -75,7 +74,6 @@ def run(args, command: str) -> int:
           f"{settings.frames} frame(s) x {settings.frame_every} step(s)")  # fmt: skip
     started = time.perf_counter()
     result = (fractal_zoom if command == "zoom" else feedback_loop)(image, objective, model, settings)
-    elapsed = time.perf_counter() - started
     if result.frames:
         inputs = (source,)
         if out.suffix.lower() in ANIMATIONS:
@@ -87,7 +85,7 @@ def run(args, command: str) -> int:
         kept = f"{len(result.frames)} finished frame(s) were saved" if result.frames else "no frame was finished, nothing saved"
         print(f"interrupted after {result.steps_done} steps: {kept}", file=sys.stderr)
         return 130
-    print(f"done: {result.steps_done} steps in {elapsed:.1f} s")
+    print(f"done: {result.steps_done} steps in {time.perf_counter() - started:.1f} s")
     return 0
 
 
@@ -110,15 +108,11 @@ def _objective(args, model):
     if name is None:
         softmaxes = model.layer_names("softmax")
         name = "softmax2" if "softmax2" in softmaxes else (softmaxes[-1] if softmaxes else model.layers[-1].name)
-    target = args.neuron
-    if isinstance(target, str) and target.strip().isdigit():
-        target = int(target)
+    target = int(args.neuron) if isinstance(args.neuron, str) and args.neuron.strip().isdigit() else args.neuron
     if args.channel is not None:
         return objectives.channel(name, args.channel, model=model)
-    if model.layer(name).kind in ("softmax", "logits") and not args.mean:
+    if not args.mean and (target is not None or model.layer(name).kind in ("softmax", "logits")):
         return objectives.neuron("jellyfish" if target is None else target, name, model=model)
-    if target is not None and not args.mean:
-        return objectives.neuron(target, name, model=model)
     return objectives.layer(name, model=model)
 
 
