@@ -29,11 +29,6 @@ _PROBLEM = '<span style="color:#a94442">&#9888; '
 _MIN_DISPLAY = 192
 
 
-def _error_text(error: BaseException) -> str:
-    """The message for the status line; unexpected errors also name their type."""
-    return str(error) if isinstance(error, CadlError) else f"{type(error).__name__}: {error}"
-
-
 class Explorer:
     """Preview runner, Run button, status line and layout shared by the explorers.
 
@@ -68,8 +63,7 @@ class Explorer:
         self.run_button.on_click(self._clicked_run)
         self.stats = SimpleNamespace(shown=0, dropped=0, failed=0)  # previews shown, dropped as stale, failed
         self.last_gif: Path | None = None
-        self.widget: w.VBox | None = None
-        self._generation, self._quiet, self._running = 0, False, False
+        self._generation, self._quiet = 0, False
         self._worker = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadl-widgets")
         self._last_job: futures.Future | None = None
         self._stop = threading.Event()
@@ -101,6 +95,11 @@ class Explorer:
         escaped = html.escape(text, quote=False)
         self.status.value = f"{_PROBLEM}{escaped}</span>" if problem else escaped
 
+    def _fail(self, what: str, error: BaseException) -> None:
+        """Show an error in the status line; unexpected errors also name their type."""
+        text = str(error) if isinstance(error, CadlError) else f"{type(error).__name__}: {error}"
+        self._say(f"{what} failed: {text}", problem=True)
+
     @property
     def status_text(self) -> str:
         """The status line as plain text."""
@@ -114,12 +113,10 @@ class Explorer:
         return SimpleNamespace(**values)
 
     def _preview_steps(self, steps: int, step: float, cap: float) -> tuple[int, float]:
-        """(steps, step) of a preview: at most the profile's preview steps, each larger so that they move the
-        pixels about as far as ``steps`` steps of ``step`` do; the larger step is capped at ``cap``."""
+        """(steps, step) of a preview: fewer, larger steps (up to ``cap``) that go about as far as the run's."""
         fewer = max(1, min(steps, self.profile.preview_steps))
         return fewer, min(cap, step * steps / fewer)
 
-    # --- previews ----------------------------------------------------------------------------------
     def _quietly(self, change: Callable[[], Any]) -> None:
         """Run ``change``, which moves controls from code, then ask for one preview (not one per control)."""
         self._quiet = True
@@ -161,13 +158,12 @@ class Explorer:
         except Exception as error:  # noqa: BLE001 - shown to the user; the previous preview stays
             self.stats.failed += 1
             if generation == self._generation:
-                self._say(f"preview failed: {_error_text(error)}", problem=True)
+                self._fail("preview", error)
             return False
         if picture is None or generation != self._generation:
             self.stats.dropped += 1
             return False
-        height, width = picture.shape[:2]
-        self.preview.value = png_bytes(picture)
+        (height, width), self.preview.value = picture.shape[:2], png_bytes(picture)
         longest = max(height, width)
         self.preview.width = str(_MIN_DISPLAY * width // longest) if longest < _MIN_DISPLAY else ""
         self.preview_label.value = html.escape(f"{self._describe(params)} ({width}x{height} px)", quote=False)
@@ -192,14 +188,13 @@ class Explorer:
 
         return callback
 
-    # --- the Run button ----------------------------------------------------------------------------
     def _clicked_run(self, _button: Any) -> None:
-        if self._running:
+        if self.run_button.description == "Stop":
             self._stop.set()
             self._say("stopping after this step...")
         elif self.threaded:
             self._say("rendering the GIF...")
-            self._running = True  # the button means Stop at once
+            self.run_button.description, self.run_button.icon = "Stop", "stop"  # at once, not when the job starts
             self._stop.clear()
             self._last_job = self._worker.submit(self._run_job)
         else:
@@ -207,14 +202,13 @@ class Explorer:
                 self.run()
 
     def run(self) -> Path:
-        """Render the full-size GIF now, in this thread, save it in ``output_dir``, show it and return its
-        path. Raises CadlError for bad settings or images (also shown in the status line)."""
+        """Render, save (in ``output_dir``) and show the full-size GIF now, in this thread; return its path."""
         self.wait()
         self._stop.clear()
         return self._run_job()
 
     def _run_job(self) -> Path:
-        started, self._running = time.perf_counter(), True
+        started = time.perf_counter()
         self.run_button.description, self.run_button.icon = "Stop", "stop"
         try:
             result, name = self._run(self.params(), False, self._callback("rendering", None))
@@ -223,13 +217,11 @@ class Explorer:
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._") or "image"
             self.last_gif = result.save_gif(self.output_dir / f"{self.gif_prefix}_{safe}.gif")
         except Exception as error:
-            self._say(f"run failed: {_error_text(error)}", problem=True)
+            self._fail("run", error)
             raise
         finally:
-            self._running = False
             self.run_button.description, self.run_button.icon = _RUN, "play"
         self.gif.value, self.gif.layout.display = self.last_gif.read_bytes(), None
-        stopped = " (stopped early)" if result.interrupted else ""
-        seconds = time.perf_counter() - started
+        stopped, seconds = " (stopped early)" if result.interrupted else "", time.perf_counter() - started
         self._say(f"saved {self.last_gif} ({len(result.frames)} frames, {seconds:.1f} s){stopped}")
         return self.last_gif

@@ -1,13 +1,12 @@
 """The small controls: PNG bytes, the untrained banner, layer and channel pickers, sliders, images."""
 
 import html
-import io
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import imageio.v3 as iio
 import ipywidgets as w
 import numpy as np
-from PIL import Image as PILImage
 
 from .. import images
 from ..config import cache_dir
@@ -30,15 +29,13 @@ def tag(widget: Any, css_class: str) -> Any:
 
 
 def slider(kind: type, css_class: str, description: str, **options: Any) -> Any:
-    """A slider (or checkbox) of class ``css_class`` that reports a change only when released."""
+    """A slider of class ``css_class`` that reports a change only when released."""
     return tag(kind(description=description, continuous_update=False, **options), css_class)
 
 
 def png_bytes(image: Any) -> bytes:
     """The PNG file's bytes of an image array (for an ``ipywidgets.Image``)."""
-    buffer = io.BytesIO()
-    PILImage.fromarray(images.to_uint8(image)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return iio.imwrite("<bytes>", images.to_uint8(image), extension=".png")
 
 
 def banner_html(model: Any) -> str | None:
@@ -50,14 +47,11 @@ def banner_html(model: Any) -> str | None:
     lines = ["<b>These pictures come from an untrained network (random weights): expect textures, not jellyfish.</b>"]
     if reason:
         lines.append(f"weights='auto' fell back to the untrained stand-in because: {html.escape(str(reason))}")
-    if name == "inception5h":
-        lines.append("To get the real inception5h, set <code>CADL_WEIGHTS=pretrained</code> before starting "
-                     "Jupyter, or load it with <code>load_model(weights=\"pretrained\")</code>. It needs internet "
-                     f"once (about 50 MB, then cached in <code>{html.escape(str(cache_dir()))}</code>); offline, "
-                     "put <code>inception5h.zip</code> in that folder.")
-    else:
-        lines.append(f"To get the real {name}, set <code>CADL_WEIGHTS=pretrained</code> or load it with "
-                     f"<code>load_model(\"{name}\", weights=\"pretrained\")</code> (needs internet once).")
+    which = "" if name == "inception5h" else f'"{name}", '
+    lines.append(f"To get the real {name}, set <code>CADL_WEIGHTS=pretrained</code> before starting Jupyter, or load "
+                 f"it with <code>load_model({which}weights=\"pretrained\")</code>. It needs internet once (then it is "
+                 f"cached in <code>{html.escape(str(cache_dir()))}</code>)"
+                 + ("; offline, put <code>inception5h.zip</code> (about 50 MB) in that folder." if not which else "."))
     return ('<div style="background:#fff3cd;border:2px solid #d39e00;border-radius:4px;color:#533f03;'
             f'padding:8px 12px;margin:4px 0;line-height:1.4">&#9888; {"<br>".join(lines)}</div>')
 
@@ -157,6 +151,11 @@ def samples(kind: str) -> dict[str, Path]:
         return {}
 
 
+def _stem(source: Any) -> str:
+    """A short name for an image: a file's stem, or ``your_image`` for arrays."""
+    return (Path(source).stem or "your_image") if isinstance(source, (str, Path)) else "your_image"
+
+
 class ImagePicker:
     """Choose an image: a sample dropdown (``cadl-image-picker``), a path box (``cadl-image-path``, press
     Enter) and an upload button (``cadl-image-upload``), all in ``.widget``.
@@ -172,21 +171,22 @@ class ImagePicker:
         sample); noise: offer grey noise; report: called with the message of a refused image."""
         self.max_side, self.report, self.error, self.version = max_side, report, None, 0
         self._listeners: list[Callable[[], None]] = []
-        self._sources: dict[str, Any] = {**samples(kind), **({_NOISE: _NOISE} if noise else {})}
-        first = image if isinstance(image, str) and image in self._sources else None
-        if image is not None and first is None:
-            self._sources, first = {_YOURS: image, **self._sources}, _YOURS
+        # Each choice of the dropdown is (source, name).
+        self._sources = {name: (path, name) for name, path in samples(kind).items()}
+        self._sources.update({_NOISE: (_NOISE, "noise")} if noise else {})
+        if image is not None and not (isinstance(image, str) and image in self._sources):
+            self._sources = {_YOURS: (image, _stem(image)), **self._sources}
         if not self._sources:
             raise ImageError("no sample images are available; pass an image, e.g. image='my_photo.jpg'")
-        first = first or next(iter(self._sources))
-        self.image, self.name = self._load(self._sources[first]), self._name_of(first, image)
+        first = image if isinstance(image, str) and image in self._sources else next(iter(self._sources))
+        self.image, self.name = self._load(self._sources[first][0]), self._sources[first][1]
         self.dropdown = tag(w.Dropdown(options=list(self._sources), value=first, description=description),
                             "cadl-image-picker")
         self.path = tag(w.Text(placeholder="or type an image path, then Enter", continuous_update=False,
                                layout=w.Layout(width="22em")), "cadl-image-path")
         self.upload = tag(w.FileUpload(accept="image/*", multiple=False, description="upload"), "cadl-image-upload")
         self.widget = w.HBox([self.dropdown, self.path, self.upload])
-        self.dropdown.observe(self._picked, "value")
+        self.dropdown.observe(lambda change: self.use(*self._sources[change["new"]]), "value")
         self.path.observe(self._typed, "value")
         self.upload.observe(self._uploaded, "value")
 
@@ -200,11 +200,12 @@ class ImagePicker:
         try:
             image = self._load(source, what)
         except CadlError as error:
-            self.error = f"could not use that {'image' if what == 'image' else 'upload'}, keeping {self.name!r}: {error}"
+            noun = "image" if what == "image" else "upload"
+            self.error = f"could not use that {noun}, keeping {self.name!r}: {error}"
             if self.report is not None:
                 self.report(self.error)
             return False
-        self.image, self.name, self.error = image, name or self._name_of(None, source), None
+        self.image, self.name, self.error = image, name or _stem(source), None
         self.version += 1
         for listener in list(self._listeners):
             listener()
@@ -215,16 +216,6 @@ class ImagePicker:
             side = self.max_side or 512
             return np.random.default_rng(0).uniform(0.4, 0.6, size=(side, side, 3)).astype(np.float32)
         return images.as_image(source, what, max_side=self.max_side)
-
-    @staticmethod
-    def _name_of(choice: str | None, source: Any = None) -> str:
-        """A sample's name, ``noise``, a file's stem, or ``your_image`` for arrays."""
-        if choice not in (None, _YOURS):
-            return "noise" if choice == _NOISE else choice
-        return (Path(source).stem or "your_image") if isinstance(source, (str, Path)) else "your_image"
-
-    def _picked(self, change: dict) -> None:
-        self.use(self._sources[change["new"]], self._name_of(change["new"], self._sources[change["new"]]))
 
     def _typed(self, change: dict) -> None:
         if str(change["new"]).strip():

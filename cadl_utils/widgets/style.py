@@ -8,7 +8,7 @@ import ipywidgets as w
 from .. import style as engine
 from ..runs import Result, StepInfo
 from .base import Explorer
-from .controls import slider
+from .controls import slider, tag
 
 # The largest learning rate of a preview (its few Adam steps are larger than the run's).
 MAX_PREVIEW_LEARNING_RATE = 0.1
@@ -41,8 +41,8 @@ class StyleExplorer(Explorer):
                 w.FloatLogSlider, f"cadl-weight-{term}", term.replace("tv", "TV"), base=10, min=low, max=high,
                 step=0.25, readout_format=".3g", value=getattr(self.settings, f"{term}_weight"))
         self.content_weight, self.style_weight, self.tv_weight = (self.controls[f"{t}_weight"] for t in _RANGES)
-        self.preserve_color = slider(w.Checkbox, "cadl-preserve-color", "preserve colour",
-                                     value=self.settings.preserve_color)
+        self.preserve_color = tag(w.Checkbox(value=self.settings.preserve_color, description="preserve colour"),
+                                  "cadl-preserve-color")
         steps = self.settings.steps or self.profile.steps
         self.steps = slider(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
         self.controls.update(preserve_color=self.preserve_color, steps=self.steps)
