@@ -1,13 +1,9 @@
-"""The interface every network in cadl_utils offers (inception5h and the Keras backbones).
+"""The interface every network offers (inception5h and the Keras backbones); engines use only this.
 
-Engines (dream, guided, style) only talk to this interface:
-
-- ``model.layers``: the inventory, a list of ``LayerInfo(name, kind, channels)``.
-- ``model.extract(images, names)``: differentiable features for a batch of images in [0, 1].
-- ``model.preprocess`` / ``model.deprocess``: between [0, 1] RGB and the network's input space.
-- ``model.labels``, ``model.label_index(name)``, ``model.classify(image, top)``.
-- ``model.check_channel(name, index)``, ``model.min_size(name)``, ``model.check_size(name, h, w)``
-  for early, clear errors.
+``model.layers`` (the inventory of ``LayerInfo(name, kind, channels)``), ``model.extract(images, names)``
+(differentiable features of images in [0, 1]), ``preprocess``/``deprocess`` (between [0, 1] RGB and the
+network's input space), ``labels``, ``label_index``, ``classify``, and the early, clear checks
+``check_channel``, ``min_size`` and ``check_size``.
 """
 
 from __future__ import annotations
@@ -16,20 +12,14 @@ import difflib
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
-
 from ..errors import LayerError, ModelError
+from ..settings import is_int
 
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One entry of a model's layer inventory.
-
-    Attributes:
-        name: the name used in ``extract`` (for inception5h, the graph node name).
-        kind: ``conv_pre_relu``, ``conv``, ``mixed``, ``pool``, ``logits`` or ``softmax``.
-        channels: number of channels (classes for logits and softmax).
-    """
+    """One inventory entry: ``name`` (as used by ``extract``), ``kind`` (``conv_pre_relu``, ``conv``,
+    ``mixed``, ``pool``, ``logits`` or ``softmax``) and ``channels`` (classes for logits and softmax)."""
 
     name: str
     kind: str
@@ -37,13 +27,12 @@ class LayerInfo:
 
 
 class Model:
-    """Base class: shared inventory look-ups and checks. Subclasses implement ``extract``.
+    """Base class: inventory look-ups, checks and labels. Subclasses implement the computation.
 
     Attributes:
-        name: model name (``inception5h``, ``vgg19``, ``inception_v3``).
+        name: ``inception5h``, ``vgg19`` or ``inception_v3``.
         weights: ``pretrained`` or ``untrained`` (what was actually loaded).
-        layers: the inventory.
-        labels: class labels; an index without a label reads ``(no label: N)``.
+        layers: the inventory. labels: class labels (an index without one reads ``(no label: N)``).
     """
 
     name: str = "model"
@@ -51,41 +40,28 @@ class Model:
     layers: list[LayerInfo]
     labels: list[str]
 
-    # --- inventory -------------------------------------------------------------------------
     def layer_names(self, kind: str | None = None) -> list[str]:
         """Names of the layers, optionally only those of one kind."""
         return [info.name for info in self.layers if kind is None or info.kind == kind]
 
     def layer(self, name: str) -> LayerInfo:
-        """The inventory entry for ``name``.
-
-        Raises:
-            LayerError: unknown name; the message lists the closest names.
-        """
+        """The inventory entry for ``name``; LayerError listing the closest names if there is none."""
         for info in self.layers:
             if info.name == name:
                 return info
         close = difflib.get_close_matches(name, self.layer_names(), n=5, cutoff=0.5)
         hint = f" Closest names: {', '.join(close)}." if close else ""
-        raise LayerError(
-            f"{self.name} has no layer {name!r}.{hint} "
-            f"See model.layers or model.layer_names() for all {len(self.layers)} layers."
-        )
+        raise LayerError(f"{self.name} has no layer {name!r}.{hint} "
+                         f"See model.layers or model.layer_names() for all {len(self.layers)} layers.")
 
     def check_channel(self, name: str, index: int) -> LayerInfo:
-        """Check that ``index`` is a valid channel of layer ``name``.
-
-        Raises:
-            LayerError: unknown layer, or index outside 0..channels-1.
-        """
+        """The entry of layer ``name``; LayerError unless ``index`` is one of its channels."""
         info = self.layer(name)
-        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+        if not is_int(index):
             raise LayerError(f"channel index of {name!r} must be an integer, got {index!r}")
         if not 0 <= int(index) < info.channels:
-            raise LayerError(
-                f"channel {index} is out of range for {name!r}, which has {info.channels} channels "
-                f"(valid: 0..{info.channels - 1})"
-            )
+            raise LayerError(f"channel {index} is out of range for {name!r}, which has {info.channels} channels "
+                             f"(valid: 0..{info.channels - 1})")
         return info
 
     def min_size(self, name: str) -> int:
@@ -94,18 +70,12 @@ class Model:
         return 1
 
     def check_size(self, name: str, height: int, width: int) -> None:
-        """Raise LayerError unless layer ``name`` can be computed on a height x width image.
-
-        The default compares with ``min_size``; models with stricter rules override it.
-        """
+        """LayerError unless layer ``name`` can be computed on a height x width image."""
         need = self.min_size(name)
         if min(int(height), int(width)) < need:
-            raise LayerError(
-                f"layer {name!r} of {self.name} needs images of at least {need}x{need} px, "
-                f"got {height}x{width}. Use a larger image or an earlier layer."
-            )
+            raise LayerError(f"layer {name!r} of {self.name} needs images of at least {need}x{need} px, "
+                             f"got {height}x{width}. Use a larger image or an earlier layer.")
 
-    # --- labels ----------------------------------------------------------------------------
     def label(self, index: int) -> str:
         """The label of class ``index`` (``(no label: N)`` where the model has none)."""
         if 0 <= index < len(self.labels) and self.labels[index]:
@@ -113,56 +83,33 @@ class Model:
         return f"(no label: {index})"
 
     def label_index(self, label: str | int) -> int:
-        """The class index of a label (exact, then case-insensitive match).
-
-        Raises:
-            LayerError: unknown label; the message lists the closest labels.
-        """
-        if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
+        """The class index of a label (exact, then case-insensitive); LayerError listing close labels."""
+        if is_int(label):
             return int(label)
-        for i, text in enumerate(self.labels):
-            if text == label:
-                return i
         lowered = str(label).strip().lower()
-        for i, text in enumerate(self.labels):
-            if text.lower() == lowered:
-                return i
+        for exact in (True, False):
+            for i, text in enumerate(self.labels):
+                if text == label if exact else text.lower() == lowered:
+                    return i
         close = difflib.get_close_matches(str(label), [t for t in self.labels if t], n=5, cutoff=0.6)
         hint = f" Closest labels: {', '.join(close)}." if close else ""
         raise LayerError(f"{self.name} has no class label {label!r}.{hint}")
 
-    # --- computation -----------------------------------------------------------------------
     def preprocess(self, images):
-        """Map RGB images in [0, 1] (float, ..., H, W, 3) to the network's input space."""
+        """RGB images in [0, 1] (float, [..., H, W, 3]) -> the network's input space."""
         raise NotImplementedError
 
     def deprocess(self, inputs):
-        """Inverse of ``preprocess``: network input space back to RGB in [0, 1] (not clipped)."""
+        """Inverse of ``preprocess`` (not clipped)."""
         raise NotImplementedError
 
     def extract(self, images, names: Sequence[str]) -> list:
-        """Differentiable features of a batch of images.
-
-        Args:
-            images: float32 tensor [N, H, W, 3], RGB in [0, 1].
-            names: layer names from the inventory.
-
-        Returns:
-            One tensor per name: [N, h, w, C] for spatial layers, [N, C] for logits and softmax
-            (softmax rows of a larger image are averaged per image).
-        """
+        """Differentiable features of a float32 batch [N, H, W, 3] in [0, 1]: one tensor per layer name,
+        [N, h, w, C] for spatial layers, [N, C] for logits and softmax."""
         raise NotImplementedError
 
     def classify(self, image, top: int = 5) -> list[tuple[int, str, float]]:
-        """Top classes of one image.
-
-        Args:
-            image: RGB array [H, W, 3] in [0, 1] (resized up to the minimum size if smaller).
-            top: how many classes.
-
-        Returns:
-            ``(index, label, probability)`` tuples, most probable first.
-        """
+        """The ``top`` most probable classes ``(index, label, probability)`` of one RGB image [H, W, 3]."""
         raise NotImplementedError
 
     def describe(self) -> str:

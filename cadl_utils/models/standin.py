@@ -1,14 +1,10 @@
 """An untrained stand-in for inception5h: the same graph, node by node, with seeded random weights.
 
-The real network (Google's 2015 Deep Dream graph) cannot be downloaded on offline machines, so tests
-and CI use this stand-in. It is written directly as a ``GraphDef`` with exactly the real graph's node
-names, op types and channel counts (59 Conv2D layers, 7,548 channels, 1008-way softmax heads), so the
-loader, the layer inventory and every engine follow the same code paths as with the real weights.
-
-Convolution weights are zero-sum He-normal filters (gain adjusted, see ``CONV_GAIN``): the spread of
-the activations stays about constant through the depth and almost no channel is dead. The classifier
-layers are scaled down so the softmax heads stay unsaturated and give usable gradients. Pictures made
-with it are textures, not objects.
+Tests and offline machines use it: a ``GraphDef`` with the real graph's node names, op types and
+channel counts (59 Conv2D layers, 7,548 channels, 1008-way softmax heads), so the loader, the inventory
+and every engine follow the real code paths. Convolutions are zero-sum He-normal filters (see
+``CONV_GAIN``: activations keep their spread, almost no channel is dead); the classifiers are scaled
+down so the softmax heads stay unsaturated. Pictures made with it are textures, not objects.
 """
 
 from __future__ import annotations
@@ -20,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import config
 from ..files import atomic_write, check_output_path
+
+config.quiet_tensorflow()
+import tensorflow as tf  # noqa: E402
 
 # Names inside inception5h.zip (the download module pins the same names).
 PB_NAME = "tensorflow_inception_graph.pb"
@@ -65,47 +65,41 @@ CLASSIFIER_FEATURE_SCALE = 50.0
 
 
 class _GraphWriter:
-    """Accumulates NodeDefs and random constants in a fixed order (so a seed gives the same graph)."""
+    """Accumulates NodeDefs and seeded random constants in a fixed order (a seed gives the same graph)."""
 
     def __init__(self, seed: int):
-        import tensorflow as tf
-
-        self.tf = tf
         self.graph = tf.compat.v1.GraphDef()
-        # Producer 8 is older than every deprecation of the ops used here (e.g. the old Concat),
-        # like the 2015 graph itself.
+        # Producer 8 predates every deprecation of the ops used (e.g. the old Concat), like the 2015 graph.
         self.graph.versions.producer = 8
         self.rng = np.random.default_rng(seed)
-        self.consts: list = []
-        self.ops: list = []
+        self.consts, self.ops = [], []
 
-    # --- attributes ------------------------------------------------------------------------
-    def _float_type(self, node) -> None:
-        node.attr["T"].type = self.tf.float32.as_datatype_enum
-
-    @staticmethod
-    def _ints(node, key: str, values) -> None:
-        node.attr[key].list.i.extend(int(v) for v in values)
-
-    def _node(self, name: str, op: str, inputs=(), const: bool = False):
-        node = self.tf.compat.v1.NodeDef(name=name, op=op)
+    def node(self, name: str, op: str, inputs=(), **attrs) -> str:
+        """Add an op on float32 values; attributes are stored by their Python type."""
+        node = tf.compat.v1.NodeDef(name=name, op=op)
         node.input.extend(inputs)
-        (self.consts if const else self.ops).append(node)
-        return node
-
-    # --- node kinds --------------------------------------------------------------------------
-    def placeholder(self, name: str) -> str:
-        node = self._node(name, "Placeholder")
-        node.attr["dtype"].type = self.tf.float32.as_datatype_enum
-        shape = node.attr["shape"].shape
-        for size in (-1, -1, -1, 3):
-            shape.dim.add(size=size)
+        node.attr["T"].type = tf.float32.as_datatype_enum
+        for key, value in attrs.items():
+            if isinstance(value, list):
+                node.attr[key].list.i.extend(value)
+            elif isinstance(value, str):
+                node.attr[key].s = value.encode()
+            elif isinstance(value, bool):
+                node.attr[key].b = value
+            elif isinstance(value, float):
+                node.attr[key].f = value
+            elif isinstance(value, tf.DType):
+                node.attr[key].type = value.as_datatype_enum
+            else:
+                node.attr[key].i = value
+        self.ops.append(node)
         return name
 
     def const(self, name: str, value: np.ndarray) -> str:
-        node = self._node(name, "Const", const=True)
-        node.attr["dtype"].type = self.tf.as_dtype(value.dtype).as_datatype_enum
-        node.attr["value"].tensor.CopyFrom(self.tf.make_tensor_proto(value))
+        node = tf.compat.v1.NodeDef(name=name, op="Const")
+        node.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
+        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
+        self.consts.append(node)
         return name
 
     def normal(self, shape, std: float) -> np.ndarray:
@@ -119,73 +113,33 @@ class _GraphWriter:
         kernel -= kernel.mean(axis=(0, 1, 2), keepdims=True)
         w = self.const(f"{name}_w", kernel)
         b = self.const(f"{name}_b", self.normal((cout,), 1.0))
-        conv = self._node(f"{name}_pre_relu/conv", "Conv2D", [x, w])
-        self._float_type(conv)
-        self._ints(conv, "strides", (1, stride, stride, 1))
-        conv.attr["padding"].s = b"SAME"
-        conv.attr["data_format"].s = b"NHWC"
-        conv.attr["use_cudnn_on_gpu"].b = True
-        self._bias_add(f"{name}_pre_relu", conv.name, b)
-        self._unary(name, "Relu", f"{name}_pre_relu")
-        return name
-
-    def _bias_add(self, name: str, x: str, b: str) -> str:
-        node = self._node(name, "BiasAdd", [x, b])
-        self._float_type(node)
-        node.attr["data_format"].s = b"NHWC"
-        return name
-
-    def _unary(self, name: str, op: str, x: str) -> str:
-        node = self._node(name, op, [x])
-        self._float_type(node)
-        return name
+        self.node(f"{name}_pre_relu/conv", "Conv2D", [x, w], strides=[1, stride, stride, 1], padding="SAME",
+                  data_format="NHWC", use_cudnn_on_gpu=True)
+        self.node(f"{name}_pre_relu", "BiasAdd", [f"{name}_pre_relu/conv", b], data_format="NHWC")
+        return self.node(name, "Relu", [f"{name}_pre_relu"])
 
     def pool(self, name: str, op: str, x: str, k: int, stride: int, padding: str) -> str:
-        node = self._node(name, op, [x])
-        self._float_type(node)
-        self._ints(node, "ksize", (1, k, k, 1))
-        self._ints(node, "strides", (1, stride, stride, 1))
-        node.attr["padding"].s = padding.encode()
-        node.attr["data_format"].s = b"NHWC"
-        return name
-
-    def lrn(self, name: str, x: str) -> str:
-        node = self._node(name, "LRN", [x])
-        self._float_type(node)
-        node.attr["depth_radius"].i = LRN_ATTRS["depth_radius"]
-        for key in ("bias", "alpha", "beta"):
-            node.attr[key].f = LRN_ATTRS[key]
-        return name
+        return self.node(name, op, [x], ksize=[1, k, k, 1], strides=[1, stride, stride, 1], padding=padding,
+                         data_format="NHWC")
 
     def concat(self, name: str, parts: list[str]) -> str:
         """The pre-1.0 ``Concat`` op: axis first (a Const named NAME/concat_dim), then the values."""
         axis = self.const(f"{name}/concat_dim", np.array(3, dtype=np.int32))
-        node = self._node(name, "Concat", [axis, *parts])
-        self._float_type(node)
-        node.attr["N"].i = len(parts)
-        return name
+        return self.node(name, "Concat", [axis, *parts], N=len(parts))
 
     def reshape(self, name: str, x: str, shape) -> str:
         target = self.const(f"{name}/shape", np.array(shape, dtype=np.int32))
-        node = self._node(name, "Reshape", [x, target])
-        self._float_type(node)
-        node.attr["Tshape"].type = self.tf.int32.as_datatype_enum
-        return name
+        return self.node(name, "Reshape", [x, target], Tshape=tf.int32)
 
     def dense(self, name: str, x: str, fan_in: int, units: int, suffix: str, std: float) -> str:
         """MatMul + BiasAdd named NAME{suffix}/matmul and NAME{suffix}; weights NAME_w, NAME_b."""
         w = self.const(f"{name}_w", self.normal((fan_in, units), std))
         b = self.const(f"{name}_b", self.normal((units,), 0.01))
-        matmul = self._node(f"{name}{suffix}/matmul", "MatMul", [x, w])
-        self._float_type(matmul)
-        matmul.attr["transpose_a"].b = False
-        matmul.attr["transpose_b"].b = False
-        return self._bias_add(f"{name}{suffix}", matmul.name, b)
+        self.node(f"{name}{suffix}/matmul", "MatMul", [x, w], transpose_a=False, transpose_b=False)
+        return self.node(f"{name}{suffix}", "BiasAdd", [f"{name}{suffix}/matmul", b], data_format="NHWC")
 
     def finish(self):
-        # Constants first, then the ops, as in the original file.
-        self.graph.node.extend(self.consts)
-        self.graph.node.extend(self.ops)
+        self.graph.node.extend(self.consts + self.ops)  # constants first, as in the original file
         return self.graph
 
 
@@ -212,10 +166,10 @@ def _aux_head(g: _GraphWriter, index: int, x: str, cin: int) -> str:
     bottleneck = g.conv(f"head{index}_bottleneck", pool, cin, 128, 1)
     flat = g.reshape(f"head{index}_bottleneck/reshape", bottleneck, [-1, 2048])
     pre = g.dense(f"nn{index}", flat, 2048, 1024, "_pre_relu", np.sqrt(2.0 / 2048))
-    hidden = g._unary(f"nn{index}", "Relu", pre)
+    hidden = g.node(f"nn{index}", "Relu", [pre])
     hidden_flat = g.reshape(f"nn{index}/reshape", hidden, [-1, 1024])
     logits = g.dense(f"softmax{index}", hidden_flat, 1024, NUM_CLASSES, "_pre_activation", _classifier_std(1024))
-    return g._unary(f"softmax{index}", "Softmax", logits)
+    return g.node(f"softmax{index}", "Softmax", [logits])
 
 
 def build_standin_graphdef(seed: int = 0):
@@ -228,13 +182,18 @@ def build_standin_graphdef(seed: int = 0):
         A ``tf.compat.v1.GraphDef`` with inception5h's node names, op types and shapes.
     """
     g = _GraphWriter(seed)
-    x = g.placeholder("input")
+    placeholder = tf.compat.v1.NodeDef(name="input", op="Placeholder")
+    placeholder.attr["dtype"].type = tf.float32.as_datatype_enum
+    for size in (-1, -1, -1, 3):
+        placeholder.attr["shape"].shape.dim.add(size=size)
+    g.ops.append(placeholder)
+    x = "input"
     x = g.conv("conv2d0", x, 3, 64, 7, stride=2)
     x = g.pool("maxpool0", "MaxPool", x, 3, 2, "SAME")
-    x = g.lrn("localresponsenorm0", x)
+    x = g.node("localresponsenorm0", "LRN", [x], **LRN_ATTRS)
     x = g.conv("conv2d1", x, 64, 64, 1)
     x = g.conv("conv2d2", x, 64, 192, 3)
-    x = g.lrn("localresponsenorm1", x)
+    x = g.node("localresponsenorm1", "LRN", [x], **LRN_ATTRS)
     x = g.pool("maxpool1", "MaxPool", x, 3, 2, "SAME")
     channels = 192
     heads_input = {}
@@ -249,10 +208,10 @@ def build_standin_graphdef(seed: int = 0):
     softmax1 = _aux_head(g, 1, *heads_input["mixed4d"])
     flat = g.reshape("avgpool0/reshape", pooled, [-1, channels])
     logits = g.dense("softmax2", flat, channels, NUM_CLASSES, "_pre_activation", _classifier_std(channels))
-    softmax2 = g._unary("softmax2", "Softmax", logits)
-    g._unary("output", "Identity", softmax0)
-    g._unary("output1", "Identity", softmax1)
-    g._unary("output2", "Identity", softmax2)
+    softmax2 = g.node("softmax2", "Softmax", [logits])
+    g.node("output", "Identity", [softmax0])
+    g.node("output1", "Identity", [softmax1])
+    g.node("output2", "Identity", [softmax2])
     return g.finish()
 
 
