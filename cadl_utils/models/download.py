@@ -1,14 +1,11 @@
 """Download, verify and unpack Google's inception5h graph, built on pooch.
 
-``ensure_inception5h`` returns the verified graph and labels: from the cache, else from an
-``inception5h.zip`` in the cache folder (downloaded earlier or put there by hand), else downloaded
-with pooch (pinned SHA-1, a temporary file moved into place, a progress bar) and our retries and
-messages. ``inception5h_from_file`` does the same for a zip or .pb the user already has.
-
-The cache folder, ``config.cache_dir() / "inception5h"``, holds the zip, the graph, a ``.verified``
-marker (its SHA-1, size and mtime, so later loads skip hashing 54 MB), the labels and the LICENSE;
-a zip that is not the pinned one is unpacked into its own ``custom-<sha1>`` folder. Downloads use
-https only, except a local mirror (http://127.0.0.1, http://localhost, file://) set explicitly.
+``ensure_inception5h`` returns the verified graph and labels: from the cache folder
+(``config.cache_dir() / "inception5h"``), else from an ``inception5h.zip`` there (downloaded earlier or
+put there by hand), else downloaded by pooch (pinned SHA-1, temporary file moved into place, progress
+bar) with our retries and messages. ``inception5h_from_file`` uses a zip or .pb the user has; a zip that
+is not the pinned one is unpacked into its own ``custom-<sha1>`` folder. A ``.verified`` marker (SHA-1,
+size, mtime) spares later loads hashing 54 MB. Downloads use https only, except a local mirror.
 """
 
 from __future__ import annotations
@@ -44,21 +41,19 @@ LABELS_SHA1 = "5897b4e765c5ce9c66d570102d0317219d033995"
 ZIP_NAME = "inception5h.zip"
 PB_NAME = "tensorflow_inception_graph.pb"
 LABELS_NAME = "imagenet_comp_graph_label_strings.txt"
-LICENSE_NAME = "LICENSE"
+MEMBERS = (PB_NAME, LABELS_NAME, "LICENSE")
 URL_ENV = "CADL_INCEPTION5H_URL"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 # The real zip is 49 MB, its graph 54 MB: the limits only stop a hostile mirror or archive.
-MAX_DOWNLOAD_BYTES = 200 * 2**20
-MAX_MEMBER_BYTES = 200 * 2**20
+MAX_DOWNLOAD_BYTES = MAX_MEMBER_BYTES = 200 * 2**20
 MAX_TOTAL_BYTES = 300 * 2**20
-# A temporary file untouched this long belongs to a killed run (a live one writes every few seconds).
-STALE_SECONDS = 15 * 60
+STALE_SECONDS = 15 * 60  # a temporary file untouched this long belongs to a killed run
 
 
 @dataclass(frozen=True)
 class Inception5hFiles:
-    """Where the files are: ``pb``, ``labels`` (None if absent), ``source`` (``cache``, ``download``,
-    ``zip`` or ``pb``) and ``verified`` (False only after ``verify=False``)."""
+    """The ``pb`` and ``labels`` (or None) paths; ``source``: ``cache``, ``download``, ``zip`` or ``pb``;
+    ``verified``: False only after ``verify=False``."""
 
     pb: Path
     labels: Path | None
@@ -94,17 +89,13 @@ def _not_writable(folder: Path, err: OSError) -> DownloadError:
 
 
 def _check_writable(folder: Path) -> None:
-    """Create ``folder`` and a probe file in it: a read-only cache is reported before any download."""
+    """Create ``folder``, probe it (a read-only cache fails before any download), clear killed runs' files."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as err:
         raise _not_writable(folder, err) from err
-
-
-def _remove_stale(folder: Path) -> None:
-    """Delete pooch's temporary files and our staging folders left there by killed runs."""
-    for path in [*folder.glob("tmp*"), *folder.glob(".extract-*")]:
+    for path in [*folder.glob("tmp*"), *folder.glob(".extract-*")]:  # pooch's and our temporary files
         try:
             if time.time() - path.stat().st_mtime < STALE_SECONDS:
                 continue
@@ -113,7 +104,7 @@ def _remove_stale(folder: Path) -> None:
             else:
                 path.unlink()
         except OSError:
-            pass
+            pass  # gone meanwhile, or not ours to delete
 
 
 def _check_sha1(path: Path, expected: str | None, what: str, delete: bool) -> str:
@@ -123,57 +114,60 @@ def _check_sha1(path: Path, expected: str | None, what: str, delete: bool) -> st
         return actual
     if delete:
         path.unlink(missing_ok=True)
-    fate = "the file was deleted" if delete else "the file was left in place"
-    raise IntegrityError(f"{what} does not match its pinned SHA-1 (expected {expected.lower()}, got {actual}): "
-                         f"it is damaged or not the expected file; {fate}")
+    raise IntegrityError(f"{what} does not match its pinned SHA-1 (expected {expected.lower()}, got {actual}): it is "
+                         f"damaged or not the expected file; the file was {'deleted' if delete else 'left in place'}")
 
 
 # --- downloading --------------------------------------------------------------------------------
 def _check_url(url: str) -> None:
     """Allow https anywhere; plain http and file:// only for a local mirror."""
     parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    if (scheme == "https" and parts.hostname) or scheme == "file" or (scheme == "http" and parts.hostname in LOCAL_HOSTS):
+    scheme, local = parts.scheme.lower(), parts.hostname in LOCAL_HOSTS
+    if (scheme == "https" and parts.hostname) or scheme == "file" or (scheme == "http" and local):
         return
+    reason = (f"the URL scheme {scheme or '(none)'!r} is not supported; use https://..., or "
+              "file:///absolute/path/inception5h.zip for a local copy")
     if scheme == "http":
         reason = ("plain http is not allowed, because what it carries can be read and altered on the way; use an "
                   "https address, or a local mirror on http://127.0.0.1, http://localhost or file://")
-    else:
-        reason = (f"the URL scheme {scheme or '(none)'!r} is not supported; use https://..., or "
-                  "file:///absolute/path/inception5h.zip for a local copy")
     raise DownloadError(f"refusing to download {url}: {reason} (argument url= or {URL_ENV})")
 
 
-def _explain(err: BaseException, timeout: float) -> _Failed:
-    """A network failure in plain words; timeouts, refused and broken connections and HTTP 5xx are retried."""
+_FAILURES = (  # (exception types, reason, worth retrying), first match along the exception's causes
+    (socket.gaierror, "the host name could not be resolved ({}); is there no network?", False),
+    (ConnectionRefusedError, "connection refused (nothing is listening at that address)", True),
+    ((TimeoutError, requests.Timeout), "timed out (no answer within {timeout:g} s)", True),
+    (ConnectionError, "the connection broke ({})", True),
+    (ssl.SSLError, "the secure connection failed ({})", False),
+)
+
+
+def _explain(err: requests.RequestException, timeout: float) -> _Failed:
+    """A network failure in plain words, and whether to retry (timeouts, refused, broken, HTTP 5xx)."""
     if isinstance(err, requests.HTTPError):
-        code, hint = err.response.status_code, " (there is no file at this address)" * (err.response.status_code == 404)
+        code = err.response.status_code
+        hint = " (there is no file at this address)" if code == 404 else ""
         return _Failed(f"the server answered HTTP {code} {err.response.reason}{hint}", code >= 500 or code in (408, 429))
-    chain = []
-    while isinstance(err, BaseException) and err not in chain:
-        chain.append(err)
-        err = getattr(err, "reason", None) if isinstance(getattr(err, "reason", None), BaseException) else (err.__cause__ or err.__context__)
-    for kinds, words, retry in (
-        (socket.gaierror, "the host name could not be resolved ({}); is there no network?", False),
-        (ConnectionRefusedError, "connection refused (nothing is listening at that address)", True),
-        ((TimeoutError, requests.Timeout), f"timed out (no answer within {timeout:g} s)", True),
-        (ConnectionError, "the connection broke ({})", True),
-        (ssl.SSLError, "the secure connection failed ({})", False),
-    ):
+    chain = [err]  # requests -> urllib3 (whose errors keep the cause in .reason) -> socket
+    while len(chain) < 20 and chain[-1] is not None:
+        last = chain[-1]
+        chain.append(last.reason if isinstance(getattr(last, "reason", None), BaseException)
+                     else last.__cause__ or last.__context__)
+    for kinds, words, retry in _FAILURES:
         found = next((e for e in chain if isinstance(e, kinds)), None)
         if found is not None:
-            return _Failed(words.format(getattr(found, "strerror", None) or found), retry)
-    root = chain[-1]
+            return _Failed(words.format(found.strerror or found, timeout=timeout), retry)
+    root = [e for e in chain if e is not None][-1]
     return _Failed(f"{root.strerror} (errno {root.errno})" if getattr(root, "strerror", None) else str(root), False)
 
 
 class _Fetch:
-    """pooch downloader: https (redirect policy, timeout, truncation check) via requests; file:// by copying."""
+    """pooch downloader: https via requests (redirect policy, timeout, truncation check); file:// by copying."""
 
     def __init__(self, timeout: float, progress) -> None:
         self.timeout, self.progress, self.length = timeout, progress, None
 
-    def _on_response(self, response, *args, **kwargs):
+    def _on_response(self, response, *args, **kwargs) -> None:
         """requests calls this for every answer, redirects included."""
         if response.is_redirect:
             target = urllib.parse.urljoin(response.url, response.headers["Location"])
@@ -205,19 +199,12 @@ class _Fetch:
 
 def download_file(url: str, dest, *, sha1: str | None = None, timeout: float = 30.0, retries: int = 3,
                   progress=True, backoff: float = 1.0) -> Path:
-    """Download ``url`` to ``dest`` with pooch: atomic, SHA-1-checked, retried with exponential backoff.
+    """Download ``url`` to ``dest`` with pooch: atomic, SHA-1-checked (``sha1``; an existing matching file
+    is kept), ``timeout`` seconds per read, ``retries`` more attempts after ``backoff`` seconds, doubling.
 
     Timeouts, refused or broken connections, truncated bodies and HTTP 5xx/408/429 are retried; 404,
-    DNS and TLS failures and hash mismatches are not. An existing ``dest`` that matches ``sha1`` is kept.
-
-    Args:
-        url: https URL, or a local mirror (http://127.0.0.1, http://localhost, file://).
-        dest: the final path. sha1: its expected SHA-1 (None: no check).
-        timeout: seconds to wait for the connection and each read. retries: attempts after the first.
-        progress: True (a tqdm bar), False, or a tqdm-like object (pooch's ``progressbar``). backoff: seconds before the first retry.
-
-    Returns:
-        ``dest`` as a Path.
+    DNS and TLS failures and hash mismatches are not. ``progress``: True (a tqdm bar), False, or a
+    tqdm-like object (pooch's ``progressbar``). Only https URLs, or a local mirror. Returns ``dest``.
     """
     timeout = check_float(timeout, "timeout", above=0, at_most=3600, fix="give seconds, e.g. 30")
     retries = check_int(retries, "retries", minimum=0, maximum=20)
@@ -225,7 +212,6 @@ def download_file(url: str, dest, *, sha1: str | None = None, timeout: float = 3
     _check_url(url)
     dest = Path(dest)
     _check_writable(dest.parent)
-    _remove_stale(dest.parent)
     fetch = _Fetch(timeout, progress)
     for attempt in range(1, retries + 2):
         try:
@@ -243,53 +229,48 @@ def download_file(url: str, dest, *, sha1: str | None = None, timeout: float = 3
         except OSError as err:  # writing the temporary file (disk full, permissions)
             raise _not_writable(dest.parent, err) from err
         time.sleep(backoff * 2 ** (attempt - 1))
-    raise DownloadError(f"could not download {url} ({attempt} attempt{'s' * (attempt > 1)}): {failure}")
+    raise DownloadError(f"could not download {url} ({attempt} attempt{'s' if attempt > 1 else ''}): {failure}")
 
 
-# --- unpacking ---------------------------------------------------------------------------------
+# --- unpacking ----------------------------------------------------------------------------------
 def _check_member(info: zipfile.ZipInfo, zip_path) -> None:
     """Refuse absolute paths, ``..``, links, special files, encrypted and oversize members."""
     name = info.filename.replace("\\", "/")
     kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix mode recorded, a plain file
-    problem = None
-    if name.startswith("/") or PureWindowsPath(name).drive:
-        problem = "has an absolute path"
-    elif ".." in name.split("/"):
-        problem = "points outside the folder ('..')"
-    elif kind == stat.S_IFLNK:
-        problem = "is a symbolic link"
-    elif kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-        problem = "is a special file (device, pipe or socket)"
-    elif info.flag_bits & 0x1:
-        problem = "is encrypted"
-    elif info.file_size > MAX_MEMBER_BYTES:
-        problem = f"is {info.file_size} bytes, more than the limit of {MAX_MEMBER_BYTES}"
-    if problem:
-        raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} {problem}")
+    problems = [
+        (name.startswith("/") or PureWindowsPath(name).drive, "has an absolute path"),
+        (".." in name.split("/"), "points outside the folder ('..')"),
+        (kind == stat.S_IFLNK, "is a symbolic link"),
+        (kind not in (0, stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK), "is a special file (device, pipe or socket)"),
+        (info.flag_bits & 0x1, "is encrypted"),
+        (info.file_size > MAX_MEMBER_BYTES, f"is {info.file_size} bytes, more than the limit of {MAX_MEMBER_BYTES}"),
+    ]
+    for found, problem in problems:
+        if found:
+            raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} {problem}")
 
 
 def _extract_members(zip_path: Path, staging: Path) -> dict[str, Path]:
     """Write the graph, labels and licence (top-level copies first) into ``staging`` by base name.
 
-    Every member is checked first: one hostile member condemns the archive. Nothing else is
-    extracted, and a member lands only at ``staging / <its base name>``, so it cannot escape.
+    Every member is checked first (one hostile member condemns the archive); nothing else is extracted,
+    and a member lands only at ``staging / <its base name>``, so it cannot escape.
     """
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, EOFError) as err:
         raise IntegrityError(f"{zip_path} is not a valid zip archive ({err})") from err
     with archive:
-        infos = archive.infolist()
-        for info in infos:
+        for info in archive.infolist():
             _check_member(info, zip_path)
-        total = sum(info.file_size for info in infos)
+        total = sum(info.file_size for info in archive.infolist())
         if total > MAX_TOTAL_BYTES:
             raise IntegrityError(f"unsafe zip {zip_path}: its members add up to {total} bytes, more than the limit "
                                  f"of {MAX_TOTAL_BYTES}")
         chosen = {}
-        for info in sorted(infos, key=lambda member: -member.filename.count("/")):
+        for info in sorted(archive.infolist(), key=lambda member: -member.filename.count("/")):
             base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
-            if base in (PB_NAME, LABELS_NAME, LICENSE_NAME) and not info.is_dir():
+            if base in MEMBERS and not info.is_dir():
                 chosen[base] = info
         if PB_NAME not in chosen:
             raise IntegrityError(f"{zip_path} has no {PB_NAME}: it is not an inception5h archive")
@@ -300,16 +281,42 @@ def _extract_members(zip_path: Path, staging: Path) -> dict[str, Path]:
             except (zipfile.BadZipFile, zlib.error, EOFError) as err:
                 raise IntegrityError(f"damaged zip {zip_path}: member {info.filename!r} cannot be read ({err})") from err
             if len(data) > MAX_MEMBER_BYTES:
-                raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} unpacks to more than the "
-                                     f"limit of {MAX_MEMBER_BYTES} bytes")
+                raise IntegrityError(f"unsafe zip {zip_path}: member {info.filename!r} unpacks to more than "
+                                     f"{MAX_MEMBER_BYTES} bytes")
             (staging / base).write_bytes(data)
     return {base: staging / base for base in chosen}
 
 
 # --- the cache ----------------------------------------------------------------------------------
-def _files_in(folder: Path, source: str, verified: bool = True) -> Inception5hFiles:
+def _files_in(folder: Path, source: str, verified: bool) -> Inception5hFiles:
     labels = folder / LABELS_NAME
     return Inception5hFiles(folder / PB_NAME, labels if labels.is_file() else None, source, verified)
+
+
+def _cached_files(folder: Path, pb_sha1: str | None, source: str = "cache", verified: bool = True):
+    """The unpacked files if they are there and verified (by the marker or by hashing), else None.
+
+    A graph that does not match ``pb_sha1`` is removed; with ``pb_sha1`` None only the marker counts.
+    """
+    pb, marker = folder / PB_NAME, folder / (PB_NAME + ".verified")
+    found = _files_in(folder, source, verified)
+    try:
+        record = json.loads(marker.read_text())
+        if [record["size"], record["mtime_ns"]] == [pb.stat().st_size, pb.stat().st_mtime_ns] and pb_sha1 in (None, record["sha1"]):
+            return found
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    if pb_sha1 is None or not pb.is_file():
+        return None
+    actual = sha1_of(pb)
+    if actual == pb_sha1.lower():
+        _write_marker(pb, actual)
+        return found
+    warnings.warn(f"the cached {pb} does not match its pinned SHA-1 (expected {pb_sha1}, got {actual}); it was "
+                  "removed and will be unpacked or downloaded again", stacklevel=3)
+    pb.unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)
+    return None
 
 
 def _write_marker(pb: Path, sha1: str) -> None:
@@ -322,38 +329,11 @@ def _write_marker(pb: Path, sha1: str) -> None:
         pass  # a read-only (shared, pre-filled) cache still works; it is hashed again next time
 
 
-def _cached_files(folder: Path, pb_sha1: str | None) -> Inception5hFiles | None:
-    """The unpacked files if they are there and verified, else None (a damaged graph is removed)."""
-    pb, marker = folder / PB_NAME, folder / (PB_NAME + ".verified")
-    if not pb.is_file():
-        return None
-    try:
-        record = json.loads(marker.read_text())
-        if [record["size"], record["mtime_ns"]] == [pb.stat().st_size, pb.stat().st_mtime_ns] and pb_sha1 in (None, record["sha1"]):
-            return _files_in(folder, "cache")
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    if pb_sha1 is None:
-        return None
-    actual = sha1_of(pb)
-    if actual == pb_sha1.lower():
-        _write_marker(pb, actual)
-        return _files_in(folder, "cache")
-    warnings.warn(f"the cached {pb} does not match its pinned SHA-1 (expected {pb_sha1}, got {actual}); it was "
-                  "removed and will be unpacked or downloaded again", stacklevel=3)
-    pb.unlink(missing_ok=True)
-    marker.unlink(missing_ok=True)
-    return None
-
-
 def _install_zip(zip_path: Path, folder: Path, pb_sha1: str | None, owned: bool, source: str,
                  verified: bool = True) -> Inception5hFiles:
-    """Unpack graph, labels and licence into ``folder``; the graph is checked before it lands there.
-
-    A bad zip that sits in our cache (``owned``) is deleted; the user's own zip never is.
-    """
+    """Unpack into ``folder``, checking the graph before it lands there; a bad zip that sits in our
+    cache (``owned``) is deleted, the user's own never is."""
     _check_writable(folder)
-    _remove_stale(folder)
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=".extract-"))
     try:
         extracted = _extract_members(zip_path, staging)
@@ -373,19 +353,6 @@ def _install_zip(zip_path: Path, folder: Path, pb_sha1: str | None, owned: bool,
     return _files_in(folder, source, verified)
 
 
-def _with_help(err: DownloadError, url: str, zip_path: Path) -> DownloadError:
-    """The same kind of error, naming the URL, with what the user can do instead."""
-    message = str(err) if url in str(err) else f"could not get inception5h from {url}: {err}"
-    return type(err)(
-        f"{message}\nTo get the pretrained inception5h weights, either:\n"
-        f"  - fix the network and run again, or set {URL_ENV} to an https mirror of the same file;\n"
-        f"  - download inception5h.zip yourself (from {INCEPTION5H_URL}) and put it at\n      {zip_path}\n"
-        "    (checked and unpacked on the next run), or run `python -m cadl_utils fetch --path FILE`\n"
-        "    (or pass path=... to the loader).\nOr run with the untrained stand-in (same layers, random "
-        'weights): set CADL_WEIGHTS=untrained or pass weights="untrained".'
-    )
-
-
 def ensure_inception5h(cache_dir=None, url: str | None = None, *, zip_sha1: str | None = ZIP_SHA1,
                        pb_sha1: str | None = PB_SHA1, timeout: float = 30.0, retries: int = 3, progress=True,
                        backoff: float = 1.0) -> Inception5hFiles:
@@ -397,12 +364,8 @@ def ensure_inception5h(cache_dir=None, url: str | None = None, *, zip_sha1: str 
         zip_sha1, pb_sha1: pinned SHA-1s of the zip and of its graph (None skips a check).
         timeout, retries, progress, backoff: see ``download_file``.
 
-    Returns:
-        Inception5hFiles with source ``cache``, ``zip`` or ``download``.
-
     Raises:
-        DownloadError: network failure, refused URL or unwritable cache; the message names the URL,
-            the exact path for a zip put there by hand, and how to run untrained.
+        DownloadError: network failure, refused URL or unwritable cache, with what to do instead.
         IntegrityError: a hash mismatch (the bad file is deleted) or an unsafe zip.
     """
     folder = inception5h_dir(cache_dir)
@@ -412,30 +375,28 @@ def ensure_inception5h(cache_dir=None, url: str | None = None, *, zip_sha1: str 
     url = (url or "").strip() or os.environ.get(URL_ENV, "").strip() or INCEPTION5H_URL
     zip_path = folder / ZIP_NAME
     try:
-        source = "zip"
         if zip_path.is_file():
             _check_sha1(zip_path, zip_sha1, f"the cached zip {zip_path}", delete=True)
-        else:
-            download_file(url, zip_path, sha1=zip_sha1, timeout=timeout, retries=retries, progress=progress,
-                          backoff=backoff)
-            source = "download"
-        return _install_zip(zip_path, folder, pb_sha1, owned=True, source=source)
+            return _install_zip(zip_path, folder, pb_sha1, owned=True, source="zip")
+        download_file(url, zip_path, sha1=zip_sha1, timeout=timeout, retries=retries, progress=progress, backoff=backoff)
+        return _install_zip(zip_path, folder, pb_sha1, owned=True, source="download")
     except DownloadError as err:
-        raise _with_help(err, url, zip_path) from err
+        message = str(err) if url in str(err) else f"could not get inception5h from {url}: {err}"
+        raise type(err)(
+            f"{message}\nTo get the pretrained inception5h weights, either:\n"
+            f"  - fix the network and run again, or set {URL_ENV} to an https mirror of the same file;\n"
+            f"  - download inception5h.zip yourself (from {INCEPTION5H_URL}) and put it at\n      {zip_path}\n"
+            "    (checked and unpacked on the next run), or run `python -m cadl_utils fetch --path FILE`\n"
+            "    (or pass path=... to the loader).\nOr run with the untrained stand-in (same layers, random "
+            'weights): set CADL_WEIGHTS=untrained or pass weights="untrained".') from err
 
 
 def inception5h_from_file(path, *, sha1: str | None = None, verify: bool = True, cache_dir=None) -> Inception5hFiles:
-    """Use an inception5h.zip or tensorflow_inception_graph.pb the user already has.
+    """Use an inception5h.zip or tensorflow_inception_graph.pb (or a folder holding one) the user has.
 
-    Args:
-        path: the zip, the .pb, or a folder holding one of them.
-        sha1: its expected SHA-1 (None: the pin of a zip or .pb).
-        verify: False skips the check (for graphs you trust; a warning says so).
-        cache_dir: cache root where a zip is unpacked (the pinned zip fills the normal cache,
-            any other one a ``custom-<sha1>`` folder).
-
-    Returns:
-        Inception5hFiles: a .pb is used in place (source ``pb``), a zip is unpacked (source ``zip``).
+    ``sha1``: its expected SHA-1 (None: the pin); ``verify=False`` skips the check, with a warning. A .pb
+    is used in place (source ``pb``); a zip is unpacked into ``cache_dir``'s inception5h folder when it
+    is the pinned one, else into a ``custom-<sha1>`` folder there (source ``zip``).
     """
     source = Path(path).expanduser()
     if source.is_dir():
@@ -461,7 +422,6 @@ def inception5h_from_file(path, *, sha1: str | None = None, verify: bool = True,
         return Inception5hFiles(source, labels if labels.is_file() else None, "pb", verify)
     pinned = actual == ZIP_SHA1
     folder = inception5h_dir(cache_dir) if pinned else inception5h_dir(cache_dir) / f"custom-{actual[:12]}"
-    cached = _cached_files(folder, PB_SHA1 if pinned else None)
-    if cached is not None:
-        return Inception5hFiles(cached.pb, cached.labels, "zip", verify or pinned)
-    return _install_zip(source, folder, PB_SHA1 if pinned else None, False, "zip", verify or pinned)
+    pb_sha1 = PB_SHA1 if pinned else None
+    cached = _cached_files(folder, pb_sha1, "zip", verify or pinned)
+    return cached or _install_zip(source, folder, pb_sha1, False, "zip", verify or pinned)
