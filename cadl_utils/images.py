@@ -313,10 +313,11 @@ def _output(path: PathLike, extensions: Sequence[str], caller: str) -> Path:
 
 
 def _write(pixels: np.ndarray, target: Path, inputs: Iterable[object], overwrite_inputs: bool, **options) -> Path:
-    """Check the output path, then write ``pixels`` with imageio through a temporary file."""
+    """Check the output path, then write ``pixels`` encoded by imageio through a temporary file."""
     target = check_output_path(target, inputs, overwrite_inputs)
     with atomic_write(target) as tmp:
-        iio.imwrite(tmp, pixels, **options)
+        # Encoded in memory first, so a disk error comes from one plain write, not from inside imageio.
+        tmp.write_bytes(iio.imwrite("<bytes>", pixels, **options))
     return target
 
 
