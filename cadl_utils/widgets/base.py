@@ -32,13 +32,13 @@ _MIN_DISPLAY = 192
 class Explorer:
     """Preview runner, Run button, status line and layout shared by the explorers.
 
-    A subclass puts its controls in ``self.controls`` (name -> widget; those named in ``unwatched`` ask
-    for no preview), makes its ImagePickers with ``_picker``, calls ``_finish`` and implements
-    ``_run(params, preview, callback) -> (Result, file name)`` (calls the engine) and ``_describe(params)``
-    (the preview's caption); ``params`` is what ``params()`` returns.
+    A subclass names its control attributes in ``controls`` (those in ``unwatched`` ask for no preview),
+    makes its ImagePickers with ``_picker``, calls ``_finish`` and implements ``_run(params, preview,
+    callback) -> (Result, file name)``, which calls the engine; ``params`` is what ``params()`` returns.
     """
 
     gif_prefix = "explorer"
+    controls: tuple[str, ...] = ()
     unwatched: tuple[str, ...] = ()
 
     def __init__(self, model: Any, profile: Profile | str | None, *, threaded: bool = True,
@@ -52,7 +52,6 @@ class Explorer:
         self.model = resolve_model(model)
         self.profile = profile if isinstance(profile, Profile) else active_profile(profile)
         self.threaded, self.output_dir, self._first_preview = bool(threaded), Path(output_dir), preview
-        self.controls: dict[str, w.Widget] = {}
         self.pickers: dict[str, ImagePicker] = {}
         self.status = tag(w.HTML(value="", layout=w.Layout(width="100%")), "cadl-status")
         self.progress = tag(w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="12em")), "cadl-progress")
@@ -80,9 +79,8 @@ class Explorer:
         banner = untrained_banner(self.model)
         self.widget = w.VBox(([banner] if banner else []) + list(rows) + [w.HBox([self.run_button, self.progress]),
                              self.status, w.HBox([self.preview, self.preview_label]), self.gif])
-        for name, control in self.controls.items():
-            if name not in self.unwatched:
-                control.observe(self.request_preview, "value")
+        for name in set(self.controls) - set(self.unwatched):
+            getattr(self, name).observe(self.request_preview, "value")
         for picker in self.pickers.values():
             picker.on_change(self.request_preview)
         if self._first_preview:
@@ -107,7 +105,7 @@ class Explorer:
 
     def params(self) -> SimpleNamespace:
         """The controls' values now, and each picker's image, ``<name>_name`` and ``<name>_version``."""
-        values = {name: control.value for name, control in self.controls.items()}
+        values = {name: getattr(self, name).value for name in self.controls}
         for name, picker in self.pickers.items():
             values.update({name: picker.image, f"{name}_name": picker.name, f"{name}_version": picker.version})
         return SimpleNamespace(**values)
@@ -174,6 +172,18 @@ class Explorer:
     def _picture(self, result: Result) -> Any:
         """What a preview shows of the engine's result."""
         return result.image
+
+    def _describe(self, params: SimpleNamespace) -> str:
+        """The preview's caption: its images and every control's value."""
+        parts = []
+        for name in self.controls:
+            value = getattr(params, name)
+            if isinstance(value, bool):
+                value = "on" if value else "off"
+            elif isinstance(value, float):
+                value = f"{value:.3g}"
+            parts.append(f"{getattr(self, name).description} {value}")
+        return f"preview on {' + '.join(getattr(params, name + '_name') for name in self.pickers)}: {', '.join(parts)}"
 
     def _callback(self, what: str, generation: int | None) -> Callable[[StepInfo], bool]:
         """The engine callback: moves the progress bar; False (stop) once stale or when Stop was clicked."""

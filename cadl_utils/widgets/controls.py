@@ -28,8 +28,8 @@ def tag(widget: Any, css_class: str) -> Any:
     return widget
 
 
-def slider(kind: type, css_class: str, description: str, **options: Any) -> Any:
-    """A slider of class ``css_class`` that reports a change only when released."""
+def control(kind: type, css_class: str, description: str, **options: Any) -> Any:
+    """A control of class ``css_class`` that reports a change only when released (a slider, a text box)."""
     return tag(kind(description=description, continuous_update=False, **options), css_class)
 
 
@@ -96,22 +96,19 @@ class ChannelSlider:
 
     def __init__(self, model: Any, layer: str, value: int | None = None):
         self.model, self.layer = model, layer
-        self.slider = slider(w.IntSlider, "cadl-channel", "channel", min=0, max=model.layer(layer).channels - 1)
+        self.slider = control(w.IntSlider, "cadl-channel", "channel", min=0, max=model.layer(layer).channels - 1)
         self.label = tag(w.Label(), "cadl-channel-label")
         self.widget = w.HBox([self.slider, self.label])
         self.slider.observe(lambda _change: self._relabel(), "value")
         self.set_layer(layer, self._default(layer) if value is None else value)
 
     def _default(self, layer: str) -> int:
-        """Jellyfish for class layers, channel 139 where it exists, else 0."""
-        channels = self.model.layer(layer).channels
-        if self.model.layer(layer).kind not in CLASS_KINDS:
-            return _PREFERRED_CHANNEL if _PREFERRED_CHANNEL < channels else 0
-        try:
-            index = int(self.model.label_index("jellyfish"))
-        except CadlError:
-            return 0
-        return index if 0 <= index < channels else 0
+        """Jellyfish for class layers, channel 139 for others; 0 where the layer has no such channel."""
+        info, labels = self.model.layer(layer), list(self.model.labels)
+        index = _PREFERRED_CHANNEL
+        if info.kind in CLASS_KINDS:
+            index = labels.index("jellyfish") if "jellyfish" in labels else 0
+        return index if index < info.channels else 0
 
     def set_layer(self, layer: str, value: int | None = None) -> None:
         """Point the slider at ``layer``, at channel ``value`` (default: the current one if it fits)."""
@@ -138,9 +135,8 @@ class ChannelSlider:
         self.label.value = self.describe()
 
 
-def channel_slider(model: Any, layer: str, value: int | None = None) -> ChannelSlider:
-    """A ChannelSlider for ``layer`` starting at ``value`` (default: jellyfish for class layers, 139 or 0)."""
-    return ChannelSlider(model, layer, value)
+#: A channel slider for ``layer`` starting at ``value`` (default: jellyfish for class layers, else 139 or 0).
+channel_slider = ChannelSlider
 
 
 def samples(kind: str) -> dict[str, Path]:
@@ -182,8 +178,8 @@ class ImagePicker:
         self.image, self.name = self._load(self._sources[first][0]), self._sources[first][1]
         self.dropdown = tag(w.Dropdown(options=list(self._sources), value=first, description=description),
                             "cadl-image-picker")
-        self.path = tag(w.Text(placeholder="or type an image path, then Enter", continuous_update=False,
-                               layout=w.Layout(width="22em")), "cadl-image-path")
+        self.path = control(w.Text, "cadl-image-path", "", placeholder="or type an image path, then Enter",
+                           layout=w.Layout(width="22em"))
         self.upload = tag(w.FileUpload(accept="image/*", multiple=False, description="upload"), "cadl-image-upload")
         self.widget = w.HBox([self.dropdown, self.path, self.upload])
         self.dropdown.observe(lambda change: self.use(*self._sources[change["new"]]), "value")
@@ -212,7 +208,7 @@ class ImagePicker:
         return True
 
     def _load(self, source: Any, what: str = "image") -> np.ndarray:
-        if isinstance(source, str) and source == _NOISE:  # grey with a little noise: dreaming from nothing
+        if isinstance(source, str) and source == _NOISE:  # grey and a little noise, to dream from nothing
             side = self.max_side or 512
             return np.random.default_rng(0).uniform(0.4, 0.6, size=(side, side, 3)).astype(np.float32)
         return images.as_image(source, what, max_side=self.max_side)

@@ -10,7 +10,7 @@ import numpy as np
 from .. import dream as engine, images, objectives
 from ..runs import Result, StepInfo
 from .base import Explorer
-from .controls import CLASS_KINDS, DREAM_KINDS, channel_slider, layer_dropdown, slider
+from .controls import CLASS_KINDS, DREAM_KINDS, channel_slider, control, layer_dropdown
 
 # The largest step size of a preview (its few steps are larger than the run's).
 MAX_PREVIEW_STEP = 0.25
@@ -18,8 +18,8 @@ MAX_PREVIEW_STEP = 0.25
 
 def step_size_slider(value: float) -> w.FloatSlider:
     """The gradient step size slider of the dream and guided explorers (``cadl-step-size``)."""
-    return slider(w.FloatSlider, "cadl-step-size", "step size", value=value, min=0.001, max=0.1, step=0.001,
-                  readout_format=".3f")
+    return control(w.FloatSlider, "cadl-step-size", "step size", value=value, min=0.001, max=0.1, step=0.001,
+                   readout_format=".3f")
 
 
 def fit(image: np.ndarray, long_side: int, need: int) -> np.ndarray:
@@ -31,11 +31,12 @@ def fit(image: np.ndarray, long_side: int, need: int) -> np.ndarray:
 class DreamExplorer(Explorer):
     """Deep Dream with a live preview; Run renders a feedback loop GIF.
 
-    Controls: ``layer``, ``channel`` (and ``channel_label``), ``step_size``, ``steps`` (steps per frame
-    of the run), ``octaves`` and the ImagePicker ``picker``; the rest is in ``base.Explorer``.
+    Controls: ``layer``, ``channel`` (named by ``channel_label``), ``step_size``, ``steps`` (per frame of
+    the run), ``octaves`` and the ImagePicker ``picker``; the rest is in ``base.Explorer``.
     """
 
     gif_prefix = "dream"
+    controls = ("layer", "channel", "step_size", "steps", "octaves")
     unwatched = ("layer",)
 
     def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, layer: str | None = None,
@@ -52,10 +53,8 @@ class DreamExplorer(Explorer):
         self.channel_control = channel_slider(self.model, self.layer.value, channel)
         self.channel, self.channel_label = self.channel_control.slider, self.channel_control.label
         self.step_size = step_size_slider(step_size)
-        self.steps = slider(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=50)
-        self.octaves = slider(w.IntSlider, "cadl-octaves", "octaves", value=octaves, min=1, max=6)
-        self.controls.update(layer=self.layer, channel=self.channel, step_size=self.step_size, steps=self.steps,
-                             octaves=self.octaves)
+        self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=50)
+        self.octaves = control(w.IntSlider, "cadl-octaves", "octaves", value=octaves, min=1, max=6)
         self.layer.observe(self._layer_changed, "value")
         self._finish([self.picker.widget, self.layer, self.channel_control.widget,
                       w.HBox([self.step_size, self.steps, self.octaves]), *self._extra_rows()])
@@ -79,15 +78,14 @@ class DreamExplorer(Explorer):
             self._objectives[layer].set_index(index)
         return self._objectives[layer]
 
-    def _steps(self, params: SimpleNamespace) -> tuple[int, float]:
-        return self._preview_steps(params.steps, params.step_size, MAX_PREVIEW_STEP)
-
     def _inputs(self, params: SimpleNamespace, preview: bool, **extra: Any) -> tuple[np.ndarray, Any, Any]:
-        """(working image, objective, DreamSettings) of a preview or a run."""
+        """(working image, objective, DreamSettings) of a preview (fewer, larger steps) or a run."""
         objective = self.objective(params.layer, params.channel)
         side = self.profile.preview_size if preview else self.profile.size
         image = fit(params.image, side, engine.required_side(self.model, objective))
-        steps, step_size = self._steps(params) if preview else (params.steps, params.step_size)
+        steps, step_size = params.steps, params.step_size
+        if preview:
+            steps, step_size = self._preview_steps(steps, step_size, MAX_PREVIEW_STEP)
         settings = engine.DreamSettings(steps=steps, frame_every=steps, step_size=step_size, octaves=params.octaves,
                                         jitter=max(1, max(image.shape[:2]) // 16), seed=0, progress=False, **extra)
         return image, objective, settings
@@ -97,11 +95,3 @@ class DreamExplorer(Explorer):
         run = engine.dream if preview else engine.feedback_loop
         result = run(image, objective, self.model, settings, callback=callback)
         return result, f"{params.image_name}_{params.layer}_{params.channel}"
-
-    def _what(self, params: SimpleNamespace) -> str:
-        steps, step_size = self._steps(params)
-        return (f"{params.layer}, {self.channel_control.describe(params.channel)} on {params.image_name}: "
-                f"{steps} steps of {step_size:.3g}")
-
-    def _describe(self, params: SimpleNamespace) -> str:
-        return f"preview of {self._what(params)}, {params.octaves} octave{'s' if params.octaves > 1 else ''}"

@@ -8,7 +8,7 @@ import ipywidgets as w
 from .. import dream, guided as engine
 from ..runs import Result, StepInfo
 from .base import Explorer
-from .controls import samples, slider, tag
+from .controls import control, samples, tag
 from .dream import MAX_PREVIEW_STEP, fit, step_size_slider
 
 _TERMS = ("feature", "pixel", "tv")
@@ -24,6 +24,7 @@ class GuidedExplorer(Explorer):
     """
 
     gif_prefix = "guided"
+    controls = ("preset", "feature_weight", "pixel_weight", "tv_weight", "step_size", "steps")
     unwatched = ("preset",)
 
     def __init__(self, model: Any = None, dream_image: Any = None, guide_image: Any = None, profile: Any = None, *,
@@ -37,21 +38,19 @@ class GuidedExplorer(Explorer):
         layers = engine.default_layers(self.model) if layers is None else layers
         self.layers = (layers,) if isinstance(layers, str) else tuple(layers)
         self._objectives: dict[tuple, Any] = {}
-        photos = list(samples("photo"))
+        others = list(samples("photo"))[1:]  # the second sample guides unless told otherwise
         self.dream_picker = self._picker("dream", "photo", dream_image)
-        self.guide_picker = self._picker("guide", "photo", photos[1] if guide_image is None and photos[1:] else guide_image)
+        self.guide_picker = self._picker("guide", "photo", others[0] if guide_image is None and others else guide_image)
         self.preset = tag(w.Dropdown(options=list(engine.PRESET_NAMES), value=start.name, description="preset"),
                           "cadl-preset")
         self.preset_info = tag(w.Label(value=f"{start.signs()}: {start.why}"), "cadl-preset-info")
         for term in _TERMS:
-            self.controls[f"{term}_weight"] = slider(w.FloatSlider, f"cadl-weight-{term}", term.replace("tv", "TV"),
-                                                     value=getattr(start, f"{term}_weight"), min=-2.0, max=2.0,
-                                                     step=0.05, readout_format=".2f")
-        self.feature_weight, self.pixel_weight, self.tv_weight = (self.controls[f"{t}_weight"] for t in _TERMS)
+            setattr(self, f"{term}_weight", control(w.FloatSlider, f"cadl-weight-{term}", term.replace("tv", "TV"),
+                                                    value=getattr(start, f"{term}_weight"), min=-2.0, max=2.0,
+                                                    step=0.05, readout_format=".2f"))
         self.step_size = step_size_slider(step_size)
         steps = int(steps or self.profile.steps)
-        self.steps = slider(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
-        self.controls.update(preset=self.preset, step_size=self.step_size, steps=self.steps)
+        self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
         self.preset.observe(self._preset_changed, "value")
         self._finish([self.dream_picker.widget, self.guide_picker.widget, w.HBox([self.preset, self.preset_info]),
                       w.HBox([self.feature_weight, self.pixel_weight, self.tv_weight]),
@@ -63,15 +62,9 @@ class GuidedExplorer(Explorer):
 
         def set_weights() -> None:
             for term in _TERMS:
-                self.controls[f"{term}_weight"].value = getattr(chosen, f"{term}_weight")
+                getattr(self, f"{term}_weight").value = getattr(chosen, f"{term}_weight")
 
         self._quietly(set_weights)  # one preview for the three weights
-
-    def settings(self, params: SimpleNamespace) -> engine.GuidedSettings:
-        """The run's GuidedSettings from the sliders."""
-        weights = {f"{term}_weight": getattr(params, f"{term}_weight") for term in _TERMS}
-        return engine.GuidedSettings(preset=params.preset, layers=self.layers, steps=params.steps, progress=False,
-                                     step_size=params.step_size, max_side=self.profile.size, **weights)
 
     def objective(self, recipe: engine.Preset, params: SimpleNamespace) -> tuple[Any, Any]:
         """(objective, start image) of the preview: the guide's features are computed once per preset
@@ -87,22 +80,15 @@ class GuidedExplorer(Explorer):
         objective.set_term_weights(recipe.feature_weight, recipe.pixel_weight, recipe.tv_weight)
         return objective, image
 
-    def _steps(self, params: SimpleNamespace) -> tuple[int, float]:
-        return self._preview_steps(params.steps, params.step_size, MAX_PREVIEW_STEP)
-
     def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
-        settings, name = self.settings(params), f"{params.preset}_{params.dream_name}_{params.guide_name}"
+        weights = {f"{term}_weight": getattr(params, f"{term}_weight") for term in _TERMS}
+        settings = engine.GuidedSettings(preset=params.preset, layers=self.layers, steps=params.steps, progress=False,
+                                         step_size=params.step_size, max_side=self.profile.size, **weights)
+        name = f"{params.preset}_{params.dream_name}_{params.guide_name}"
         if not preview:
             return engine.guided(params.dream, params.guide, self.model, settings, callback=callback), name
         objective, image = self.objective(settings.recipe(), params)
-        steps, step_size = self._steps(params)
+        steps, step_size = self._preview_steps(params.steps, params.step_size, MAX_PREVIEW_STEP)
         loop = dream.DreamSettings(steps=steps, step_size=step_size, octaves=1, seed=0, progress=False,
                                    jitter=max(1, max(image.shape[:2]) // 32))
         return dream.dream(image, objective, self.model, loop, callback=callback), name
-
-    def _describe(self, params: SimpleNamespace) -> str:
-        recipe, (steps, step_size) = self.settings(params).recipe(), self._steps(params)
-        return (f"preview of preset {recipe.name} on {getattr(params, recipe.start + '_name')} guided by "
-                f"{getattr(params, recipe.guide + '_name')}: weights feature {recipe.feature_weight:+.2f} "
-                f"({recipe.feature_metric}), pixel {recipe.pixel_weight:+.2f}, TV {recipe.tv_weight:+.2f}; "
-                f"{steps} steps of {step_size:.3g}")

@@ -8,7 +8,7 @@ import ipywidgets as w
 from .. import style as engine
 from ..runs import Result, StepInfo
 from .base import Explorer
-from .controls import slider, tag
+from .controls import control, tag
 
 # The largest learning rate of a preview (its few Adam steps are larger than the run's).
 MAX_PREVIEW_LEARNING_RATE = 0.1
@@ -24,6 +24,7 @@ class StyleExplorer(Explorer):
     """
 
     gif_prefix = "style"
+    controls = ("content_weight", "style_weight", "tv_weight", "preserve_color", "steps")
 
     def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None, *,
                  settings: engine.StyleSettings | None = None, threaded: bool = True, output_dir: Any = "outputs",
@@ -37,15 +38,13 @@ class StyleExplorer(Explorer):
         self.content_picker = self._picker("content", "photo", content)
         self.style_picker = self._picker("style", "style", style)
         for term, (low, high) in _RANGES.items():
-            self.controls[f"{term}_weight"] = slider(
-                w.FloatLogSlider, f"cadl-weight-{term}", term.replace("tv", "TV"), base=10, min=low, max=high,
-                step=0.25, readout_format=".3g", value=getattr(self.settings, f"{term}_weight"))
-        self.content_weight, self.style_weight, self.tv_weight = (self.controls[f"{t}_weight"] for t in _RANGES)
+            setattr(self, f"{term}_weight", control(w.FloatLogSlider, f"cadl-weight-{term}", term.replace("tv", "TV"),
+                                                   base=10, min=low, max=high, step=0.25, readout_format=".3g",
+                                                   value=getattr(self.settings, f"{term}_weight")))
         self.preserve_color = tag(w.Checkbox(value=self.settings.preserve_color, description="preserve colour"),
                                   "cadl-preserve-color")
         steps = self.settings.steps or self.profile.steps
-        self.steps = slider(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
-        self.controls.update(preserve_color=self.preserve_color, steps=self.steps)
+        self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
         self._finish([self.content_picker.widget, self.style_picker.widget,
                       w.HBox([self.content_weight, self.style_weight, self.tv_weight]),
                       w.HBox([self.preserve_color, self.steps])])
@@ -60,19 +59,12 @@ class StyleExplorer(Explorer):
                                                       size=size, preserve_color=params.preserve_color)
         return self._engines[key]
 
-    def _steps(self, params: SimpleNamespace) -> tuple[int, float]:
-        return self._preview_steps(params.steps, self.settings.learning_rate, MAX_PREVIEW_LEARNING_RATE)
-
     def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
-        steps, rate = self._steps(params) if preview else (params.steps, self.settings.learning_rate)
+        steps, rate = params.steps, self.settings.learning_rate
+        if preview:
+            steps, rate = self._preview_steps(steps, rate, MAX_PREVIEW_LEARNING_RATE)
         weights = {f"{term}_weight": getattr(params, f"{term}_weight") for term in _RANGES}
         result = self.engine(params, self.profile.preview_size if preview else self.profile.size).run(
             callback=callback, steps=steps, learning_rate=rate, frame_every=1 if preview else None, progress=False,
             **weights)
         return result, f"{params.content_name}_{params.style_name}"
-
-    def _describe(self, params: SimpleNamespace) -> str:
-        colour = ", colours kept" if params.preserve_color else ""
-        return (f"preview of {params.content_name} in the style of {params.style_name}: weights content "
-                f"{params.content_weight:.3g}, style {params.style_weight:.3g}, TV {params.tv_weight:.3g}{colour}; "
-                f"{self._steps(params)[0]} Adam steps")

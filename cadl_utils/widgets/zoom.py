@@ -7,7 +7,7 @@ import ipywidgets as w
 
 from .. import dream as engine, images
 from ..runs import Result, StepInfo
-from .controls import slider
+from .controls import control
 from .dream import DreamExplorer
 
 
@@ -19,7 +19,8 @@ class ZoomExplorer(DreamExplorer):
     """
 
     gif_prefix = "zoom"
-    unwatched = ("layer", "frames")  # the frame count only matters for Run
+    controls = DreamExplorer.controls + ("margin", "center_x", "center_y", "frames_slider")
+    unwatched = ("layer", "frames_slider")  # the frame count only matters for Run
 
     def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, margin: float = 0.02,
                  center: tuple[float, float] = (0.5, 0.5), preview_frames: int = 2, **options: Any):
@@ -30,18 +31,16 @@ class ZoomExplorer(DreamExplorer):
 
     def _extra_rows(self) -> list[w.Widget]:
         margin, y, x = self._start
-        self.margin = slider(w.FloatSlider, "cadl-zoom-margin", "margin", value=margin, min=0.005, max=0.1,
-                             step=0.005, readout_format=".3f")
-        self.center_y = slider(w.FloatSlider, "cadl-zoom-y", "centre y", value=y, min=0.0, max=1.0, step=0.05)
-        self.center_x = slider(w.FloatSlider, "cadl-zoom-x", "centre x", value=x, min=0.0, max=1.0, step=0.05)
-        self.frames_slider = slider(w.IntSlider, "cadl-frames", "frames", value=self.frames, min=2,
-                                    max=max(120, self.frames))
-        self.controls.update(margin=self.margin, center_x=self.center_x, center_y=self.center_y,
-                             frames=self.frames_slider)
+        self.margin = control(w.FloatSlider, "cadl-zoom-margin", "margin", value=margin, min=0.005, max=0.1,
+                              step=0.005, readout_format=".3f")
+        self.center_y = control(w.FloatSlider, "cadl-zoom-y", "centre y", value=y, min=0.0, max=1.0, step=0.05)
+        self.center_x = control(w.FloatSlider, "cadl-zoom-x", "centre x", value=x, min=0.0, max=1.0, step=0.05)
+        self.frames_slider = control(w.IntSlider, "cadl-frames", "frames", value=self.frames, min=2,
+                                     max=max(120, self.frames))
         return [w.HBox([self.margin, self.center_x, self.center_y, self.frames_slider])]
 
     def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
-        frames = self.preview_frames if preview else params.frames
+        frames = self.preview_frames if preview else params.frames_slider
         image, objective, settings = self._inputs(params, preview, frames=frames, margin=params.margin,
                                                   center=(params.center_y, params.center_x))
         result = engine.fractal_zoom(image, objective, self.model, settings, callback=callback)
@@ -49,7 +48,3 @@ class ZoomExplorer(DreamExplorer):
 
     def _picture(self, result: Result) -> Any:
         return images.montage(result.frames, cols=len(result.frames))
-
-    def _describe(self, params: SimpleNamespace) -> str:
-        return (f"first {self.preview_frames} zoom frames of {self._what(params)} per frame, margin "
-                f"{params.margin:.3f}, centre (x {params.center_x:.2f}, y {params.center_y:.2f})")
