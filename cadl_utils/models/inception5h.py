@@ -1,25 +1,19 @@
 """inception5h, Google's 2015 Deep Dream network, run natively in TensorFlow 2.
 
-The network ships as a frozen TensorFlow 1 graph (``tensorflow_inception_graph.pb``). This module
-interprets its node list with a small table of ops, so features are ordinary TF2 tensors: differentiable,
-eager or inside ``tf.function``. It matches TensorFlow's own ``import_graph_def`` to float tolerance and
-is faster. Weights are non-trainable ``tf.Variable``s (a traced function captures handles, not 54 MB
-of constants) and a request computes only the nodes its layers need. Two rewrites speed up the dream
-step (LRN as a banded matmul, the strided RGB conv2d0 as space-to-depth); ``rewrites=False`` runs
-TensorFlow's plain ops instead, to compare.
-
-Preprocessing is the original one: RGB in 0..255 minus 117. On images over 224 px, logits and softmax
-give a grid of class rows (``avgpool0`` is a 7x7 VALID pool): ``extract`` averages the rows of each
-image, ``extract_rows`` keeps them. The auxiliary heads (softmax0/1) reshape to ``[-1, 2048]``, which
-only some sizes allow; other sizes raise a LayerError naming sizes that work.
+The frozen TF1 graph (``tensorflow_inception_graph.pb``) is interpreted node by node with a small op
+table, so features are TF2 tensors (differentiable, eager or in ``tf.function``); it matches TensorFlow's
+``import_graph_def`` to float tolerance and is faster. Weights are non-trainable variables, and a request
+computes only the nodes its layers need. Two rewrites (LRN as a banded matmul, the strided RGB conv2d0
+as space-to-depth) sit behind one switch, ``rewrites``. Input: RGB 0..255 minus 117. Over 224 px,
+logits and softmax give several class rows per image: ``extract`` averages them, ``extract_rows`` keeps them.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import graphlib
 import math
-import os
 import threading
 import warnings
 from dataclasses import dataclass
@@ -321,32 +315,25 @@ class _Graph:
     def plan(self, targets: Sequence[str]) -> tuple[str, ...]:
         """The ancestors of ``targets`` (inclusive), inputs first; every op must be supported."""
         key = tuple(sorted(set(targets)))
-        if key in self._plans:
-            return self._plans[key]
-        order, done, open_ = [], set(), set()  # open_: on the current path (meeting one again is a cycle)
-        for target in key:
-            stack = [(target, False)]
-            while stack:
-                name, expanded = stack.pop()
+        if key not in self._plans:
+            needed, queue = {}, list(key)  # a dict: an ordered set
+            while queue:
+                name = queue.pop()
                 if name not in self.nodes:
                     raise ModelError(f"the graph has no node {name!r} (read by another node)")
-                if name in done:
-                    continue
-                if expanded:
-                    open_.discard(name)
-                    done.add(name)
-                    order.append(name)
-                    continue
-                if name in open_:
-                    raise ModelError(f"the graph has a cycle through {name!r}; it is not a frozen inception5h graph")
-                open_.add(name)
-                stack.append((name, True))
-                stack.extend((parent, False) for parent in reversed(self.nodes[name].inputs) if parent not in done)
-        for name in order:
-            if self.nodes[name].op not in SUPPORTED_OPS:
-                raise ModelError(f"node {name!r} uses the op {self.nodes[name].op!r}, which this loader does not "
-                                 f"implement (supported: {', '.join(SUPPORTED_OPS)}); the file is not the inception5h graph")
-        self._plans[key] = tuple(order)
+                if name not in needed:
+                    needed[name] = self.nodes[name].inputs
+                    queue.extend(needed[name])
+            try:
+                order = tuple(graphlib.TopologicalSorter(needed).static_order())
+            except graphlib.CycleError as error:
+                raise ModelError(f"the graph has a cycle through {error.args[1][0]!r}; it is not a frozen "
+                                 "inception5h graph") from error
+            for name in order:
+                if self.nodes[name].op not in SUPPORTED_OPS:
+                    raise ModelError(f"node {name!r} uses the op {self.nodes[name].op!r}, which this loader does not "
+                                     f"implement (supported: {', '.join(SUPPORTED_OPS)}); the file is not the inception5h graph")
+            self._plans[key] = order
         return self._plans[key]
 
     def shapes(self, targets: Sequence[str], h=None, w=None) -> dict[str, _Shape]:
@@ -407,10 +394,6 @@ class Inception5h(Model):
         self.graph.plan([self._node_of[info.name] for info in self.layers])  # unsupported ops fail now
         lines = [line.strip() for line in labels or []]
         self.labels = [(lines[i] if i < len(lines) else "") or f"(no label: {i})" for i in range(max(NUM_CLASSES, len(lines)))]
-
-    def graph_node_names(self) -> list[str]:
-        """Every node name of the graph, in file order (for ``run_nodes``)."""
-        return list(self.graph.nodes)
 
     def nodes_for(self, names: Sequence[str]) -> tuple[str, ...]:
         """Debugging aid: the graph nodes ``extract(images, names)`` computes, in order."""
@@ -614,34 +597,26 @@ def untrained_inception5h(seed: int = 0, dtype: str = "float32", rewrites: bool 
         return _MODELS[key]
 
 
-def read_graphdef(path: str | os.PathLike):
-    """Read a frozen GraphDef (.pb) file; ModelError if it is missing or not a GraphDef."""
-    from google.protobuf.message import DecodeError
-
-    graph_def = tf.compat.v1.GraphDef()
-    try:
-        graph_def.ParseFromString(Path(path).read_bytes())
-    except OSError as error:
-        raise ModelError(f"cannot read the graph file {path}: {error}") from error
-    except DecodeError as error:
-        raise ModelError(f"{path} is not a TensorFlow graph (.pb): {error}. Delete it and load again, "
-                         "or use weights='untrained'") from error
-    return graph_def
-
-
 def pretrained_from_files(pb, labels, source: str = "", dtype: str = "float32", rewrites: bool = True) -> Inception5h:
     """Load inception5h from a .pb and a labels file (or None), cached per file version and options."""
+    from google.protobuf.message import DecodeError
+
     pb = Path(pb).resolve()
+    graph_def = tf.compat.v1.GraphDef()
     try:
         key = ("pretrained", str(pb), pb.stat().st_size, pb.stat().st_mtime_ns, str(labels), dtype, rewrites)
         lines = Path(labels).read_text(encoding="utf-8").splitlines() if labels is not None else None
+        with _MODELS_LOCK:
+            if key not in _MODELS:
+                graph_def.ParseFromString(pb.read_bytes())
+                _MODELS[key] = Inception5h(graph_def, lines, weights="pretrained", source=source or str(pb),
+                                           dtype=dtype, rewrites=rewrites)
+            return _MODELS[key]
     except (OSError, UnicodeDecodeError) as error:
         raise ModelError(f"cannot read the graph or labels file ({pb}, {labels}): {error}") from error
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = Inception5h(read_graphdef(pb), lines, weights="pretrained", source=source or str(pb),
-                                       dtype=dtype, rewrites=rewrites)
-        return _MODELS[key]
+    except DecodeError as error:
+        raise ModelError(f"{pb} is not a TensorFlow graph (.pb): {error}. Delete it and load again, "
+                         "or use weights='untrained'") from error
 
 
 def _load_pretrained(options: LoadOptions) -> Inception5h:
