@@ -32,6 +32,7 @@ READ_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".w
 # Floats this far outside [0, 1] are clipped (rounding, resampling overshoot); further is a bug.
 _FLOAT_TOLERANCE = 0.5
 _SCALES = {np.dtype(bool): 1.0, np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+_ASPECT = {"at_least": 1e-6, "at_most": 1e6, "fix": "give an aspect ratio such as 9, 16"}  # keeps sizes finite
 _DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
@@ -214,7 +215,7 @@ def _target_size(height: int, width: int, size: Size) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def resize(image, size: Size):
+def resize(image: np.ndarray | tf.Tensor, size: Size) -> np.ndarray | tf.Tensor:
     """Resize an image or a batch [N, H, W, 3], bilinear with antialiasing, to ``size`` (an int long side
     or (height, width)). Arrays give float32 arrays in [0, 1] (sizes over CADL_MAX_PIXELS are refused
     before allocating); tf.Tensors give tensors of their float dtype."""
@@ -244,10 +245,10 @@ def resize(image, size: Size):
     return np.clip(out.numpy(), 0.0, 1.0)
 
 
-def crop_to_aspect(image, height: float, width: float):
+def crop_to_aspect(image: np.ndarray | tf.Tensor, height: float, width: float) -> np.ndarray | tf.Tensor:
     """The largest centred crop of an array or tf.Tensor ([H, W, C] or [N, H, W, C]) with the aspect
     ratio height:width, of the kind of the input."""
-    ratio = check_float(height, "height", above=0) / check_float(width, "width", above=0)
+    ratio = check_float(height, "height", **_ASPECT) / check_float(width, "width", **_ASPECT)
     image = image if tf.is_tensor(image) else np.asarray(image)
     rows, cols = image.shape[-3], image.shape[-2]
     if rows is None or cols is None:
@@ -397,8 +398,7 @@ def montage(frames: Frames, cols: int | None = None, *, gap: int = 2, background
     """Lay images out on a grid of ``cols`` per row (default: about square), each centred in a cell as
     large as the largest, ``gap`` pixels apart, gaps and empty cells of grey level ``background``."""
     items = _frames(frames, "montage")
-    cols = math.ceil(math.sqrt(len(items))) if cols is None else check_int(cols, "cols", minimum=1)
-    cols = min(len(items), cols)
+    cols = min(len(items), math.ceil(math.sqrt(len(items))) if cols is None else check_int(cols, "cols", minimum=1))
     gap = check_int(gap, "gap", minimum=0, maximum=10_000, fix="give a number of pixels, e.g. 2")
     background = check_float(background, "background", at_least=0, at_most=1, fix="give a grey level in [0, 1]")
     rows = math.ceil(len(items) / cols)

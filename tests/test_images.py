@@ -1004,3 +1004,11 @@ def test_sample_images_missing_data_folder(tmp_path, monkeypatch):
 
 def test_module_reads_every_listed_extension():
     assert set(images.READ_EXTENSIONS) == {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def test_crop_to_aspect_extreme_ratios_are_refused_not_overflowed():
+    with pytest.raises(ParameterError, match="at most"):
+        crop_to_aspect(np.zeros((4, 4, 3)), 1e308, 1e-308)
+    with pytest.raises(ParameterError):
+        load_image(np.zeros((4, 4, 3)), crop="1e300:1")
+    assert crop_to_aspect(np.zeros((4, 4, 3)), 1e6, 1e-6).shape == (4, 1, 3)
