@@ -168,7 +168,7 @@ def test_small_images_work_on_early_inception_layers(inception):
     from cadl_utils.dream import dream
 
     image = noise(40, 40)
-    out = dream(image, O.channel("conv2d2", 5), inception, steps=1, octaves=2, progress=False)
+    out = dream(image, O.channel("conv2d2", 5), inception, steps=1, octaves=2, progress=False).image
     assert out.shape == image.shape and np.isfinite(out).all()
     assert 0.0 <= out.min() and out.max() <= 1.0
     assert not np.array_equal(out, image)
@@ -202,7 +202,7 @@ def _engine_call(engine: str, tiny_model, image):
     if engine == "zoom":
         from cadl_utils.dream import fractal_zoom
 
-        return fractal_zoom(image, O.layer("mixed"), tiny_model, frames=1, steps_per_frame=1, progress=False)
+        return fractal_zoom(image, O.layer("mixed"), tiny_model, frames=1, frame_every=1, progress=False)
     if engine == "style-content":
         from cadl_utils.style import style_transfer
 
@@ -295,17 +295,23 @@ def test_unknown_label_on_inception_suggests_the_right_one(inception):
 @pytest.mark.parametrize(
     "option,value,words",
     [
-        ("steps", 0, "steps must be an integer >= 1"),
-        ("steps", -3, "steps must be an integer >= 1"),
+        ("steps", 0, "steps must be at least 1"),
+        ("steps", -3, "steps must be at least 1"),
         ("steps", 2.5, "steps must be an integer"),
         ("step_size", 0.0, "step_size must be greater than 0"),
         ("step_size", float("nan"), "step_size must be a finite number"),
-        ("octaves", 0, "octaves must be an integer >= 1"),
+        ("octaves", 0, "octaves must be at least 1"),
+        ("octaves", 10**9, "octaves must be at most 12"),
         ("octave_scale", 1.0, "octave_scale must be greater than 1"),
         ("octave_scale", 0.7, "octave_scale must be greater than 1"),
-        ("tile_size", 8, "tile_size must be an integer >= 32"),
-        ("tile_size", -64, "tile_size must be an integer >= 32"),
-        ("jitter", -1, "jitter must be an integer >= 0"),
+        ("tile_size", 8, "tile_size must be at least 32"),
+        ("tile_size", -64, "tile_size must be at least 32"),
+        ("tile_size", 10**12, "tile_size must be at most"),
+        ("jitter", -1, "jitter must be at least 0"),
+        ("jitter", 10**9, "jitter must be at most"),
+        ("step_size", 1e300, "step_size must be at most"),
+        ("seed", -1, "seed must be at least 0"),
+        ("steps", 10**12, "steps must be at most"),
         ("normalize", "l2", "use one of std"),
         ("seed", "abc", "seed must be an integer"),
         ("decay", 1.0, "decay must be less than 1"),
@@ -329,8 +335,9 @@ def test_dream_parameters_out_of_range(tiny_model, option, value, words):
         ({"margin": float("nan")}, "margin must be a finite number"),
         ({"center": (2.0, 0.5)}, "between 0 and 1"),
         ({"center": "middle"}, "center must be"),
-        ({"frames": 0}, "frames must be an integer >= 1"),
-        ({"steps_per_frame": 0}, "steps_per_frame must be an integer >= 1"),
+        ({"frames": 0}, "frames must be at least 1"),
+        ({"frames": 10**12}, "frames must be at most"),
+        ({"frame_every": 0}, "frame_every must be at least 1"),
     ],
 )
 def test_zoom_parameters_out_of_range(tiny_model, options, words):
@@ -338,7 +345,7 @@ def test_zoom_parameters_out_of_range(tiny_model, options, words):
 
     with pytest.raises(ParameterError, match=words):
         fractal_zoom(noise(32, 32), O.layer("mixed"), tiny_model, frames=options.pop("frames", 2),
-                     steps_per_frame=options.pop("steps_per_frame", 1), progress=False, **options)  # fmt: skip
+                     frame_every=options.pop("frame_every", 1), progress=False, **options)  # fmt: skip
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), "0.5", None])
@@ -349,7 +356,7 @@ def test_nan_or_non_numeric_objective_weights(bad):
     total = 0.5 * base + 0.5 * O.channel("mixed", 1)
     with pytest.raises(ParameterError):
         total.set_weight(bad, term=0)
-    assert total.weights == (0.5, 0.5)  # a refused weight changes nothing
+    assert total.term_weights == (0.5, 0.5)  # a refused weight changes nothing
 
 
 def test_objective_arithmetic_mistakes(tiny_model):
@@ -700,14 +707,15 @@ def test_ctrl_c_in_dream_keeps_the_steps_done(tiny_model, tmp_path):
     image = noise(32, 32)
     objective = O.layer("mixed")
     stop = stop_at(3)
-    partial = dream(image, objective, tiny_model, steps=8, octaves=1, callback=stop, progress=False)
-    assert partial.interrupted and partial.steps_done == 3 and stop.seen == [1, 2, 3]
+    run = dream(image, objective, tiny_model, steps=8, octaves=1, callback=stop, progress=False)
+    assert run.interrupted and run.steps_done == 3 and stop.seen == [1, 2, 3]
+    partial = run.image
     assert partial.shape == image.shape and np.isfinite(partial).all()
     # The interrupted picture is exactly a finished 3-step dream: nothing was lost or half-applied.
     three = dream(image, objective, tiny_model, steps=3, octaves=1, progress=False)
     assert not three.interrupted
-    np.testing.assert_allclose(partial, three, atol=1e-5)
-    saved = load_image(save_image(partial, tmp_path / "partial.png"))
+    np.testing.assert_allclose(partial, three.image, atol=1e-5)
+    saved = load_image(run.save(tmp_path / "partial.png"))
     np.testing.assert_allclose(saved, partial, atol=0.5 / 255 + 1e-6)
 
 
@@ -715,10 +723,10 @@ def test_ctrl_c_between_octaves_returns_a_full_size_image(tiny_model):
     from cadl_utils.dream import dream
 
     image = noise(40, 40)
-    partial = dream(image, O.layer("mixed"), tiny_model, steps=2, octaves=3, octave_scale=1.5,
-                    callback=stop_at(3), progress=False)  # fmt: skip
-    assert partial.interrupted and partial.steps_done == 3
-    assert partial.shape == image.shape and 0.0 <= partial.min() and partial.max() <= 1.0
+    run = dream(image, O.layer("mixed"), tiny_model, steps=2, octaves=3, octave_scale=1.5,
+                callback=stop_at(3), progress=False)  # fmt: skip
+    assert run.interrupted and run.steps_done == 3
+    assert run.image.shape == image.shape and 0.0 <= run.image.min() and run.image.max() <= 1.0
 
 
 def test_ctrl_c_inside_a_compiled_step(tiny_model, monkeypatch):
@@ -735,30 +743,29 @@ def test_ctrl_c_inside_a_compiled_step(tiny_model, monkeypatch):
         return real_step(self, *args, **kwargs)
 
     monkeypatch.setattr(D.Dreamer, "step", step_then_interrupt)
-    frames = D.feedback_loop(noise(24, 24), O.layer("mixed"), tiny_model, frames=5, steps_per_frame=1,
-                             progress=False)  # fmt: skip
-    assert frames.interrupted and len(frames) == 2 and frames.steps_done == 2
-    assert all(np.isfinite(f).all() for f in frames)
+    run = D.feedback_loop(noise(24, 24), O.layer("mixed"), tiny_model, frames=5, frame_every=1, progress=False)
+    assert run.interrupted and len(run.frames) == 2 and run.steps_done == 2
+    assert all(np.isfinite(f).all() for f in run.frames)
 
 
 @pytest.mark.parametrize("loop", ["feedback", "zoom"])
 @pytest.mark.parametrize("at_step", [1, 5])
 def test_ctrl_c_in_loops_keeps_frames_and_writes_a_valid_gif(tiny_model, tmp_path, loop, at_step):
-    from cadl_utils.dream import feedback_loop, fractal_zoom, save_frames
+    from cadl_utils.dream import feedback_loop, fractal_zoom
 
     run = feedback_loop if loop == "feedback" else fractal_zoom
     image = noise(32, 32)
-    frames = run(image, O.layer("mixed"), tiny_model, frames=4, steps_per_frame=2, step_size=0.05,
+    frames = run(image, O.layer("mixed"), tiny_model, frames=4, frame_every=2, step_size=0.05,
                  callback=stop_at(at_step), progress=False)  # fmt: skip
     done = at_step // 2  # frames completed before the interrupt
-    assert frames.interrupted and frames.steps_done == at_step and len(frames) == done
+    assert frames.interrupted and frames.steps_done == at_step and len(frames.frames) == done
     target = tmp_path / f"{loop}.gif"
     if done == 0:
         with pytest.raises(ImageError, match="no frames"):
-            save_frames(frames, target)
+            frames.save_gif(target)
         assert not target.exists()
     else:
-        save_frames(frames, target)
+        frames.save_gif(target)
         back = read_gif(target)
         assert len(back) == done and back[0].shape == image.shape
     assert leftovers(tmp_path) == []
@@ -768,11 +775,11 @@ def test_ctrl_c_in_zoom_matches_the_uninterrupted_frames(tiny_model):
     from cadl_utils.dream import fractal_zoom
 
     image = noise(32, 32)
-    options = dict(frames=3, steps_per_frame=2, margin=2, progress=False)
+    options = dict(frames=3, frame_every=2, margin=2, progress=False)
     partial = fractal_zoom(image, O.layer("mixed"), tiny_model, callback=stop_at(5), **options)
     full = fractal_zoom(image, O.layer("mixed"), tiny_model, **options)
-    assert len(partial) == 2 and not full.interrupted and len(full) == 3
-    for kept, reference in zip(partial, full):
+    assert len(partial.frames) == 2 and not full.interrupted and len(full.frames) == 3
+    for kept, reference in zip(partial.frames, full.frames):
         np.testing.assert_allclose(kept, reference, atol=1e-5)
 
 
@@ -940,9 +947,8 @@ def test_cli_checks_outputs_before_rendering(tiny_model, tmp_path, monkeypatch, 
 def dream_cli(tiny_model, monkeypatch):
     """cadl_utils.cli with only the dream and zoom commands, running on the tiny model."""
     from cadl_utils import cli
-    from cadl_utils import dream as D
 
-    monkeypatch.setattr(D, "_cli_model", lambda args: tiny_model)
+    monkeypatch.setattr("cadl_utils.cli.dream.load_cli_model", lambda args, **kwargs: tiny_model)
     monkeypatch.setattr(cli, "COMMAND_MODULES", ("dream",))
     return cli
 
@@ -1021,7 +1027,10 @@ def test_cli_zoom_output_equal_to_the_input_is_refused(dream_cli, tmp_path, caps
     [
         (["--margin", "0.6"], "too large"),
         (["--octave-scale", "1.0"], "octave_scale must be greater than 1"),
-        (["--steps", "0"], "must be an integer >= 1"),
+        (["--steps", "0"], "--steps must be at least 1"),
+        (["--duration-ms", "0"], "--duration-ms must be at least 1"),
+        (["--tile-size", "1"], "tile_size must be at least 32"),
+        (["--seed=-1"], "seed must be at least 0"),
         (["--layer", "mixd"], "Closest names: mixed"),
         (["--size", "2"], "--size must be at least"),
     ],
