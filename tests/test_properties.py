@@ -101,7 +101,7 @@ def mixed_objective(tiny_model):
 @BOUNDED
 @given(image=images, term_weights=st.lists(weights, min_size=7, max_size=7))
 def test_objective_values_and_gradients_are_finite(tiny_model, mixed_objective, image, term_weights):
-    mixed_objective.set_weights(term_weights)
+    mixed_objective.set_term_weights(*term_weights)
     assert np.isfinite(O.evaluate(mixed_objective, tiny_model, image))
     batch = tf.Variable(image[None])
     with tf.GradientTape() as tape:
@@ -142,10 +142,10 @@ def test_dream_steps_keep_pictures_finite_and_in_range(
 ):
     from cadl_utils.dream import dream
 
-    mixed_objective.set_weights(term_weights)
+    mixed_objective.set_term_weights(*term_weights)
     out = dream(image, mixed_objective, tiny_model, steps=2, step_size=step_size, octaves=octaves,
                 octave_scale=1.3, jitter=jitter, normalize=normalize, seed=seed, decay=decay,
-                blur_every=blur_every, progress=False)  # fmt: skip
+                blur_every=blur_every, progress=False).image  # fmt: skip
     assert_picture(out, image.shape)
 
 
@@ -154,12 +154,76 @@ def test_dream_steps_keep_pictures_finite_and_in_range(
 def test_zoom_frames_keep_size_and_range(tiny_model, mixed_objective, image, seed, margin, step_size):
     from cadl_utils.dream import fractal_zoom
 
-    mixed_objective.set_weights([1.0, 0.5, 1.0, 0.1, 1.0, 0.01, -0.5])
-    frames = fractal_zoom(image, mixed_objective, tiny_model, frames=2, steps_per_frame=1, margin=margin,
-                          step_size=step_size, seed=seed, progress=False)  # fmt: skip
+    mixed_objective.set_term_weights(1.0, 0.5, 1.0, 0.1, 1.0, 0.01, -0.5)
+    frames = fractal_zoom(image, mixed_objective, tiny_model, frames=2, frame_every=1, margin=margin,
+                          step_size=step_size, seed=seed, progress=False).frames  # fmt: skip
     assert len(frames) == 2
     for frame in frames:
         assert_picture(frame, image.shape)
+
+
+# Values of any type for the dream fuzz tests.
+any_values = st.one_of(st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.floats(), st.text(max_size=8),
+                       st.lists(st.floats(-2.0, 2.0), max_size=3))  # fmt: skip
+
+
+@BOUNDED
+@given(data=st.data())
+def test_dream_engines_accept_or_refuse_any_settings(tiny_model, data):
+    """Fuzz: any values of any DreamSettings give finite pictures or a CadlError, never another exception."""
+    import dataclasses
+
+    from cadl_utils.dream import DreamSettings, dream, feedback_loop, fractal_zoom
+    from cadl_utils.errors import CadlError
+
+    names = data.draw(st.lists(st.sampled_from(DreamSettings.names()), max_size=3, unique=True))
+    values = {name: data.draw(any_values, label=name) for name in names}
+    try:
+        chosen = DreamSettings.make(**values)
+    except CadlError:
+        return
+    # Accepted values are inside their documented ranges; keep the run itself tiny.
+    chosen = dataclasses.replace(chosen, steps=1, frames=min(chosen.frames, 2), frame_every=1,
+                                 octaves=min(chosen.octave_count(1), 2), progress=False)  # fmt: skip
+    engine = data.draw(st.sampled_from([dream, feedback_loop, fractal_zoom]))
+    image = make_image("smooth", 24, 28, 1)
+    try:
+        result = engine(image, O.layer("mixed"), tiny_model, chosen)
+    except CadlError:
+        return
+    for frame in result.frames:
+        assert_picture(frame, image.shape)
+
+
+@BOUNDED
+@given(command=st.sampled_from(["dream", "zoom"]),
+       option=st.sampled_from(["--size", "--step-size", "--octaves", "--octave-scale",
+                               "--tile-size", "--jitter", "--seed", "--decay", "--blur-every", "--blur-sigma",
+                               "--duration-ms", "--neuron", "--channel", "--layer", "--out", "--normalize"]),
+       value=st.one_of(st.text(min_size=1, max_size=6), st.integers(-(10**12), 10**12).map(str),
+                       st.floats().map(repr)))  # fmt: skip
+def test_dream_cli_exits_0_or_2_for_any_option_value(tiny_model, command, option, value, capsys):
+    """Fuzz: ``dream`` / ``zoom`` with one odd option value exit 0 or 2, without a traceback or temporary files.
+
+    (--frames and --steps are left out: large valid counts take long; their bounds have example tests.)"""
+    from cadl_utils import cli
+
+    if value.startswith("-"):
+        value = " " + value  # not an option name for argparse
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr("cadl_utils.cli.dream.load_cli_model", lambda args, **kwargs: tiny_model)
+        patch.setattr(cli, "COMMAND_MODULES", ("dream",))
+        patch.chdir(folder)  # a relative --out stays in the temporary folder
+        source = str(save_image(make_image("noise", 24, 24, 1), Path(folder) / "in.png"))
+        args = [command, source, "--layer", "mixed", "--mean", "--size", "24", "--frames", "1", "--steps", "1",
+                "--out", str(Path(folder) / "out.gif"), "--no-progress", option, value]  # fmt: skip
+        try:
+            code = cli.main(args)
+        except SystemExit as stop:  # argparse refuses a value of the wrong type
+            code = stop.code
+        err = capsys.readouterr().err
+        assert code in (0, 2) and "Traceback" not in err, err
+        assert not [p for p in Path(folder).rglob(".*")], "temporary files left"
 
 
 # ==================================================================================================
