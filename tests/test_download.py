@@ -284,7 +284,7 @@ def test_download_verify_extract_then_cache_hit(server, bundle, cache):
     assert first.pb == folder / PB_NAME and first.pb.read_bytes() == bundle.pb
     assert first.labels == folder / LABELS_NAME and first.labels.read_bytes() == bundle.labels
     assert server.count() == 1
-    assert contents(folder) == sorted(["LICENSE", LABELS_NAME, PB_NAME, PB_NAME + ".verified", ZIP_NAME])
+    assert contents(folder) == sorted(["LICENSE", LABELS_NAME, PB_NAME, ZIP_NAME])
 
     second = fetch(cache, url, bundle)
     assert second.source == "cache"
@@ -292,15 +292,13 @@ def test_download_verify_extract_then_cache_hit(server, bundle, cache):
     assert server.count() == 1  # the cache answered; the server saw no second request
 
 
-def test_cache_hit_trusts_marker_without_rehashing(server, bundle, cache, monkeypatch):
+def test_cache_hit_hashes_only_the_graph(server, bundle, cache, monkeypatch):
     server.routes["/z"] = Route(bundle.data)
     fetch(cache, server.url("/z"), bundle)
-
-    def no_hashing(path):
-        raise AssertionError(f"{path} was hashed again although its marker is valid")
-
-    monkeypatch.setattr(download, "sha1_of", no_hashing)
+    hashed = []
+    monkeypatch.setattr(download, "sha1_of", lambda path: hashed.append(path) or _sha1(Path(path).read_bytes()))
     assert fetch(cache, server.url("/z"), bundle).source == "cache"
+    assert hashed == [inception5h_dir(cache) / PB_NAME] and server.count() == 1
 
 
 def test_damaged_graph_is_rebuilt_from_kept_zip_offline(server, bundle, cache):
@@ -666,7 +664,7 @@ def test_only_the_expected_members_are_extracted_by_base_name(tmp_path, cache):
     nested = [("sub/", b""), ("sub/inner.txt", b"inner"), ("./dot/x.txt", b"dot"), (f"deep/{LABELS_NAME}", b"deep")]
     bundle = unpack(tmp_path, cache, nested)
     folder = inception5h_dir(cache) / f"custom-{bundle.zip_sha1[:12]}"
-    assert contents(folder) == sorted(["LICENSE", LABELS_NAME, PB_NAME, PB_NAME + ".verified"])
+    assert contents(folder) == sorted(["LICENSE", LABELS_NAME, PB_NAME])
     assert (folder / LABELS_NAME).read_bytes() == bundle.labels  # the top-level copy wins
 
 
@@ -805,7 +803,6 @@ def test_disk_full_while_writing(server, bundle, cache, monkeypatch):
 def test_read_only_prefilled_cache_still_loads(server, bundle, cache, monkeypatch):
     server.routes["/z"] = Route(bundle.data)
     files = fetch(cache, server.url("/z"), bundle)
-    (files.pb.parent / (PB_NAME + ".verified")).unlink()  # as if copied without its marker
     _refuse_writes(monkeypatch)
     again = fetch(cache, f"http://127.0.0.1:{free_port()}/z", bundle)
     assert again.source == "cache"

@@ -4,13 +4,12 @@
 (``config.cache_dir() / "inception5h"``), else from an ``inception5h.zip`` there (downloaded earlier or
 put there by hand), else downloaded by pooch (pinned SHA-1, temporary file moved into place, progress
 bar) with our retries and messages. ``inception5h_from_file`` uses a zip or .pb the user has; a zip that
-is not the pinned one is unpacked into its own ``custom-<sha1>`` folder. A ``.verified`` marker (SHA-1,
-size, mtime) spares later loads hashing 54 MB. Downloads use https only, except a local mirror.
+is not the pinned one is unpacked into its own ``custom-<sha1>`` folder. Downloads use https only,
+except a local mirror.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -31,7 +30,6 @@ import requests
 
 from .. import config
 from ..errors import DownloadError, IntegrityError
-from ..files import atomic_write
 from ..settings import check_float, check_int
 
 INCEPTION5H_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
@@ -294,39 +292,20 @@ def _files_in(folder: Path, source: str, verified: bool) -> Inception5hFiles:
 
 
 def _cached_files(folder: Path, pb_sha1: str | None, source: str = "cache", verified: bool = True):
-    """The unpacked files if they are there and verified (by the marker or by hashing), else None.
-
-    A graph that does not match ``pb_sha1`` is removed; with ``pb_sha1`` None only the marker counts.
-    """
-    pb, marker = folder / PB_NAME, folder / (PB_NAME + ".verified")
-    found = _files_in(folder, source, verified)
-    try:
-        record = json.loads(marker.read_text())
-        if [record["size"], record["mtime_ns"]] == [pb.stat().st_size, pb.stat().st_mtime_ns] and pb_sha1 in (None, record["sha1"]):
-            return found
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    if pb_sha1 is None or not pb.is_file():
+    """The unpacked files if the graph is there and matches ``pb_sha1`` (None: present is enough, as
+    nothing unverified is ever moved there), else None; a graph that does not match is removed."""
+    pb = folder / PB_NAME
+    if not pb.is_file():
         return None
-    actual = sha1_of(pb)
+    if pb_sha1 is None:
+        return _files_in(folder, source, verified)
+    actual = sha1_of(pb)  # 0.1 s for the 54 MB graph, once per process
     if actual == pb_sha1.lower():
-        _write_marker(pb, actual)
-        return found
+        return _files_in(folder, source, verified)
     warnings.warn(f"the cached {pb} does not match its pinned SHA-1 (expected {pb_sha1}, got {actual}); it was "
                   "removed and will be unpacked or downloaded again", stacklevel=3)
     pb.unlink(missing_ok=True)
-    marker.unlink(missing_ok=True)
     return None
-
-
-def _write_marker(pb: Path, sha1: str) -> None:
-    """Record that ``pb``, with its current size and mtime, was verified."""
-    record = {"sha1": sha1, "size": pb.stat().st_size, "mtime_ns": pb.stat().st_mtime_ns}
-    try:
-        with atomic_write(pb.with_name(PB_NAME + ".verified")) as temp:
-            temp.write_text(json.dumps(record))
-    except OSError:
-        pass  # a read-only (shared, pre-filled) cache still works; it is hashed again next time
 
 
 def _install_zip(zip_path: Path, folder: Path, pb_sha1: str | None, owned: bool, source: str,
@@ -337,7 +316,7 @@ def _install_zip(zip_path: Path, folder: Path, pb_sha1: str | None, owned: bool,
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=".extract-"))
     try:
         extracted = _extract_members(zip_path, staging)
-        actual = _check_sha1(extracted[PB_NAME], pb_sha1, f"the {PB_NAME} unpacked from {zip_path}", delete=True)
+        _check_sha1(extracted[PB_NAME], pb_sha1, f"the {PB_NAME} unpacked from {zip_path}", delete=True)
         for name, path in extracted.items():
             os.replace(path, folder / name)
     except IntegrityError as err:
@@ -349,7 +328,6 @@ def _install_zip(zip_path: Path, folder: Path, pb_sha1: str | None, owned: bool,
         raise _not_writable(folder, err) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _write_marker(folder / PB_NAME, actual)
     return _files_in(folder, source, verified)
 
 
