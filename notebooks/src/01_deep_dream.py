@@ -39,8 +39,8 @@ import numpy as np
 import tensorflow as tf
 
 from cadl_utils.config import profile
-from cadl_utils.dream import dream, feedback_loop, normalize_gradient, octave_sizes
-from cadl_utils.images import load_image, montage, sample_images, save_gif, show, show_gif
+from cadl_utils.dream import DreamSettings, dream, feedback_loop, normalize_gradient, octave_sizes
+from cadl_utils.images import load_image, montage, sample_images, show, show_gif
 from cadl_utils.models import load_model
 from cadl_utils.objectives import channel, evaluate, layer, neuron
 from cadl_utils.widgets import DreamExplorer, show_banner
@@ -49,14 +49,23 @@ from cadl_utils.widgets import DreamExplorer, show_banner
 # Sizes and numbers of steps come from a *profile*: `full` (default) for good pictures, `quick`
 # (`CADL_PROFILE=quick`) for a fast run-through, which is what the automatic tests use. Pictures
 # and GIFs are written to `outputs/deep_dream/` in the repository.
+#
+# Every setting of a dream lives in one `DreamSettings` object (its fields, with their help, are
+# listed by `help(DreamSettings)`); `dream` and `feedback_loop` take it and any setting as a keyword
+# on top of it.
 
 # %%
 P = profile()
-STEPS = max(2, P.steps // 5)  # gradient steps per octave of a single dream
-FRAME_STEPS = max(1, P.steps // 20)  # gradient steps between two frames of a GIF
+SETTINGS = DreamSettings(
+    steps=max(2, P.steps // 5),  # gradient steps per octave of a single dream
+    frames=P.frames,
+    frame_every=max(1, P.steps // 20),  # gradient steps between two frames of a GIF
+    octaves=P.octaves,
+)
 OUT = Path("../outputs/deep_dream")
 OUT.mkdir(parents=True, exist_ok=True)
-print(f"profile {P.name}: {P.size} px, {STEPS} steps per octave, {P.frames} frames of {FRAME_STEPS} steps")
+print(f"profile {P.name}: {P.size} px, {SETTINGS.steps} steps per octave, "
+      f"{SETTINGS.frames} frames of {SETTINGS.frame_every} steps")
 
 # %%
 model = load_model("inception5h")
@@ -120,11 +129,11 @@ print(f"p(jellyfish) after : {evaluate(jellyfish, model, stepped):.5f}")
 # Repeating this step and keeping a frame every few steps is the course's first result, the
 # *feedback loop*: the picture is fed back into the network again and again. `feedback_loop` does
 # exactly that (plus a random shift, *jitter*, each step, so that the network's pixel grid does not
-# imprint itself). We save the frames as a GIF.
+# imprint itself). It returns a `Result` whose `frames` we save as a GIF (`result.image` is the last).
 
 # %%
-frames = feedback_loop(image, jellyfish, model, frames=P.frames, steps_per_frame=FRAME_STEPS, step_size=0.02)
-gif = save_gif(frames, OUT / "jellyfish_feedback.gif", duration_ms=150)
+loop = feedback_loop(image, jellyfish, model, SETTINGS, octaves=1, step_size=0.02)
+gif = loop.save_gif(OUT / "jellyfish_feedback.gif", duration_ms=150)
 show_gif(gif, width=320)
 
 # %% [markdown]
@@ -150,7 +159,7 @@ cat = load_image(photos["cat"], size=P.size)
 probe = channel("mixed4d_3x3_bottleneck_pre_relu", 139)
 probe.validate(model)
 print(probe.describe())
-print(f"{probe.layer_name} has {model.layer(probe.layer_name).channels} channels")
+print(f"{probe.layers[0]} has {model.layer(probe.layers[0]).channels} channels")
 
 # %% [markdown]
 # `set_index` changes the channel without recompiling the gradient step, so trying several is cheap:
@@ -159,7 +168,7 @@ print(f"{probe.layer_name} has {model.layer(probe.layer_name).channels} channels
 pictures = []
 for index in [139, 65, 30, 7]:
     probe.set_index(index)
-    pictures.append(dream(cat, probe, model, steps=STEPS, octaves=P.octaves))
+    pictures.append(dream(cat, probe, model, SETTINGS).image)
 show(montage(pictures, cols=4), title="mixed4d_3x3_bottleneck, channels 139, 65, 30, 7")
 
 # %% [markdown]
@@ -168,7 +177,7 @@ show(montage(pictures, cols=4), title="mixed4d_3x3_bottleneck, channels 139, 65,
 
 # %%
 names = ["conv2d2", "mixed3b", "mixed4c", "mixed5a"]
-pictures = [dream(cat, layer(name), model, steps=STEPS, octaves=P.octaves) for name in names]
+pictures = [dream(cat, layer(name), model, SETTINGS).image for name in names]
 show(montage(pictures, cols=4), title=", ".join(names))
 
 # %% [markdown]
@@ -197,7 +206,7 @@ for method in ["std", "maxabs", "laplacian"]:
 # %%
 probe.set_index(139)
 methods = ["std", "maxabs", "laplacian"]
-pictures = [dream(cat, probe, model, steps=STEPS, octaves=P.octaves, normalize=m) for m in methods]
+pictures = [dream(cat, probe, model, SETTINGS, normalize=m).image for m in methods]
 show(montage(pictures, cols=3), title=", ".join(methods))
 
 # %% [markdown]
@@ -217,7 +226,7 @@ print(octave_sizes((512, 512), octaves=4, scale=1.4))
 
 # %%
 counts = [1, 2, 4]
-pictures = [dream(cat, probe, model, steps=STEPS, octaves=n, normalize="laplacian") for n in counts]
+pictures = [dream(cat, probe, model, SETTINGS, octaves=n, normalize="laplacian").image for n in counts]
 show(montage(pictures, cols=3), title="1, 2 and 4 octaves")
 
 # %% [markdown]
@@ -230,7 +239,7 @@ show(montage(pictures, cols=3), title="1, 2 and 4 octaves")
 
 # %%
 big = load_image(photos["rocket"], size=2 * P.size)
-tiled = dream(big, probe, model, steps=STEPS, octaves=P.octaves, tile_size=P.size)
+tiled = dream(big, probe, model, SETTINGS, tile_size=P.size).image
 print(f"{big.shape[1]} x {big.shape[0]} px in tiles of {P.size} px")
 show(tiled)
 
@@ -243,9 +252,8 @@ show(tiled)
 # A feedback loop on a channel, with octaves and the Laplacian normalisation, saved as a GIF:
 
 # %%
-frames = feedback_loop(cat, probe, model, frames=P.frames, steps_per_frame=FRAME_STEPS,
-                       octaves=P.octaves, normalize="laplacian", step_size=0.02)
-gif = save_gif(frames, OUT / "channel_feedback.gif", duration_ms=150)
+loop = feedback_loop(cat, probe, model, SETTINGS, normalize="laplacian", step_size=0.02)
+gif = loop.save_gif(OUT / "channel_feedback.gif", duration_ms=150)
 show_gif(gif, width=384)
 
 # %% [markdown]

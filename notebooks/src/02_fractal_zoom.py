@@ -34,18 +34,19 @@ import cadl_utils  # noqa: F401  (first: quiets TensorFlow's start-up log)
 from pathlib import Path
 
 from cadl_utils.config import profile
-from cadl_utils.dream import fractal_zoom, zoom_crop, zoom_margins
-from cadl_utils.images import load_image, montage, sample_images, save_gif, show, show_gif
+from cadl_utils.dream import DreamSettings, fractal_zoom, zoom_crop, zoom_margins
+from cadl_utils.images import load_image, montage, sample_images, show, show_gif
 from cadl_utils.models import load_model
 from cadl_utils.objectives import channel, layer
 from cadl_utils.widgets import ZoomExplorer, show_banner
 
 # %%
 P = profile()
-FRAME_STEPS = max(1, P.steps // 20)  # gradient steps between two frames
+# frame_every: gradient steps between two frames (the settings of lesson 1, DreamSettings)
+SETTINGS = DreamSettings(frames=P.frames, frame_every=max(1, P.steps // 20), step_size=0.02)
 OUT = Path("../outputs/fractal_zoom")
 OUT.mkdir(parents=True, exist_ok=True)
-print(f"profile {P.name}: {P.size} px, {P.frames} frames of {FRAME_STEPS} steps, {P.octaves} octaves")
+print(f"profile {P.name}: {P.size} px, {P.frames} frames of {SETTINGS.frame_every} steps, {P.octaves} octaves")
 
 # %%
 model = load_model("inception5h")
@@ -92,19 +93,18 @@ show(montage(zoomed[::2], cols=5), title="zoom_crop with margin 0.05: frames 0, 
 #
 # $$x_{t+1} = \operatorname{zoom}_m\!\big(\operatorname{dream}_k(x_t)\big),$$
 #
-# where $\operatorname{dream}_k$ is $k$ normalised gradient steps (`steps_per_frame`).
+# where $\operatorname{dream}_k$ is $k$ normalised gradient steps (`frame_every`).
 
 # %%
 objective = channel("mixed4c_pool_reduce_pre_relu", 10)
-frames = fractal_zoom(image, objective, model, frames=P.frames, steps_per_frame=FRAME_STEPS,
-                      margin=0.03, step_size=0.02)
+frames = fractal_zoom(image, objective, model, SETTINGS, margin=0.03).frames
 show(montage(frames[:: max(1, len(frames) // 6)], cols=6), title=f"every few of the {len(frames)} frames")
 
 # %% [markdown]
 # ## 3. Centre and speed
 #
 # `center=(y, x)` moves the point we fly towards, as fractions of the height and width (the crop
-# window is kept inside the image). A larger margin is a faster zoom; more `steps_per_frame` give the
+# window is kept inside the image). A larger margin is a faster zoom; a larger `frame_every` gives the
 # network more time to paint between zooms.
 
 # %%
@@ -112,9 +112,8 @@ runs = {"centre (0.5, 0.5), slow": dict(center=(0.5, 0.5), margin=0.02),
         "top left (0.2, 0.2), fast": dict(center=(0.2, 0.2), margin=0.08)}
 last = {}
 for name, options in runs.items():
-    result = fractal_zoom(image, objective, model, frames=max(2, P.frames // 2), steps_per_frame=FRAME_STEPS,
-                          step_size=0.02, **options)
-    last[name] = result[-1]
+    result = fractal_zoom(image, objective, model, SETTINGS, frames=max(2, P.frames // 2), **options)
+    last[name] = result.image
 show(montage(list(last.values()), cols=2), title=" | ".join(last))
 
 # %% [markdown]
@@ -127,14 +126,13 @@ show(montage(list(last.values()), cols=2), title=" | ".join(last))
 # normalisation for smooth shapes. With the `full` profile this is 60 frames.
 
 # %%
-frames = fractal_zoom(image, layer("mixed4b"), model, frames=P.frames, steps_per_frame=FRAME_STEPS,
-                      margin=0.03, octaves=P.octaves, normalize="laplacian", step_size=0.02)
-gif = save_gif(frames, OUT / "fractal_zoom.gif", duration_ms=100)
+zoom = fractal_zoom(image, layer("mixed4b"), model, SETTINGS, margin=0.03, octaves=P.octaves, normalize="laplacian")
+gif = zoom.save_gif(OUT / "fractal_zoom.gif", duration_ms=100)
 show_gif(gif, width=384)
 
 # %% [markdown]
 # **Try this:** choose `(noise)` as the image in the sliders below and let the network invent
-# everything; or save an MP4 with `cadl_utils.images.save_mp4(frames, path)` (needs the `mp4` extra).
+# everything; or save an MP4 with `zoom.save_gif(OUT / "fractal_zoom.mp4")` (needs the `mp4` extra).
 
 # %% [markdown]
 # ## 5. Explore with sliders
