@@ -140,15 +140,17 @@ print(f"TV: content {float(total_variation(content)):.3f}, style {float(total_va
       f"noise {float(total_variation(noise)):.3f}")
 
 # %% [markdown]
-# `StyleTransfer` computes the targets ($F^{l_c}(c)$ and every $G^{l}(s)$) once and compiles the loss.
-# Its defaults for inception5h:
+# `StyleTransfer` computes the targets ($F^{l_c}(c)$ and every $G^{l}(s)$) once and compiles the loss;
+# each `run` or `sweep` can change any other setting by keyword. Its `settings` (a `StyleSettings`,
+# with the model's layers filled in) show the defaults for inception5h:
 
 # %%
 # NBVAL_CHECK_OUTPUT
 engine = StyleTransfer(content, style, model, size=P.size)
-print(f"content layer: {engine.content_layer}")
-print(f"style layers : {engine.style_layers}")
-print("weights      : " + ", ".join(f"{name} {value:g}" for name, value in engine.weights.items()))
+settings = engine.settings
+print(f"content layer: {settings.content_layer}")
+print(f"style layers : {dict(settings.style_layers)}")
+print(f"weights      : content {settings.content_weight:g}, style {settings.style_weight:g}, tv {settings.tv_weight:g}")
 
 # %% [markdown]
 # ## 4. Optimising with Adam
@@ -163,7 +165,7 @@ print("weights      : " + ", ".join(f"{name} {value:g}" for name, value in engin
 
 # %%
 adam = engine.run(steps=P.steps, optimizer="adam")
-print(f"{adam.steps} Adam steps in {adam.seconds:.1f} s, loss {adam.history['total'][0]:.3g} -> {adam.history['total'][-1]:.3g}")
+print(f"{adam.steps_done} Adam steps in {adam.seconds:.1f} s, loss {adam.history['total'][0]:.3g} -> {adam.history['total'][-1]:.3g}")
 show(montage([content, adam.image], cols=2), title="content and the Adam result")
 
 # %%
@@ -205,8 +207,8 @@ gif = sweep.save_gif(OUT / "weight_sweep.gif", duration_ms=500)
 show_gif(gif, width=320)
 
 # %% [markdown]
-# **Try this:** sweep the TV weight instead (`engine.set_weights(tv_weight=...)` before each run), or
-# blend two styles: `StyleTransfer(content, [style_a, style_b], model, style_blend=[0.7, 0.3])`.
+# **Try this:** sweep the TV weight instead (`engine.set_term_weights(tv_weight=...)` before each run), or
+# blend two styles: `StyleTransfer(content, [style_a, style_b], model, blend=[0.7, 0.3])`.
 
 # %% [markdown]
 # ## 7. Colour preservation
