@@ -415,7 +415,7 @@ def test_style_explorer_weights_update_the_preview_without_retracing(traces, tin
     assert traces() == count
     png = bytes(style.preview.value)
     style.preserve_color.value = True
-    assert bytes(style.preview.value) != png and "preserve colour on" in style.preview_label.value
+    assert bytes(style.preview.value) != png and "preserve colour True" in style.preview_label.value
     path = style.run()
     assert gif_frames(path) == 4 + 1  # the start and one frame per step
     assert bytes(style.gif.value) == path.read_bytes()

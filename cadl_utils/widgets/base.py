@@ -1,10 +1,8 @@
 """The explorer base: controls wired to an engine, a live preview and a Run button that writes a GIF.
 
-Each change of a control bumps a generation counter and queues a preview on one worker thread. A
-preview that is no longer the newest is not shown, and a running one stops at its next step (the
-engines stop when their callback returns False). Previews and runs share the worker, so an objective
-never changes under a running job. ``update_preview()`` and ``run()`` work synchronously (tests, scripts).
-"""
+Each change bumps a generation counter and queues a preview on the one worker thread (shared with Run,
+so an objective never changes under a running job); a stale preview stops at its next step and is not
+shown. ``update_preview()`` and ``run()`` work synchronously (tests, scripts)."""
 
 import html
 import threading
@@ -24,7 +22,6 @@ from ..runs import Result, StepInfo
 from .controls import ImagePicker, png_bytes, tag, untrained_banner
 
 _RUN = "Run (full-size GIF)"
-_PROBLEM = '<span style="color:#a94442">&#9888; '
 # The smallest side at which a preview is shown on screen (small previews are scaled up for viewing).
 _MIN_DISPLAY = 192
 
@@ -62,6 +59,7 @@ class Explorer:
         self.run_button.on_click(self._clicked_run)
         self.stats = SimpleNamespace(shown=0, dropped=0, failed=0)  # previews shown, dropped as stale, failed
         self.last_gif: Path | None = None
+        self.status_text = ""  # the status line as plain text
         self._generation, self._quiet = 0, False
         self._worker = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadl-widgets")
         self._last_job: futures.Future | None = None
@@ -82,7 +80,7 @@ class Explorer:
         for name in set(self.controls) - set(self.unwatched):
             getattr(self, name).observe(self.request_preview, "value")
         for picker in self.pickers.values():
-            picker.on_change(self.request_preview)
+            picker.changed = self.request_preview
         if self._first_preview:
             self.update_preview()
 
@@ -90,18 +88,13 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def _say(self, text: str, problem: bool = False) -> None:
-        escaped = html.escape(text, quote=False)
-        self.status.value = f"{_PROBLEM}{escaped}</span>" if problem else escaped
+        self.status_text, escaped = text, html.escape(text, quote=False)
+        self.status.value = f'<span style="color:#a94442">&#9888; {escaped}</span>' if problem else escaped
 
     def _fail(self, what: str, error: BaseException) -> None:
         """Show an error in the status line; unexpected errors also name their type."""
         text = str(error) if isinstance(error, CadlError) else f"{type(error).__name__}: {error}"
         self._say(f"{what} failed: {text}", problem=True)
-
-    @property
-    def status_text(self) -> str:
-        """The status line as plain text."""
-        return html.unescape(self.status.value.replace(_PROBLEM, "").replace("</span>", ""))
 
     def params(self) -> SimpleNamespace:
         """The controls' values now, and each picker's image, ``<name>_name`` and ``<name>_version``."""
@@ -178,12 +171,9 @@ class Explorer:
         parts = []
         for name in self.controls:
             value = getattr(params, name)
-            if isinstance(value, bool):
-                value = "on" if value else "off"
-            elif isinstance(value, float):
-                value = f"{value:.3g}"
-            parts.append(f"{getattr(self, name).description} {value}")
-        return f"preview on {' + '.join(getattr(params, name + '_name') for name in self.pickers)}: {', '.join(parts)}"
+            parts.append(f"{getattr(self, name).description} {f'{value:.3g}' if isinstance(value, float) else value}")
+        images = " + ".join(getattr(params, f"{name}_name") for name in self.pickers)
+        return f"preview on {images}: {', '.join(parts)}"
 
     def _callback(self, what: str, generation: int | None) -> Callable[[StepInfo], bool]:
         """The engine callback: moves the progress bar; False (stop) once stale or when Stop was clicked."""
@@ -193,7 +183,7 @@ class Explorer:
                 return False
             self.progress.max = max(1, int(info.total))
             self.progress.value = min(int(info.step), self.progress.max)
-            self.status.value = html.escape(f"{what}: step {info.step} of {info.total}")
+            self._say(f"{what}: step {info.step} of {info.total}")
             return True
 
         return callback

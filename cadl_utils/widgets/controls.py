@@ -66,8 +66,7 @@ def show_banner(model: Any) -> bool:
     """Display the banner as plain HTML output (visible without widgets: nbval, GitHub); True if shown."""
     text = banner_html(model)
     if text is not None:
-        from IPython.display import HTML, display
-
+        from IPython.display import HTML, display  # only where a notebook shows it
         display(HTML(f'<div class="cadl-untrained-banner">{text}</div>'))
     return text is not None
 
@@ -117,22 +116,15 @@ class ChannelSlider:
             value = self.slider.value if self.slider.value < channels else self._default(layer)
         self.model.check_channel(layer, int(value))
         self.layer = layer
-        self.slider.max = max(self.slider.max, channels - 1)  # max never below the value: ipywidgets would clamp
-        self.slider.value = int(value)
-        self.slider.max = channels - 1
+        with self.slider.hold_trait_notifications():  # checked together: no clamping to the old range
+            self.slider.max, self.slider.value = channels - 1, int(value)
         self._relabel()
 
-    def describe(self, index: int | None = None) -> str:
-        """``class 647: jellyfish`` for class layers, ``channel 139 of 528`` otherwise."""
-        index = self.slider.value if index is None else int(index)
-        info = self.model.layer(self.layer)
-        if info.kind in CLASS_KINDS:
-            return f"class {index}: {self.model.label(index)}"
-        return f"channel {index} of {info.channels}"
-
     def _relabel(self) -> None:
-        self.slider.description = "class" if self.model.layer(self.layer).kind in CLASS_KINDS else "channel"
-        self.label.value = self.describe()
+        info, index = self.model.layer(self.layer), self.slider.value
+        self.slider.description = "class" if info.kind in CLASS_KINDS else "channel"
+        self.label.value = f"class {index}: {self.model.label(index)}" if info.kind in CLASS_KINDS \
+            else f"channel {index} of {info.channels}"
 
 
 #: A channel slider for ``layer`` starting at ``value`` (default: jellyfish for class layers, else 139 or 0).
@@ -154,19 +146,16 @@ def _stem(source: Any) -> str:
 
 class ImagePicker:
     """Choose an image: a sample dropdown (``cadl-image-picker``), a path box (``cadl-image-path``, press
-    Enter) and an upload button (``cadl-image-upload``), all in ``.widget``.
-
-    ``image`` is the current float32 [H, W, 3] image (long side at most ``max_side``), ``name`` its short
-    name, ``version`` grows with each new image. A bad path or upload keeps the image; ``error`` and
-    ``report(message)`` say why.
-    """
+    Enter) and an upload button (``cadl-image-upload``), all in ``.widget``. ``image`` is the current float32
+    [H, W, 3] image (long side at most ``max_side``), ``name`` its short name, ``version`` grows with each
+    new image. A bad path or upload keeps the image; ``error`` and ``report(message)`` say why."""
 
     def __init__(self, kind: str = "photo", image: Any = None, *, description: str = "image",
                  max_side: int | None = None, noise: bool = False, report: Callable[[str], None] | None = None):
         """Args: kind: ``photo`` or ``style`` samples; image: a path, array, sample name or None (the first
         sample); noise: offer grey noise; report: called with the message of a refused image."""
         self.max_side, self.report, self.error, self.version = max_side, report, None, 0
-        self._listeners: list[Callable[[], None]] = []
+        self.changed: Callable[[], Any] | None = None  # called after every new image
         # Each choice of the dropdown is (source, name).
         self._sources = {name: (path, name) for name, path in samples(kind).items()}
         self._sources.update({_NOISE: (_NOISE, "noise")} if noise else {})
@@ -186,10 +175,6 @@ class ImagePicker:
         self.path.observe(self._typed, "value")
         self.upload.observe(self._uploaded, "value")
 
-    def on_change(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` after every new image."""
-        self._listeners.append(callback)
-
     def use(self, source: Any, name: str | None = None, *, what: str = "image") -> bool:
         """Switch to an image (anything ``images.as_image`` accepts); False (image kept, ``error`` and
         ``report`` say why) if it cannot be used."""
@@ -203,8 +188,8 @@ class ImagePicker:
             return False
         self.image, self.name, self.error = image, name or _stem(source), None
         self.version += 1
-        for listener in list(self._listeners):
-            listener()
+        if self.changed is not None:
+            self.changed()
         return True
 
     def _load(self, source: Any, what: str = "image") -> np.ndarray:

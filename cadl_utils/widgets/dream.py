@@ -16,12 +16,6 @@ from .controls import CLASS_KINDS, DREAM_KINDS, channel_slider, control, layer_d
 MAX_PREVIEW_STEP = 0.25
 
 
-def step_size_slider(value: float) -> w.FloatSlider:
-    """The gradient step size slider of the dream and guided explorers (``cadl-step-size``)."""
-    return control(w.FloatSlider, "cadl-step-size", "step size", value=value, min=0.001, max=0.1, step=0.001,
-                   readout_format=".3f")
-
-
 def fit(image: np.ndarray, long_side: int, need: int) -> np.ndarray:
     """``image`` resized to ``long_side`` on its long side, larger if its short side would be below ``need``."""
     longest, shortest = max(image.shape[:2]), min(image.shape[:2])
@@ -52,19 +46,17 @@ class DreamExplorer(Explorer):
         self.layer = layer_dropdown(self.model, kinds, value=layer)
         self.channel_control = channel_slider(self.model, self.layer.value, channel)
         self.channel, self.channel_label = self.channel_control.slider, self.channel_control.label
-        self.step_size = step_size_slider(step_size)
+        self.step_size = control(w.FloatSlider, "cadl-step-size", "step size", value=step_size, min=0.001, max=0.1,
+                                 step=0.001, readout_format=".3f")
         self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=50)
         self.octaves = control(w.IntSlider, "cadl-octaves", "octaves", value=octaves, min=1, max=6)
-        self.layer.observe(self._layer_changed, "value")
+        # A new layer may clamp the channel: one preview for both changes.
+        self.layer.observe(lambda change: self._quietly(lambda: self.channel_control.set_layer(change["new"])), "value")
         self._finish([self.picker.widget, self.layer, self.channel_control.widget,
                       w.HBox([self.step_size, self.steps, self.octaves]), *self._extra_rows()])
 
     def _extra_rows(self) -> list[w.Widget]:
         return []
-
-    def _layer_changed(self, change: dict) -> None:
-        # The channel may be clamped to the new layer: one preview for both changes.
-        self._quietly(lambda: self.channel_control.set_layer(change["new"]))
 
     def objective(self, layer: str, index: int) -> objectives.Objective:
         """The objective of a layer and channel: one per layer, re-pointed with ``set_index`` so that the

@@ -9,7 +9,7 @@ from .. import dream, guided as engine
 from ..runs import Result, StepInfo
 from .base import Explorer
 from .controls import control, samples, tag
-from .dream import MAX_PREVIEW_STEP, fit, step_size_slider
+from .dream import MAX_PREVIEW_STEP, fit
 
 _TERMS = ("feature", "pixel", "tv")
 
@@ -48,7 +48,8 @@ class GuidedExplorer(Explorer):
             setattr(self, f"{term}_weight", control(w.FloatSlider, f"cadl-weight-{term}", term.replace("tv", "TV"),
                                                     value=getattr(start, f"{term}_weight"), min=-2.0, max=2.0,
                                                     step=0.05, readout_format=".2f"))
-        self.step_size = step_size_slider(step_size)
+        self.step_size = control(w.FloatSlider, "cadl-step-size", "step size", value=step_size, min=0.001, max=0.1,
+                                 step=0.001, readout_format=".3f")
         steps = int(steps or self.profile.steps)
         self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
         self.preset.observe(self._preset_changed, "value")

@@ -27,10 +27,10 @@ class ZoomExplorer(DreamExplorer):
         """Args: the first ``margin`` and ``center`` (y, x), the frames the preview shows, and DreamExplorer's."""
         self.preview_frames, self._start = max(1, int(preview_frames)), (margin, *center)
         super().__init__(model, image, profile, **options)
-        self.steps.description = "steps/frame"
 
     def _extra_rows(self) -> list[w.Widget]:
         margin, y, x = self._start
+        self.steps.description = "steps/frame"
         self.margin = control(w.FloatSlider, "cadl-zoom-margin", "margin", value=margin, min=0.005, max=0.1,
                               step=0.005, readout_format=".3f")
         self.center_y = control(w.FloatSlider, "cadl-zoom-y", "centre y", value=y, min=0.0, max=1.0, step=0.05)
