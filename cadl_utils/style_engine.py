@@ -1,9 +1,5 @@
-"""The style-transfer engine: targets computed once, the loss, and the Adam and L-BFGS loops.
-
-``StyleTransfer`` checks everything (settings, images, layers, sizes) when it is made, then computes
-the targets (``compute_targets``) and builds the loss (``StyleLoss``). Its ``run`` and ``sweep`` can
-be called many times: changing the term weights does not recompute targets or retrace compiled steps.
-"""
+"""The style-transfer engine: ``StyleLoss`` (targets computed once, and the terms), and ``StyleTransfer``,
+which checks its inputs when made and runs Adam (compiled, keras) or L-BFGS (SciPy) as often as asked."""
 
 from __future__ import annotations
 
@@ -26,105 +22,63 @@ from .style import (INITS, MAX_SIDE, TERMS, StyleResult, StyleSettings, SweepRes
                     combine_luminance, content_loss, default_layers, gram_loss, gram_matrix, match_luminance,
                     resolve_style_layers, rgb_to_yiq, total_variation)  # fmt: skip
 
-# Settings fixed when a StyleTransfer is made (its targets depend on them).
 ENGINE_SETTINGS = ("size", "content_layer", "style_layers", "blend", "style_scale", "normalize", "preserve_color",
                    "weights")  # fmt: skip
-# Floor of the relative terms' denominators: a flat or black image can give all-zero features.
-_RELATIVE_EPS = 1e-6
-
-
-@dataclasses.dataclass
-class Targets:
-    """What the picture is compared with: content features, blended Gram matrices, term factors."""
-
-    content_layer: str
-    style_layers: dict[str, float]
-    content: tf.Tensor
-    grams: dict[str, tf.Tensor]
-    content_factor: float
-    style_factors: dict[str, float]
-
-
-def compute_targets(model, content_layer: str, style_layers: dict[str, float], content: np.ndarray,
-                    styles: Sequence[np.ndarray], blend: Sequence[float], normalize: bool) -> Targets:  # fmt: skip
-    """Content features and the style images' Gram matrices averaged with ``blend`` (one pass per image).
-
-    With ``normalize`` the factors make each term relative (see the ``style`` module); else they are
-    1 for content and the layer's share of the style weights.
-    """
-    target = model.extract(tf.constant(content[None]), [content_layer])[0]
-    names = list(style_layers)
-    grams = {name: 0.0 for name in names}
-    for weight, image in zip(blend, styles):
-        for name, features in zip(names, model.extract(tf.constant(image[None]), names)):
-            grams[name] = grams[name] + weight * gram_matrix(features)
-    content_scale = float(tf.reduce_mean(tf.square(target))) + _RELATIVE_EPS if normalize else 1.0
-    total = sum(style_layers.values())
-    factors = {}
-    for name in names:
-        scale = float(tf.reduce_sum(tf.square(grams[name]))) + _RELATIVE_EPS if normalize else 1.0
-        factors[name] = style_layers[name] / total / scale
-    return Targets(content_layer, dict(style_layers), tf.constant(target), grams, 1.0 / content_scale, factors)
 
 
 class StyleLoss:
-    """The weighted terms of a picture against fixed targets: ``loss(image)`` is [content, style, tv, total].
+    """The targets, computed once (content features; Gram matrices averaged with ``blend``), and ``loss(image)``:
+    [content, style, tv, total] against them. The term weights are variables: changing them never retraces."""
 
-    The term weights are variables, so changing them (``set_term_weights``) does not retrace.
-    """
-
-    def __init__(self, model, targets: Targets, preserve_color: bool):
-        self.model, self.targets, self.preserve_color = model, targets, preserve_color
+    def __init__(self, model, settings: StyleSettings, content: np.ndarray, styles: Sequence[np.ndarray]):
+        self.model, self.preserve_color, self.content_layer = model, settings.preserve_color, settings.content_layer
+        layers, blend = dict(settings.style_layers), settings.blend or (1.0,) * len(styles)
+        self.grams = dict.fromkeys(layers, 0.0)
+        for weight, image in zip(blend, styles):  # one forward pass per image
+            for name, features in zip(layers, model.extract(tf.constant(image[None]), list(layers))):
+                self.grams[name] += weight / sum(blend) * gram_matrix(features)
+        self.content = tf.constant(model.extract(tf.constant(content[None]), [self.content_layer])[0])
+        # Relative terms are divided by their target's mean square (plus a floor: flat images stay finite).
+        relative = settings.normalize
+        self.content_factor = 1.0 / (float(tf.reduce_mean(tf.square(self.content))) + 1e-6) if relative else 1.0
+        sizes = {n: float(tf.reduce_sum(tf.square(g))) + 1e-6 if relative else 1.0 for n, g in self.grams.items()}
+        self.style_factors = {n: weight / sum(layers.values()) / sizes[n] for n, weight in layers.items()}
         self.term_weights = {t: tf.Variable(0.0, trainable=False) for t in TERMS[:3]}
 
     def set_term_weights(self, settings: StyleSettings) -> None:
-        """Use the content, style and tv weights of ``settings``."""
         for term, variable in self.term_weights.items():
             variable.assign(getattr(settings, f"{term}_weight"))
 
     def __call__(self, image) -> tf.Tensor:
-        """The terms of ``image`` [1, H, W, 3] (or [1, H, W, 1] luminance when colours are kept)."""
-        targets = self.targets
-        rgb = tf.tile(image, [1, 1, 1, 3]) if self.preserve_color else image
-        features = self.model.extract(rgb, [targets.content_layer, *targets.style_layers])
-        content = content_loss(features[0], targets.content) * targets.content_factor
-        style = tf.add_n([gram_loss(gram_matrix(f), targets.grams[n]) * targets.style_factors[n]
-                          for n, f in zip(targets.style_layers, features[1:])])  # fmt: skip
-        weights = self.term_weights
-        terms = [weights["content"] * content, weights["style"] * style, weights["tv"] * total_variation(image)]
+        rgb = tf.tile(image, [1, 1, 1, 3]) if self.preserve_color else image  # luminance only: grey
+        features = self.model.extract(rgb, [self.content_layer, *self.grams])
+        content = content_loss(features[0], self.content) * self.content_factor
+        style = tf.add_n([gram_loss(gram_matrix(f), self.grams[n]) * self.style_factors[n]
+                          for n, f in zip(self.grams, features[1:])])  # fmt: skip
+        w = self.term_weights
+        terms = [w["content"] * content, w["style"] * style, w["tv"] * total_variation(image)]
         return tf.stack([*terms, tf.add_n(terms)])
 
 
 class StyleTransfer:
-    """Style transfer of one content image and its style images with one model, for many runs.
-
-    Attributes:
-        model, settings: the network and the settings (size and layers filled in).
-        content, styles: the content image and the style images as used (resized).
-        targets, loss: the Targets and the StyleLoss.
-        image: the optimised variable; ``picture()`` is it as an RGB picture.
-        adam_steps, gradient, terms_now: the compiled functions (built once; Adam's when first used).
-    """
+    """A content image, style images and a model, for many ``run``s and ``sweep``s. Attributes: ``model``,
+    ``settings`` (size, layers filled in), ``content``, ``styles``, ``loss`` (and targets), ``image`` (the
+    variable); compiled: ``adam_steps`` (after the first Adam run), ``gradient``, ``terms_now``."""
 
     def __init__(self, content, style, model=None, settings: StyleSettings | None = None, **overrides: Any):
-        """Check the settings, images, layers and sizes, then compute the targets.
-
-        Raises:
-            ParameterError, LayerError, ImageError: bad input, with the fix in the message.
-        """
+        """Check settings, images, layers and sizes (ParameterError, ImageError, LayerError), then the targets."""
         settings = StyleSettings.make(settings, **overrides)
         size = profile().size if settings.size is None else settings.size
         styles = list(style) if isinstance(style, (list, tuple)) else [style]
-        if not styles:
-            raise ParameterError("no style image given: pass a style image (path or array)")
         blend = settings.blend or (1.0,) * len(styles)
-        if len(blend) != len(styles):
-            raise ParameterError(f"blend has {len(blend)} weights for {len(styles)} style images: give one weight per image")
+        if not styles or len(blend) != len(styles):
+            raise ParameterError(f"{len(styles)} style image(s) and {len(blend)} blend weights: give a style image "
+                                 "and one weight per image")  # fmt: skip
         self.content = as_image(content, "content image", max_side=size)
-        side = int(round(settings.style_scale * max(self.content.shape[:2])))
+        side = round(settings.style_scale * max(self.content.shape[:2]))
         if side > MAX_SIDE:
-            raise ParameterError(f"style_scale {settings.style_scale:g} makes the style image {side} px long; keep it "
-                                 f"under {MAX_SIDE} px (use a smaller style_scale or size)")  # fmt: skip
+            raise ParameterError(f"style_scale {settings.style_scale:g} makes the style image {side} px long; keep "
+                                 f"it under {MAX_SIDE} px (a smaller style_scale or size)")  # fmt: skip
         self.styles = [resize(as_image(s, f"style image {i + 1}"), max(1, side)) for i, s in enumerate(styles)]
         self.model = resolve_model(model, settings.weights)
         content_layer, style_layers = default_layers(self.model)
@@ -134,39 +88,29 @@ class StyleTransfer:
         self.settings = dataclasses.replace(settings, size=size, content_layer=content_layer,
                                             style_layers=tuple(style_layers.items()))  # fmt: skip
         self.preserve_color = settings.preserve_color
-        net_content, self._net_styles = self._network_inputs()
-        self.targets = compute_targets(self.model, content_layer, style_layers, net_content, self._net_styles,
-                                       [b / sum(blend) for b in blend], settings.normalize)  # fmt: skip
-        self.loss = StyleLoss(self.model, self.targets, self.preserve_color)
-        height, width = self.content.shape[:2]
-        self.image = tf.Variable(tf.zeros([1, height, width, 1 if self.preserve_color else 3]))
+        net_content, net_styles = self.content, self.styles
+        if self.preserve_color:  # the network sees grey pictures: the luminance, the styles' matched to it
+            luminance = rgb_to_yiq(self.content)[..., 0]
+            net_content = np.repeat(luminance[..., None], 3, -1)
+            net_styles = [np.repeat(match_luminance(rgb_to_yiq(s)[..., 0], luminance)[..., None], 3, -1)
+                          for s in self.styles]  # fmt: skip
+        self._start_style = resize(net_styles[0], self.content.shape[:2])
+        self.loss = StyleLoss(self.model, self.settings, net_content, net_styles)
+        self.image = tf.Variable(self.initial_image()[None])
         self._scale = tf.Variable(1.0, trainable=False)
         self.terms_now = tf.function(lambda: self.loss(self.image))
         self.gradient = tf.function(self._gradient)
         self.adam_steps, self._optimizer, self._adam_key = None, None, None
 
     def _check_sizes(self, content_layer: str, style_layers: dict[str, float]) -> None:
-        need = max(self.model.min_size(n) for n in [content_layer, *style_layers])
-        if min(self.content.shape[:2]) < need:
-            raise LayerError(f"the content image is {self.content.shape[1]}x{self.content.shape[0]} px but layers "
-                             f"{', '.join([content_layer, *style_layers])} need at least {need} px: use a larger size")
-        need = max(self.model.min_size(n) for n in style_layers)  # style images only go through these
-        for i, s in enumerate(self.styles):
-            if min(s.shape[:2]) < need:
-                raise LayerError(f"style image {i + 1} is {s.shape[1]}x{s.shape[0]} px after style_scale, but the "
-                                 f"style layers need at least {need} px: use a larger style_scale or size")
+        for what, image, names in [("the content image", self.content, [content_layer, *style_layers])] + [
+                (f"style image {i + 1}", s, list(style_layers)) for i, s in enumerate(self.styles)]:  # fmt: skip
+            need = max(self.model.min_size(n) for n in names)
+            if min(image.shape[:2]) < need:
+                raise LayerError(f"{what} is {image.shape[1]}x{image.shape[0]} px but layers {', '.join(names)} "
+                                 f"need at least {need} px: use a larger size (or style_scale)")  # fmt: skip
 
-    def _network_inputs(self) -> tuple[np.ndarray, list[np.ndarray]]:
-        """What the network sees: the images, or grey luminance pictures when colours are kept."""
-        if not self.preserve_color:
-            return self.content, list(self.styles)
-        content_y = rgb_to_yiq(self.content)[..., 0]
-        styles = [match_luminance(rgb_to_yiq(s)[..., 0], content_y) for s in self.styles]
-        return np.repeat(content_y[..., None], 3, axis=-1), [np.repeat(y[..., None], 3, axis=-1) for y in styles]
-
-    # --- compiled pieces -------------------------------------------------------------------------
     def _gradient(self):
-        """The terms and the gradient of the scaled total (non-finite entries zeroed)."""
         with tf.GradientTape() as tape:
             terms = self.loss(self.image)
             total = terms[-1]
@@ -185,65 +129,38 @@ class StyleTransfer:
             history = history.write(i, terms)
         return history.stack()
 
-    def _start_adam(self, settings: StyleSettings) -> None:
-        """A fresh Adam state (a new optimiser, and a new trace, only when its constants change)."""
-        key = (settings.beta1, settings.beta2, settings.epsilon)
-        if key != self._adam_key:
-            self._optimizer = keras.optimizers.Adam(beta_1=key[0], beta_2=key[1], epsilon=key[2])
-            self._optimizer.build([self.image])
-            self.adam_steps, self._adam_key = tf.function(self._adam_loop), key
-        for variable in self._optimizer.variables:  # the step count and moments (then the learning rate)
-            variable.assign(tf.zeros_like(variable))
-        self._optimizer.learning_rate = settings.learning_rate
-
-    # --- pictures and losses ---------------------------------------------------------------------
     def initial_image(self, init: Any = "content", seed: int = 0) -> np.ndarray:
-        """The start in the optimised space ([H, W, 3], or [H, W, 1] luminance): ``content``, ``style``,
-        ``noise`` (uniform, seeded) or an RGB array of the content's size."""
-        height, width = self.content.shape[:2]
-        if isinstance(init, str):
-            kind = check_choice(init, "init", INITS)
-            if kind == "noise":
-                rgb = np.random.default_rng(seed).uniform(0.0, 1.0, size=(height, width, 3)).astype(np.float32)
-            elif kind == "style":
-                rgb = resize(self._net_styles[0], (height, width))
-            else:
-                rgb = self.content
-        else:
+        """The start, in the optimised space ([H, W, 3], or [H, W, 1] luminance): ``content``, ``style``,
+        ``noise`` (seeded) or an RGB array of the content's size."""
+        kind = check_choice(init, "init", INITS) if isinstance(init, str) else "array"
+        if kind == "array":
             rgb = as_image(init, "init array")
-            if rgb.shape != (height, width, 3):
-                raise ImageError(f"init array has shape {rgb.shape}, expected {(height, width, 3)} (the content's "
+            if rgb.shape != self.content.shape:
+                raise ImageError(f"init array has shape {rgb.shape}, expected {self.content.shape} (the content's "
                                  "size); or pass init='content', 'style' or 'noise'")  # fmt: skip
-        if self.preserve_color:
-            return np.ascontiguousarray(rgb_to_yiq(rgb)[..., :1], np.float32)
-        return np.ascontiguousarray(rgb, np.float32)
+        elif kind == "noise":
+            rgb = np.random.default_rng(seed).uniform(0.0, 1.0, size=self.content.shape).astype(np.float32)
+        else:
+            rgb = self.content if kind == "content" else self._start_style
+        return np.ascontiguousarray(rgb_to_yiq(rgb)[..., :1] if self.preserve_color else rgb, np.float32)
 
     def picture(self) -> np.ndarray:
         """The current picture, RGB [H, W, 3] in [0, 1]."""
-        values = self.image.numpy()[0]
-        if self.preserve_color:
-            return combine_luminance(values[..., 0], self.content)
-        return np.clip(values, 0.0, 1.0).astype(np.float32)
+        values = self.image.numpy()[0]  # the optimisers keep it in [0, 1]
+        return combine_luminance(values[..., 0], self.content) if self.preserve_color else values
 
     def set_term_weights(self, content_weight=None, style_weight=None, tv_weight=None) -> None:
-        """Change the loss weights (None keeps one); no new targets, no retracing."""
+        """Change the loss weights (None keeps one): no new targets, no retracing."""
         given = {"content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight}
         self.settings = StyleSettings.make(self.settings, **{k: v for k, v in given.items() if v is not None})
-        self.loss.set_term_weights(self.settings)
-
-    @property
-    def term_weights(self) -> dict[str, float]:
-        """The current loss weights ``{content, style, tv}``."""
-        return {t: getattr(self.settings, f"{t}_weight") for t in TERMS[:3]}
 
     def losses(self, image: np.ndarray | None = None) -> dict[str, float]:
-        """The weighted terms of an RGB picture [H, W, 3] (default: the current one) as floats."""
+        """The weighted terms of an RGB picture [H, W, 3] (default: the current one)."""
         self.loss.set_term_weights(self.settings)
         if image is not None:
             self.image.assign(self.initial_image(image)[None])
-        return dict(zip(TERMS, (float(x) for x in self.terms_now().numpy())))
+        return dict(zip(TERMS, self.terms_now().numpy().tolist()))
 
-    # --- running ---------------------------------------------------------------------------------
     def _run_settings(self, overrides: dict[str, Any]) -> StyleSettings:
         fixed = sorted(set(overrides) & set(ENGINE_SETTINGS))
         if fixed:
@@ -254,154 +171,134 @@ class StyleTransfer:
         return dataclasses.replace(settings, steps=steps, frame_every=every)
 
     def run(self, *, callback=None, **overrides: Any) -> StyleResult:
-        """Optimise the picture from ``init``.
-
-        Args:
-            callback: ``callback(StepInfo)`` at every frame; returning False stops.
-            **overrides: settings for this run (optimizer, steps, learning_rate, weights of the terms...).
-
-        Returns:
-            StyleResult (Ctrl-C or a stop keeps what was done, ``interrupted=True``).
-        """
+        """A StyleResult from ``init`` with this run's ``overrides`` (steps, optimizer...); ``callback(StepInfo)``
+        at every frame; Ctrl-C or a callback returning False keeps what was done (``interrupted``)."""
         settings = self._run_settings(overrides)
         self.loss.set_term_weights(settings)
         self.image.assign(self.initial_image(settings.init, settings.seed)[None])
-        # Scale the objective to start at 1: the first steps and SciPy's tolerances then behave the same
-        # for any weights and network.
+        # Scale the objective to start at 1, so that the first steps (and SciPy's tolerances) suit any weights.
         self._scale.assign(1.0)
         first = self.terms_now().numpy()
         self._scale.assign(1.0 / first[-1] if math.isfinite(first[-1]) and first[-1] > 1e-30 else 1.0)
-        recorder = _Recorder(self, settings, callback)
+        recorder, began = _Recorder(self, settings, callback), time.perf_counter()
+        result = recorder.result
         if settings.optimizer == "lbfgs":
-            recorder.record([first])  # Adam's compiled steps report it as their first row
-        began = time.perf_counter()
+            recorder.advance([first], 0)  # Adam's compiled steps report it as their first row
         try:
-            if settings.steps > 0 and settings.optimizer == "adam":
-                self._start_adam(settings)
-                _adam(self, settings, recorder)
-            elif settings.steps > 0:
+            if settings.optimizer == "adam":
+                self._adam(settings, recorder)
+            else:
                 _lbfgs(self, settings, recorder)
         except (KeyboardInterrupt, Stop):
-            recorder.result.interrupted = True
+            result.interrupted = True
         finally:
-            recorder.close()
-        return recorder.finish(time.perf_counter() - began)
+            if recorder.bar is not None:
+                recorder.bar.close()
+        result.seconds = time.perf_counter() - began
+        if settings.optimizer == "adam":
+            recorder.advance([self.terms_now().numpy()], 0)  # the terms after the last Adam step
+        result.steps_done = len(result.history["total"]) - 1
+        if result.frame_steps[-1] != result.steps_done:
+            recorder.frame(result.steps_done, tell=False)
+        return result
+
+    def _adam(self, settings: StyleSettings, recorder: _Recorder) -> None:
+        """Compiled Adam steps, ``steps_per_call`` at a time up to each frame, from a fresh Adam state."""
+        key = (settings.beta1, settings.beta2, settings.epsilon)
+        if key != self._adam_key:  # a new optimiser (and trace) only when its constants change
+            self._optimizer = keras.optimizers.Adam(beta_1=key[0], beta_2=key[1], epsilon=key[2])
+            self._optimizer.build([self.image])
+            self.adam_steps, self._adam_key = tf.function(self._adam_loop), key
+        for variable in self._optimizer.variables:  # step count and moments (the learning rate is set next)
+            variable.assign(tf.zeros_like(variable))
+        self._optimizer.learning_rate = settings.learning_rate
+        every = settings.frame_every
+        while recorder.done < settings.steps:
+            done = recorder.done
+            count = min(settings.steps_per_call, (done // every + 1) * every - done, settings.steps - done)
+            recorder.result.evaluations += count
+            recorder.advance(self.adam_steps(tf.constant(count, tf.int32)).numpy(), count)
 
     def sweep(self, pairs, *, callback=None, **overrides: Any) -> SweepResult:
-        """``run`` once per (content weight, style weight) pair from the same start (Ctrl-C keeps the pairs done)."""
+        """``run`` once per (content weight, style weight) pair (Ctrl-C keeps the pairs finished)."""
         checked = check_pairs(pairs)
         self._run_settings(overrides)  # bad settings fail before the first pair
-        sweep = SweepResult(frames=[])
-        for content_weight, style_weight in checked:
-            try:
-                result = self.run(callback=callback, **{**overrides, "content_weight": content_weight,
-                                                        "style_weight": style_weight})  # fmt: skip
-            except KeyboardInterrupt:
-                result = None
-            if result is None or result.interrupted:
-                sweep.interrupted = True
-                break
-            sweep.pairs.append((content_weight, style_weight))
-            sweep.results.append(result)
-            sweep.frames.append(result.image)
-            sweep.steps_done += result.steps_done
-        return sweep
+        results = []
+        try:
+            for content_weight, style_weight in checked:
+                results.append(self.run(callback=callback, **{**overrides, "content_weight": content_weight,
+                                                              "style_weight": style_weight}))  # fmt: skip
+                if results[-1].interrupted:  # only finished pairs are kept
+                    results.pop()
+                    break
+        except KeyboardInterrupt:
+            pass
+        return SweepResult(frames=[r.image for r in results], interrupted=len(results) < len(checked),
+                           steps_done=sum(r.steps_done for r in results), pairs=checked[:len(results)],
+                           results=results)  # fmt: skip
 
 
 class _Recorder:
-    """One run's bookkeeping: the result's history and frames, the progress bar and the callback."""
+    """One run's history, frames, progress bar and callback."""
 
     def __init__(self, engine: StyleTransfer, settings: StyleSettings, callback):
         self.engine, self.settings, self.callback = engine, settings, callback
         self.result = StyleResult(frames=[engine.picture()], frame_steps=[0], settings=settings)
         self.bar = progress_bar(settings.progress, settings.steps, "style")
+        self.done = 0
 
-    def record(self, rows, steps: int = 0) -> None:
-        """Add rows of terms to the history; ``steps`` steps were done."""
+    def advance(self, rows, steps: int) -> None:
+        """Add rows of terms to the history after ``steps`` more steps; take a frame when one is due."""
         for row in rows:
             for name, value in zip(TERMS, row):
                 self.result.history[name].append(float(value))
-        if self.bar is not None and steps:
+        self.done += steps
+        if steps and self.bar is not None:
             self.bar.update(steps)
-            self.bar.set_postfix(loss=f"{self.result.history['total'][-1]:.4g}", refresh=False)
+        if steps and (self.done % self.settings.frame_every == 0 or self.done == self.settings.steps):
+            self.frame(self.done)
 
     def frame(self, step: int, tell: bool = True) -> None:
-        """Keep the current picture as the frame of ``step`` and tell the callback (Stop if it says so)."""
-        picture = self.engine.picture()
-        self.result.frames.append(picture)
-        self.result.frame_steps.append(step)
-        history = self.result.history
+        """Keep the current picture as the frame of ``step``; tell the callback (``Stop`` when it says so)."""
+        result, picture = self.result, self.engine.picture()
+        result.frames.append(picture)
+        result.frame_steps.append(step)
         if tell:
-            terms = {t: history[t][-1] for t in TERMS[:3]}
-            report(self.callback, StepInfo(step, self.settings.steps, picture, history["total"][-1],
-                                           frame=len(self.result.frames) - 1, terms=terms))  # fmt: skip
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def finish(self, seconds: float) -> StyleResult:
-        """The result: the final terms and frame added."""
-        result = self.result
-        result.seconds = seconds
-        if self.settings.optimizer == "adam" or not result.history["total"]:
-            self.record([self.engine.terms_now().numpy()])  # Adam recorded the terms before each step
-        result.steps_done = len(result.history["total"]) - 1
-        if result.frame_steps[-1] != result.steps_done:
-            self.frame(result.steps_done, tell=False)
-        return result
-
-
-def _adam(engine: StyleTransfer, settings: StyleSettings, recorder: _Recorder) -> None:
-    """Compiled Adam steps, ``steps_per_call`` at a time, up to each frame."""
-    done, every = 0, settings.frame_every
-    while done < settings.steps:
-        count = min(settings.steps_per_call, (done // every + 1) * every - done, settings.steps - done)
-        rows = engine.adam_steps(tf.constant(count, tf.int32)).numpy()
-        recorder.result.evaluations += count
-        recorder.record(rows, count)
-        done += count
-        if done % every == 0 or done == settings.steps:
-            recorder.frame(done)
+            terms = {t: result.history[t][-1] for t in TERMS[:3]}
+            report(self.callback, StepInfo(step, self.settings.steps, picture, result.history["total"][-1],
+                                           frame=len(result.frames) - 1, terms=terms))  # fmt: skip
 
 
 def _lbfgs(engine: StyleTransfer, settings: StyleSettings, recorder: _Recorder) -> None:
-    """SciPy's L-BFGS-B with bounds [0, 1] on TensorFlow gradients; the variable ends at the accepted point."""
+    """SciPy's L-BFGS-B, bounds [0, 1], on TensorFlow gradients; the variable ends at the last accepted point."""
     from scipy.optimize import Bounds, minimize
 
     shape = tuple(engine.image.shape)
     accepted = engine.image.numpy().astype(np.float64).ravel()
     last = {"x": None, "terms": None}
 
-    def set_pixels(x) -> None:
-        engine.image.assign(x.reshape(shape).astype(np.float32))
-
     def value_and_grad(x):
-        set_pixels(x)
+        engine.image.assign(x.reshape(shape).astype(np.float32))
         terms, grad = engine.gradient()
         recorder.result.evaluations += 1
         last["x"], last["terms"] = x.copy(), terms.numpy()
         value = float(last["terms"][-1] * engine._scale.numpy())
         if not math.isfinite(value):
-            return 1e30, np.zeros(x.size)  # tell the line search this point is bad instead of giving it NaN
+            return 1e30, np.zeros(x.size)  # a bad point for the line search, rather than a NaN
         return value, grad.numpy().astype(np.float64).ravel()
 
     def on_iteration(intermediate_result) -> None:
         nonlocal accepted
         accepted = intermediate_result.x.copy()
-        set_pixels(accepted)
-        # The accepted point is usually the last one evaluated: reuse its terms.
-        same = last["x"] is not None and np.array_equal(last["x"], accepted)
-        recorder.record([last["terms"] if same else engine.terms_now().numpy()], 1)
-        step = len(recorder.result.history["total"]) - 1
-        if step % settings.frame_every == 0 or step == settings.steps:
-            recorder.frame(step)
+        engine.image.assign(accepted.reshape(shape).astype(np.float32))
+        same = last["x"] is not None and np.array_equal(last["x"], accepted)  # usually the last point evaluated
+        recorder.advance([last["terms"] if same else engine.terms_now().numpy()], 1)
 
-    # ftol = gtol = 0: run the iterations asked for (a progression then has its frames). maxcor 10 keeps
-    # L-BFGS-B's float64 work arrays at about 600 bytes per RGB pixel.
+    # ftol = gtol = 0: do the steps asked for; maxcor 10 keeps SciPy's arrays near 600 bytes per RGB pixel.
     options = {"maxiter": settings.steps, "maxfun": settings.steps * 4 + 20, "ftol": 0.0, "gtol": 0.0, "maxcor": 10}
     try:
-        minimize(value_and_grad, accepted, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, 1.0),
-                 callback=on_iteration, options=options)  # fmt: skip
+        if settings.steps > 0:
+            minimize(value_and_grad, accepted, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, 1.0),
+                     callback=on_iteration, options=options)  # fmt: skip
     finally:
-        set_pixels(accepted)
+        engine.image.assign(accepted.reshape(shape).astype(np.float32))

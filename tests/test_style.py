@@ -204,14 +204,14 @@ def test_term_weights_change_without_retracing(tiny_model, content, style_a):
     engine.run(steps=3, optimizer="lbfgs", progress=False)
     traces = _traces(engine)
     engine.set_term_weights(content_weight=5.0, style_weight=0.1)
-    assert engine.term_weights["content"] == 5.0 and engine.term_weights["style"] == pytest.approx(0.1)
+    assert engine.settings.content_weight == 5.0 and engine.settings.style_weight == pytest.approx(0.1)
     engine.run(steps=3, progress=False)
     engine.run(steps=3, tv_weight=2.0, learning_rate=0.05, steps_per_call=3, progress=False)
     engine.run(steps=3, optimizer="lbfgs", progress=False)
     assert _traces(engine) == traces
     with pytest.raises(ParameterError, match="nothing to optimise"):
         engine.set_term_weights(0, 0, 0)
-    assert engine.term_weights["content"] == 5.0
+    assert engine.settings.content_weight == 5.0
 
 
 def test_adam_is_keras_adam_and_restarts_every_run(tiny_model, content, style_a):
@@ -253,8 +253,6 @@ def test_yiq_round_trip():
     rng = np.random.default_rng(0)
     image = rng.uniform(size=(5, 6, 3)).astype(np.float32)
     np.testing.assert_allclose(st.yiq_to_rgb(st.rgb_to_yiq(image)), image, atol=1e-5)
-    tensor = tf.constant(image)
-    np.testing.assert_allclose(st.yiq_to_rgb(st.rgb_to_yiq(tensor)).numpy(), image, atol=1e-5)
     grey = np.full((2, 2, 3), 0.4, np.float32)
     np.testing.assert_allclose(st.rgb_to_yiq(grey)[..., 1:], 0.0, atol=1e-6)
 
@@ -274,8 +272,8 @@ def test_blend_weights_interpolate_gram_targets(tiny_model, content, style_a, st
     only_a = _engine(tiny_model, content, style_a)
     only_b = _engine(tiny_model, content, style_b)
     mixed = _engine(tiny_model, content, [style_a, style_b], blend=[0.3, 0.7])
-    for name, gram in mixed.targets.grams.items():
-        expected = 0.3 * only_a.targets.grams[name].numpy() + 0.7 * only_b.targets.grams[name].numpy()
+    for name, gram in mixed.loss.grams.items():
+        expected = 0.3 * only_a.loss.grams[name].numpy() + 0.7 * only_b.loss.grams[name].numpy()
         np.testing.assert_allclose(gram.numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
@@ -333,8 +331,8 @@ def test_no_nan_with_constant_images(tiny_model, level, preserve_color):
 
 def test_targets_computed_once(tiny_model, content, style_a, monkeypatch):
     calls = []
-    real = style_engine.compute_targets
-    monkeypatch.setattr(style_engine, "compute_targets", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = style_engine.StyleLoss
+    monkeypatch.setattr(style_engine, "StyleLoss", lambda *a, **k: calls.append(1) or real(*a, **k))
     engine = _engine(tiny_model, content, style_a)
     assert len(calls) == 1
     engine.run(steps=4, progress=False)
@@ -459,8 +457,8 @@ def test_bad_parameters_raise_clear_errors(tiny_model, content, style_a):
         ({"epsilon": float("nan")}, "epsilon must be a finite number"),
         ({"seed": -1}, "seed must be at least 0"),
         ({"init": "zeros"}, "use one of content, style, noise"),
-        ({"style_layers": "conv1:x"}, "must be a number"),
-        ({"style_layers": 5}, "style_layers must be names"),
+        ({"style_layers": "conv1:x"}, "style_layers must be layer names"),
+        ({"style_layers": 5}, "style_layers must be layer names"),
         ({"blend": [1.0, float("inf")]}, "blend weight must be a finite number"),
         ({"preserve_color": "yes"}, "preserve_color must be True or False"),
         ({"weights": "imagenet"}, "unknown weights mode"),
