@@ -16,6 +16,7 @@ import graphlib
 import math
 import threading
 import warnings
+from collections import namedtuple
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -41,14 +42,10 @@ _LRN_DEFAULTS = {"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5}
 _MAX_SEARCH_SIZE = 4096
 
 
-@dataclass(frozen=True)
-class _Node:
-    """One graph node without its weights: name, op, data inputs and plain-Python attributes."""
-
-    name: str
-    op: str
-    inputs: tuple[str, ...]
-    attrs: dict
+# One graph node without its weights: name, op, data inputs (a tuple) and plain-Python attributes.
+_Node = namedtuple("_Node", "name op inputs attrs")
+# Per-image shape: a spatial map (h, w, channels) or ``rows`` rows of ``channels`` values.
+_Shape = namedtuple("_Shape", "h w channels rows spatial", defaults=(None, None, None, None, True))
 
 
 # --- reading the GraphDef -----------------------------------------------------------------------
@@ -95,17 +92,6 @@ class _SizeProblem(Exception):
     def __init__(self, node: str, kind: str, detail: str):
         super().__init__(detail)
         self.node, self.kind, self.detail = node, kind, detail
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """Per-image shape: a spatial map (h, w, channels) or ``rows`` rows of ``channels`` values."""
-
-    h: int | None = None
-    w: int | None = None
-    channels: int | None = None
-    rows: int | None = None
-    spatial: bool = True
 
 
 def _window_out(size: int | None, k: int, stride: int, padding: str, node: str) -> int | None:

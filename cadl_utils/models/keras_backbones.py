@@ -1,19 +1,10 @@
 """VGG19 and InceptionV3 from ``keras.applications`` behind the cadl_utils ``Model`` interface.
 
-A backbone is two Keras networks sharing one set of weights: the headless *feature* network (input
-``(None, None, 3)``, so any image size; ``extract`` builds one small ``keras.Model`` per tuple of layers,
-running only what they need) and, built on first use, Keras's complete classifier with its fixed input
-(224 px for VGG19, 299 px for InceptionV3) for ``classify`` and the ``logits``/``predictions`` layers.
-VGG19's classifier is large (550 MB, 140 M parameters), and style transfer never needs it.
-
-Weights: ``pretrained`` (Keras downloads ImageNet weights into ``$KERAS_HOME/models``; offline, a
-DownloadError says which file to put where), ``untrained`` (kernels drawn from a seed, statelessly) or
-``auto`` (pretrained when obtainable, else untrained with a warning and ``fallback_reason``).
-
-Layer names: VGG19 keeps Keras's (``block5_conv2``...). InceptionV3's conv units are numbered by Keras
-in creation order, and the numbers grow with every model built in a process, so they are renamed to
-those of a fresh process: ``conv2d`` ... ``conv2d_93``, each meaning the unit's output after batch
-normalisation and ReLU.
+Two Keras networks share one set of weights: the headless feature network (any image size; ``extract``
+runs only what the requested layers need) and, built on first use because VGG19's is 550 MB, Keras's
+classifier with its fixed input (224 or 299 px) for ``classify``, ``logits`` and ``predictions``.
+InceptionV3's conv units (after BN and ReLU) are named as in a fresh process, ``conv2d`` ... ``conv2d_93``,
+whatever Keras's per-process counter says.
 """
 
 from __future__ import annotations
@@ -52,8 +43,7 @@ _AUTO_NAMED = re.compile(r"^(conv2d|batch_normalization|activation|average_pooli
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """What differs between the applications: constructor, classifier input side, the layer feeding
-    ``predictions``, and the weights files Keras caches (with top, without top)."""
+    """What differs: constructor, classifier input side, the layer feeding ``predictions``, weights files."""
 
     name: str
     builder: Callable[..., keras.Model]
@@ -71,15 +61,9 @@ SPECS = {
 
 
 def load_keras_backbone(name: str, weights: str | None = None, seed: int = 0) -> "KerasBackbone":
-    """Load VGG19 or InceptionV3 (``vgg19``, ``inception_v3``).
-
-    Args:
-        weights: ``pretrained``, ``untrained``, ``auto`` or None (``CADL_WEIGHTS``, default pretrained).
-        seed: seed of the untrained weights.
-
-    Returns:
-        The backbone; after an ``auto`` fall-back, ``model.fallback_reason`` says why.
-    """
+    """Load ``vgg19`` or ``inception_v3`` with ``weights`` ``pretrained`` (Keras downloads ImageNet weights),
+    ``untrained`` (kernels drawn from ``seed``), ``auto`` (pretrained, else untrained with a warning and
+    ``model.fallback_reason``) or None (``CADL_WEIGHTS``)."""
     spec = _spec(name)
     mode = weights_mode(weights)
     if mode != "auto":
