@@ -478,7 +478,7 @@ class Inception5h(Model):
         return (inputs + MEAN) / 255.0
 
     def run_nodes(self, inputs, nodes: Sequence[str]) -> list:
-        """Compute raw graph nodes (any of ``graph_node_names()``) for preprocessed inputs [N, H, W, 3].
+        """Compute raw graph nodes (any name in ``model.graph.nodes``) for preprocessed inputs [N, H, W, 3].
 
         Returns:
             One float32 tensor per node, exactly as the graph computes it (no row averaging).
