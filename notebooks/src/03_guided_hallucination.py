@@ -40,7 +40,7 @@ from IPython.display import HTML, display
 from cadl_utils.config import profile
 from cadl_utils.dream import dream
 from cadl_utils.guided import (PRESETS, compute_guide_features, feature_similarity, feature_term, guided,
-                               pixel_distance, pixel_similarity, pool_features, save_guided_gif, smoothness)
+                               pixel_distance, pixel_similarity, pool_features, smoothness)
 from cadl_utils.images import gif_html, load_image, montage, sample_images, show, show_gif
 from cadl_utils.models import load_model
 from cadl_utils.objectives import total_variation
@@ -144,7 +144,7 @@ print(f"TV: dream {float(total_variation(dream_image)):.3f}, guide {float(total_
 # %%
 mix = feature_similarity(guide_features, metric="dot") - 0.5 * pixel_similarity(guide_image) - 0.5 * smoothness()
 print(mix.describe())
-mixed = dream(dream_image, mix, model, steps=P.steps, octaves=1)
+mixed = dream(dream_image, mix, model, steps=P.steps, octaves=1).image
 show(montage([dream_image, mixed], cols=2), title="before and after: +dot -pixel -tv")
 
 # %% [markdown]
@@ -158,14 +158,16 @@ for name, preset in PRESETS.items():
     print(f"{name:8s} starts from {preset.start:5s}, guided by {preset.guide:5s}: {preset.signs()}")
 
 # %% [markdown]
-# `guided(dream, guide, preset=...)` runs one of them as a feedback loop and returns its frames. We run
-# all seven and save a GIF of each:
+# `guided(dream, guide, preset=...)` runs one of them as a feedback loop and returns a `GuidedResult`:
+# its `frames` (`image` is the last one), the preset and the layers used. Every setting (`steps`,
+# `step_size`, `layers`, the term weights...) lives in one `GuidedSettings` and can be given by keyword.
+# We run all seven and save a GIF of each:
 
 # %%
 results, gifs = {}, {}
 for name in PRESETS:
     results[name] = guided(dream_image, guide_image, preset=name, model=model, steps=P.steps)
-    gifs[name] = save_guided_gif(results[name], OUT / f"guided_{name}.gif", duration_ms=150)
+    gifs[name] = results[name].save_gif(OUT / f"guided_{name}.gif", duration_ms=150)
 show(montage([r.image for r in results.values()], cols=len(results)), title=", ".join(results))
 
 # %% [markdown]
