@@ -27,12 +27,9 @@ _MIN_DISPLAY = 192
 
 
 class Explorer:
-    """Preview runner, Run button, status line and layout shared by the explorers.
-
-    A subclass names its control attributes in ``controls`` (those in ``unwatched`` ask for no preview),
-    makes its ImagePickers with ``_picker``, calls ``_finish`` and implements ``_run(params, preview,
-    callback) -> (Result, file name)``, which calls the engine; ``params`` is what ``params()`` returns.
-    """
+    """Preview runner, Run button, status line and layout of the explorers. A subclass names its control
+    attributes in ``controls`` (those in ``unwatched`` ask for no preview), makes its ImagePickers with
+    ``_picker``, calls ``_finish`` and implements ``_run(params, preview, callback) -> (Result, file name)``."""
 
     gif_prefix = "explorer"
     controls: tuple[str, ...] = ()
@@ -40,12 +37,9 @@ class Explorer:
 
     def __init__(self, model: Any, profile: Profile | str | None, *, threaded: bool = True,
                  output_dir: str | Path = "outputs", preview: bool = True):
-        """Args (every explorer's):
-        model: a Model, a model name, or None for inception5h with ``CADL_WEIGHTS``.
-        profile: a Profile, ``quick``/``full``, or None for ``CADL_PROFILE``.
-        threaded: previews and runs in a background thread; output_dir: where Run writes GIFs;
-        preview: compute the first preview as soon as the explorer is built.
-        """
+        """Args (every explorer's): model: a Model, a model name, or None (inception5h, ``CADL_WEIGHTS``);
+        profile: a Profile, ``quick``/``full`` or None (``CADL_PROFILE``); threaded: previews and runs in a
+        background thread; output_dir: where Run writes GIFs; preview: compute the first preview now."""
         self.model = resolve_model(model)
         self.profile = profile if isinstance(profile, Profile) else active_profile(profile)
         self.threaded, self.output_dir, self._first_preview = bool(threaded), Path(output_dir), preview
@@ -57,7 +51,6 @@ class Explorer:
         self.gif = tag(w.Image(format="gif", layout=w.Layout(display="none")), "cadl-gif")
         self.run_button = tag(w.Button(description=_RUN, icon="play", button_style="primary"), "cadl-run")
         self.run_button.on_click(self._clicked_run)
-        self.stats = SimpleNamespace(shown=0, dropped=0, failed=0)  # previews shown, dropped as stale, failed
         self.last_gif: Path | None = None
         self.status_text = ""  # the status line as plain text
         self._generation, self._quiet = 0, False
@@ -66,14 +59,13 @@ class Explorer:
         self._stop = threading.Event()
 
     def _picker(self, name: str, kind: str, image: Any, noise: bool = False) -> ImagePicker:
-        """An ImagePicker at the profile's size that reports bad images in the status line."""
+        # At the profile's size; bad images are reported in the status line.
         picker = ImagePicker(kind, image, description=name, max_side=self.profile.size, noise=noise,
                              report=lambda text: self._say(text, problem=True))
         self.pickers[name] = picker
         return picker
 
     def _finish(self, rows: Sequence[w.Widget]) -> None:
-        """Lay the widget out, watch the controls and (optionally) compute the first preview now."""
         banner = untrained_banner(self.model)
         self.widget = w.VBox(([banner] if banner else []) + list(rows) + [w.HBox([self.run_button, self.progress]),
                              self.status, w.HBox([self.preview, self.preview_label]), self.gif])
@@ -92,7 +84,6 @@ class Explorer:
         self.status.value = f'<span style="color:#a94442">&#9888; {escaped}</span>' if problem else escaped
 
     def _fail(self, what: str, error: BaseException) -> None:
-        """Show an error in the status line; unexpected errors also name their type."""
         text = str(error) if isinstance(error, CadlError) else f"{type(error).__name__}: {error}"
         self._say(f"{what} failed: {text}", problem=True)
 
@@ -139,7 +130,6 @@ class Explorer:
         return self._last_job is None or not futures.wait([self._last_job], timeout).not_done
 
     def _preview_job(self, generation: int) -> bool:
-        """Compute and show one preview unless a newer request supersedes it."""
         started, picture = time.perf_counter(), None
         try:
             if generation == self._generation:
@@ -147,23 +137,19 @@ class Explorer:
                 result, _ = self._run(params, True, self._callback("preview", generation))
                 picture = None if result.interrupted else self._picture(result)
         except Exception as error:  # noqa: BLE001 - shown to the user; the previous preview stays
-            self.stats.failed += 1
             if generation == self._generation:
                 self._fail("preview", error)
             return False
-        if picture is None or generation != self._generation:
-            self.stats.dropped += 1
+        if picture is None or generation != self._generation:  # stale: dropped
             return False
         (height, width), self.preview.value = picture.shape[:2], png_bytes(picture)
         longest = max(height, width)
         self.preview.width = str(_MIN_DISPLAY * width // longest) if longest < _MIN_DISPLAY else ""
         self.preview_label.value = html.escape(f"{self._describe(params)} ({width}x{height} px)", quote=False)
-        self.stats.shown += 1
         self._say(f"preview ready ({time.perf_counter() - started:.1f} s)")
         return True
 
     def _picture(self, result: Result) -> Any:
-        """What a preview shows of the engine's result."""
         return result.image
 
     def _describe(self, params: SimpleNamespace) -> str:
@@ -177,7 +163,6 @@ class Explorer:
 
     def _callback(self, what: str, generation: int | None) -> Callable[[StepInfo], bool]:
         """The engine callback: moves the progress bar; False (stop) once stale or when Stop was clicked."""
-
         def callback(info: StepInfo) -> bool:
             if (generation != self._generation) if generation is not None else self._stop.is_set():
                 return False

@@ -140,7 +140,6 @@ def samples(kind: str) -> dict[str, Path]:
 
 
 def _stem(source: Any) -> str:
-    """A short name for an image: a file's stem, or ``your_image`` for arrays."""
     return (Path(source).stem or "your_image") if isinstance(source, (str, Path)) else "your_image"
 
 

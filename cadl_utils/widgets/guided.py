@@ -35,8 +35,7 @@ class GuidedExplorer(Explorer):
         sliders' first values (steps of the run: the profile's); model, profile, **options: see Explorer."""
         super().__init__(model, profile, **options)
         start = engine.get_preset(preset)
-        layers = engine.default_layers(self.model) if layers is None else layers
-        self.layers = (layers,) if isinstance(layers, str) else tuple(layers)
+        self.layers = engine.GuidedSettings(layers=layers).layers or engine.default_layers(self.model)
         self._objectives: dict[tuple, Any] = {}
         others = list(samples("photo"))[1:]  # the second sample guides unless told otherwise
         self.dream_picker = self._picker("dream", "photo", dream_image)
