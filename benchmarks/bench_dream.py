@@ -204,10 +204,12 @@ def _ours(dreamer, image, steps, step_size, tile_size=None, jitter=0, seed=0):
     """Our loop without the progress bar: the same calls dream() makes per step."""
     import tensorflow as tf
 
+    from cadl_utils.dream import DreamSettings
+
+    settings = DreamSettings(step_size=step_size, seed=seed, jitter=jitter, tile_size=tile_size, normalize="std")
     x = tf.convert_to_tensor(image)
     for index in range(steps):
-        x, _ = dreamer.step(x, step_size=step_size, seed=seed, step_index=index, jitter=jitter,
-                            tile_size=tile_size, normalize="std")  # fmt: skip
+        x, _ = dreamer.step(x, settings, index)
     return x
 
 
@@ -510,7 +512,8 @@ def main(argv=None) -> dict:
                     for _ in range(args.rounds))  # fmt: skip
     flops["step_gflops_best_round"] = step_flop / best_step / 1e9
     flops["fraction_of_matmul_best_round"] = step_flop / best_step / matmul
-    results["trace_counts"] = dict(get_dreamer(model, objective).trace_counts)
+    compiled = get_dreamer(model, objective).functions
+    results["trace_counts"] = {name: fn.experimental_get_tracing_count() for name, fn in compiled.items()}
     results["seconds_total"] = time.perf_counter() - started
     print()
     print(_table(results))
