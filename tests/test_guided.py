@@ -20,6 +20,22 @@ def _smooth_image(seed: int, height: int, width: int) -> np.ndarray:
     return tf.image.resize(small[None], (height, width), method="bicubic")[0].numpy().clip(0, 1)
 
 
+@pytest.fixture
+def guide_passes(tiny_model, monkeypatch):
+    """The image shapes of the model's eager forward passes: the guide's (the engine's compiled steps
+    call ``extract`` only while tracing, inside a graph)."""
+    shapes = []
+    real = tiny_model.extract
+
+    def spy(images, names):
+        if tf.executing_eagerly():
+            shapes.append(tuple(images.shape))
+        return real(images, names)
+
+    monkeypatch.setattr(tiny_model, "extract", spy)
+    return shapes
+
+
 # --- loss math -----------------------------------------------------------------------------------
 
 
@@ -86,19 +102,21 @@ def test_pixel_distance_values():
     assert float(G.pixel_distance(image, image[0], "l1")) == 0.0
 
 
-def test_fit_guide_crops_to_aspect_then_resizes():
+def test_pixel_guide_is_cropped_to_the_dream_aspect_then_resized(tiny_model):
     # A guide whose left and right thirds are black, centre white: a square crop sees only the centre.
     guide = np.zeros((30, 90, 3), np.float32)
     guide[:, 30:60] = 1.0
-    fitted = G.fit_guide(guide, 10, 10).numpy()
-    assert fitted.shape == (1, 10, 10, 3)
-    assert fitted.min() == pytest.approx(1.0)
-    wide = G.fit_guide(guide, 12, 36).numpy()
-    assert wide.shape == (1, 12, 36, 3)
-    assert wide[0, :, :6].max() < 0.1 and wide[0, :, 15:21].min() > 0.9
+    square = G.guided_objective(tiny_model, "l1", guide, match_size=(10, 10)).pixel.guide_image
+    assert square.shape == (10, 10, 3) and square.min() == pytest.approx(1.0)
+    wide = G.guided_objective(tiny_model, "l1", guide, match_size=(12, 36)).pixel.guide_image
+    assert wide.shape == (12, 36, 3)
+    assert wide[:, :6].max() < 0.1 and wide[:, 15:21].min() > 0.9
+    # pixel_distance compares an image of another size (or aspect) with the guide the same way.
+    assert float(G.pixel_distance(np.ones((1, 20, 20, 3), np.float32), square, "l1")) == pytest.approx(0.0, abs=1e-6)
+    assert float(G.pixel_distance(np.ones((1, 24, 72, 3), np.float32), wide, "l1")) > 0.5
 
 
-def test_fit_guide_follows_dynamic_sizes_inside_tf_function():
+def test_pixel_distance_follows_dynamic_sizes_inside_tf_function():
     guide = _random_image(0, 20, 30)
 
     @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)])
@@ -113,11 +131,10 @@ def test_fit_guide_follows_dynamic_sizes_inside_tf_function():
 # --- guide features ------------------------------------------------------------------------------
 
 
-def test_guide_features_are_pooled_counted_and_scaled(tiny_model):
+def test_guide_features_are_pooled_in_one_pass_and_scaled(tiny_model, guide_passes):
     guide = _random_image(2, 40, 64)
-    before = G.guide_feature_passes()
     features = G.compute_guide_features(tiny_model, guide, ["mixed", "conv1_pre_relu"], match_size=(48, 48))
-    assert G.guide_feature_passes() == before + 1
+    assert len(guide_passes) == 1
     assert features.layers == ("mixed", "conv1_pre_relu")
     assert features.vectors["mixed"].shape == (16,)
     assert features.vectors["conv1_pre_relu"].shape == (8,)
@@ -176,9 +193,12 @@ def _objective(model, guide, layer="mixed", metric="dot", feature=0.0, pixel=0.0
 def _run(model, image, objective, steps=12, **options):
     from cadl_utils.dream import dream
 
-    result = dream(image, objective, model=model, steps=steps, octaves=1, step_size=0.01, jitter=2,
-                   progress=False, **options)  # fmt: skip
-    return np.asarray(result)
+    return dream(image, objective, model, steps=steps, octaves=1, step_size=0.01, jitter=2, progress=False,
+                 **options).image  # fmt: skip
+
+
+def _traces(dreamer) -> int:
+    return sum(function.experimental_get_tracing_count() for function in dreamer.functions.values())
 
 
 def _feature_raw(model, objective, image):
@@ -249,11 +269,11 @@ def test_weights_change_without_recompiling(tiny_model):
     image = _smooth_image(13, 32, 32)
     objective = _objective(tiny_model, _smooth_image(14, 32, 32), feature=1.0, pixel=-0.2, tv=-0.2)
     first = _run(tiny_model, image, objective, steps=2)
-    traces = get_dreamer(tiny_model, objective).trace_count
-    objective.set_term_weights(feature=-1.0, tv=0.0)
-    assert objective.term_weights() == {"feature": -1.0, "pixel": pytest.approx(-0.2), "tv": 0.0}
+    traces = _traces(get_dreamer(tiny_model, objective))
+    objective.set_term_weights(-1.0, None, 0.0)
+    assert objective.term_weights == (-1.0, pytest.approx(-0.2), 0.0)
     second = _run(tiny_model, image, objective, steps=2)
-    assert get_dreamer(tiny_model, objective).trace_count == traces
+    assert _traces(get_dreamer(tiny_model, objective)) == traces
     assert not np.allclose(first, second)
 
 
@@ -283,20 +303,20 @@ def test_presets_table_signs():
     assert all((G.PRESETS[n].start, G.PRESETS[n].guide) == ("dream", "guide") for n in G.PRESET_NAMES[2:])
 
 
-def test_unknown_preset_lists_the_presets(tiny_model):
+def test_unknown_preset_lists_the_presets(tiny_model, guide_passes):
     with pytest.raises(ParameterError) as info:
-        G.guided(_random_image(0, 16, 16), _random_image(1, 16, 16), preset="dotty", model=tiny_model)
+        G.guided(_random_image(0, 16, 16), _random_image(1, 16, 16), tiny_model, preset="dotty")
+    assert guide_passes == []
     for name in G.PRESET_NAMES:
         assert name in str(info.value)
 
 
 @pytest.mark.parametrize("preset", G.PRESET_NAMES)
-def test_presets_render_the_right_number_of_frames(tiny_model, preset):
+def test_presets_render_the_right_number_of_frames(tiny_model, guide_passes, preset):
     dream_image, guide = _smooth_image(15, 32, 32), _smooth_image(16, 32, 32)
-    before = G.guide_feature_passes()
-    result = G.guided(dream_image, guide, preset=preset, model=tiny_model, steps=6, frames_every=2, progress=False)
+    result = G.guided(dream_image, guide, tiny_model, preset=preset, steps=6, frame_every=2, progress=False)
     assert len(result.frames) == 6 // 2 + 1
-    assert result.guide_passes == 1 and G.guide_feature_passes() == before + 1
+    assert len(guide_passes) == 1
     assert result.steps_done == 6 and not result.interrupted
     expected_start = {"dream": dream_image, "guide": guide}[G.PRESETS[preset].start]
     np.testing.assert_allclose(result.frames[0], expected_start, atol=1e-6)
@@ -304,22 +324,24 @@ def test_presets_render_the_right_number_of_frames(tiny_model, preset):
     assert not np.allclose(result.frames[0], result.image)
 
 
-def test_default_frames_every_and_bad_step_counts(tiny_model):
+def test_default_frame_every_and_bad_step_counts(tiny_model, guide_passes):
     images = (_smooth_image(15, 24, 24), _smooth_image(16, 24, 24))
-    result = G.guided(*images, preset="l1", model=tiny_model, steps=3, progress=False)
+    result = G.guided(*images, tiny_model, preset="l1", steps=3, progress=False)
     assert len(result.frames) == 4  # fewer than 20 steps: a frame every step
+    assert G.GuidedSettings(steps=100).dream_settings().frames == 20
     with pytest.raises(ParameterError, match="multiple"):
-        G.guided(*images, preset="l1", model=tiny_model, steps=5, frames_every=2, progress=False)
+        G.guided(*images, tiny_model, preset="l1", steps=5, frame_every=2, progress=False)
     with pytest.raises(ParameterError):
-        G.guided(*images, preset="l1", model=tiny_model, steps=0, progress=False)
+        G.guided(*images, tiny_model, preset="l1", steps=0, progress=False)
+    assert len(guide_passes) == 1  # the bad settings were refused before the guide's pass
 
 
-def test_guide_features_are_computed_once_however_long_the_run(tiny_model):
+def test_guide_features_are_computed_once_however_long_the_run(tiny_model, guide_passes):
     images = (_smooth_image(17, 32, 32), _smooth_image(18, 32, 32))
     for steps in (2, 8):
-        before = G.guide_feature_passes()
-        result = G.guided(*images, preset="l2_neg", model=tiny_model, steps=steps, frames_every=2, progress=False)
-        assert G.guide_feature_passes() - before == 1 == result.guide_passes
+        guide_passes.clear()
+        G.guided(*images, tiny_model, preset="l2_neg", steps=steps, frame_every=2, progress=False)
+        assert len(guide_passes) == 1
 
 
 @pytest.mark.parametrize("preset, direction", [
@@ -328,7 +350,7 @@ def test_guide_features_are_computed_once_however_long_the_run(tiny_model):
 def test_each_preset_moves_its_feature_term_the_promised_way(tiny_model, preset, direction):
     """With the default pixel and smoothness weights the feature term still goes where the sign says."""
     dream_image, guide = _smooth_image(19, 40, 40), _smooth_image(20, 40, 40)
-    result = G.guided(dream_image, guide, preset=preset, model=tiny_model, steps=12, frames_every=12, progress=False)
+    result = G.guided(dream_image, guide, tiny_model, preset=preset, steps=12, frame_every=12, progress=False)
     before = _feature_raw(tiny_model, result.objective, result.frames[0])
     after = _feature_raw(tiny_model, result.objective, result.image)
     assert (after - before) * direction > 0.02 * max(abs(before), 0.1)
@@ -337,7 +359,7 @@ def test_each_preset_moves_its_feature_term_the_promised_way(tiny_model, preset,
 def test_different_size_guide(tiny_model):
     dream_image = _smooth_image(21, 36, 52)  # landscape
     guide = _smooth_image(22, 60, 30)  # portrait, a different size
-    result = G.guided(dream_image, guide, preset="l1_neg", model=tiny_model, steps=8, frames_every=4, progress=False)
+    result = G.guided(dream_image, guide, tiny_model, preset="l1_neg", steps=8, frame_every=4, progress=False)
     assert all(frame.shape == (36, 52, 3) for frame in result.frames)
     assert result.guide.shape == (36, 52, 3)
     before = float(G.pixel_distance(result.frames[0][None], result.guide, "l1"))
@@ -350,13 +372,13 @@ def test_max_side_shrinks_image_files_but_not_arrays(tiny_model, tmp_path):
 
     array = _smooth_image(24, 48, 64)
     path = save_image(array, tmp_path / "dream.png")
-    options = dict(preset="l1", model=tiny_model, steps=1, progress=False, max_side=32)
-    assert G.guided(array, array, **options).start.shape == (48, 64, 3)
-    assert G.guided(path, array, **options).start.shape == (24, 32, 3)
+    options = dict(preset="l1", steps=1, progress=False, max_side=32)
+    assert G.guided(array, array, tiny_model, **options).start.shape == (48, 64, 3)
+    assert G.guided(path, array, tiny_model, **options).start.shape == (24, 32, 3)
 
 
 def _assert_finite_run(model, dream_image, guide, preset):
-    result = G.guided(dream_image, guide, preset=preset, model=model, steps=2, frames_every=1, progress=False)
+    result = G.guided(dream_image, guide, model, preset=preset, steps=2, frame_every=1, progress=False)
     for frame in result.frames:
         assert np.all(np.isfinite(frame)) and frame.min() >= 0.0 and frame.max() <= 1.0
     # The raw gradient (before the engine's guard that zeroes NaN) is finite too.
@@ -385,7 +407,7 @@ def test_interrupt_keeps_frames(tiny_model):
         if info.step == 3:
             raise KeyboardInterrupt
 
-    result = G.guided(*images, preset="l1", model=tiny_model, steps=8, frames_every=2, progress=False,
+    result = G.guided(*images, tiny_model, preset="l1", steps=8, frame_every=2, progress=False,
                       callback=stop_at_third_step)  # fmt: skip
     assert result.interrupted
     assert len(result.frames) == 2  # the start and the one frame finished before the interrupt
@@ -393,7 +415,7 @@ def test_interrupt_keeps_frames(tiny_model):
 
 def test_octaves_and_tiles_run(tiny_model):
     images = (_smooth_image(26, 64, 64), _smooth_image(27, 48, 48))
-    result = G.guided(*images, preset="l2", model=tiny_model, steps=2, frames_every=1, octaves=2, tile_size=32,
+    result = G.guided(*images, tiny_model, preset="l2", steps=2, frame_every=1, octaves=2, tile_size=32,
                       progress=False)  # fmt: skip
     assert len(result.frames) == 3 and result.image.shape == (64, 64, 3)
 
@@ -401,32 +423,39 @@ def test_octaves_and_tiles_run(tiny_model):
 # --- outputs and the command line -----------------------------------------------------------------
 
 
-def test_save_guided_gif(tiny_model, tmp_path):
+def test_result_saves_gif_and_png(tiny_model, tmp_path):
     from PIL import Image
 
-    result = G.guided(_smooth_image(28, 32, 32), _smooth_image(29, 32, 32), preset="dot_notv", model=tiny_model,
-                      steps=4, frames_every=1, progress=False)  # fmt: skip
-    path = G.save_guided_gif(result, tmp_path / "sub" / "out.gif", duration_ms=50)
+    result = G.guided(_smooth_image(28, 32, 32), _smooth_image(29, 32, 32), tiny_model, preset="dot_notv",
+                      steps=4, frame_every=1, progress=False)  # fmt: skip
+    path = result.save_gif(tmp_path / "sub" / "out.gif", duration_ms=50)
     with Image.open(path) as gif:
         assert gif.n_frames == len(result.frames) == 5
-    with pytest.raises(ParameterError):
-        G.save_guided_gif(result.frames, tmp_path / "x.gif")
+    assert Image.open(result.save(tmp_path / "out.png")).size == (32, 32)
+
+
+def test_settings_are_checked_before_the_model_is_loaded(tiny_model):
+    settings = G.GuidedSettings(preset="L1", layers="mixed", steps=8, seed=None, feature_weight=2)
+    assert (settings.preset, settings.layers, settings.feature_weight) == ("l1", ("mixed",), 2.0)
+    assert isinstance(settings.seed, int)  # a fresh seed is drawn once, so a settings object repeats its run
+    assert settings.recipe().feature_weight == 2.0 and settings.recipe().pixel_weight == G.PRESETS["l1"].pixel_weight
+    for bad in ({"tile_size": 1}, {"steps": 10**9}, {"pixel_weight": float("nan")}, {"max_side": 0},
+                {"layers": [3]}, {"preset": None}, {"octaves": 0}, {"weights": "untrained"}):  # fmt: skip
+        with pytest.raises((ParameterError, LayerError)):
+            G.GuidedSettings.make(**bad)
 
 
 def _cli(argv):
-    import argparse
+    from cadl_utils.cli import main
 
-    parser = argparse.ArgumentParser()
-    G.add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return main(argv)
 
 
 @pytest.fixture
 def tiny_default_model(tiny_model, monkeypatch):
-    import cadl_utils.dream
+    import cadl_utils.models
 
-    monkeypatch.setattr(cadl_utils.dream, "default_model", lambda weights=None: tiny_model)
+    monkeypatch.setattr(cadl_utils.models, "load_model", lambda name="inception5h", weights=None, **kw: tiny_model)
     return tiny_model
 
 
@@ -437,7 +466,7 @@ def test_cli_one_preset(tiny_default_model, tmp_path, capsys):
     guide_path = save_image(_smooth_image(31, 30, 30), tmp_path / "guide.png")
     out = tmp_path / "out"
     code = _cli(["guide", str(dream_path), str(guide_path), "--preset", "l2_neg", "--out", str(out),
-                 "--steps", "2", "--frames-every", "1", "--no-progress"])  # fmt: skip
+                 "--steps", "2", "--frame-every", "1", "--no-progress"])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0
     assert "untrained" in printed
@@ -448,7 +477,7 @@ def test_cli_one_preset(tiny_default_model, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_cli_all_presets_from_sample_images(tiny_default_model, tmp_path, capsys):
-    code = _cli(["guide", "--all-presets", "--out", str(tmp_path), "--steps", "1", "--size", "40", "--no-progress"])
+    code = _cli(["guide", "--all-presets", "--out", str(tmp_path), "--steps", "1", "--max-side", "40", "--no-progress"])
     printed = capsys.readouterr().out
     assert code == 0
     written = sorted(p.name for p in tmp_path.iterdir())
@@ -458,7 +487,6 @@ def test_cli_all_presets_from_sample_images(tiny_default_model, tmp_path, capsys
 
 
 def test_cli_checks_every_preset_output_before_rendering(tiny_default_model, tmp_path, monkeypatch, capsys):
-    from cadl_utils.errors import OutputError
     from cadl_utils.images import save_image
 
     # The guide sits where the LAST preset's PNG would go: found before the first preset is rendered.
@@ -466,16 +494,26 @@ def test_cli_checks_every_preset_output_before_rendering(tiny_default_model, tmp
     guide_path = save_image(_smooth_image(35, 32, 32), tmp_path / f"guided_{G.PRESET_NAMES[-1]}.png")
     before = guide_path.read_bytes()
     monkeypatch.setattr(G, "guided", lambda *a, **k: pytest.fail("rendered before checking the outputs"))
-    with pytest.raises(OutputError, match="refusing to overwrite the input file"):
-        _cli(["guide", str(dream_path), str(guide_path), "--all-presets", "--out", str(tmp_path), "--steps", "1",
-              "--no-progress"])  # fmt: skip
+    code = _cli(["guide", str(dream_path), str(guide_path), "--all-presets", "--out", str(tmp_path), "--steps", "1",
+                 "--no-progress"])  # fmt: skip
+    assert code == 2 and "refusing to overwrite the input file" in capsys.readouterr().err
     assert guide_path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dream.png", guide_path.name])
 
 
-def test_cli_rejects_preset_with_all_presets(tiny_default_model, tmp_path):
-    with pytest.raises(ParameterError):
-        _cli(["guide", "--preset", "l1", "--all-presets", "--out", str(tmp_path)])
+@pytest.mark.parametrize("argv, words", [
+    (["--preset", "l1", "--all-presets"], "not both"),
+    (["--tile-size", "1"], "tile_size must be at least"),
+    (["--duration-ms", "0"], "--duration-ms must be at least 1"),
+    (["--steps", "5", "--frame-every", "2"], "multiple of frame_every"),
+])  # fmt: skip
+def test_cli_refuses_bad_settings_before_loading_the_model(tmp_path, monkeypatch, capsys, argv, words):
+    import cadl_utils.models
+
+    monkeypatch.setattr(cadl_utils.models, "load_model", lambda *a, **k: pytest.fail("loaded the model"))
+    assert _cli(["guide", *argv, "--out", str(tmp_path / "out")]) == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_render_presets_stops_on_interrupt_and_keeps_the_partial_gif(tiny_model, tmp_path):
@@ -483,9 +521,9 @@ def test_render_presets_stops_on_interrupt_and_keeps_the_partial_gif(tiny_model,
         if info.step == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        G.render_presets(_smooth_image(32, 32, 32), _smooth_image(33, 32, 32), tmp_path, ["l1", "l2"], tiny_model,
-                         steps=4, frames_every=1, progress=False, callback=interrupt, report=None)  # fmt: skip
+    results = G.render_presets(_smooth_image(32, 32, 32), _smooth_image(33, 32, 32), tmp_path, ["l1", "l2"],
+                               tiny_model, steps=4, frame_every=1, progress=False, callback=interrupt)  # fmt: skip
+    assert [r.preset.name for r in results] == ["l1"] and results[0].interrupted
     assert sorted(p.name for p in tmp_path.iterdir()) == ["guided_l1.gif", "guided_l1.png"]
 
 
@@ -501,9 +539,9 @@ def inception_untrained():
 @pytest.mark.slow
 def test_inception5h_l1_neg_moves_towards_the_guide(inception_untrained):
     dream_image, guide = _smooth_image(34, 64, 64), _smooth_image(35, 80, 72)
-    result = G.guided(dream_image, guide, preset="l1_neg", model=inception_untrained, steps=6, frames_every=3,
+    result = G.guided(dream_image, guide, inception_untrained, preset="l1_neg", steps=6, frame_every=3,
                       progress=False)  # fmt: skip
-    assert result.layers == ("mixed4c",) and result.guide_passes == 1
+    assert result.layers == ("mixed4c",) and result.untrained
     assert len(result.frames) == 3
     feature = [_feature_raw(inception_untrained, result.objective, f) for f in (result.frames[0], result.image)]
     pixel = [float(G.pixel_distance(f[None], result.guide, "l1")) for f in (result.frames[0], result.image)]
@@ -514,19 +552,19 @@ def test_inception5h_l1_neg_moves_towards_the_guide(inception_untrained):
 def test_inception5h_self_and_dot_are_finite(inception_untrained):
     image = _smooth_image(36, 64, 64)
     for preset in ("self", "l2"):
-        result = G.guided(image, image, preset=preset, model=inception_untrained, steps=2, frames_every=1,
+        result = G.guided(image, image, inception_untrained, preset=preset, steps=2, frame_every=1,
                           progress=False)  # fmt: skip
         assert all(np.all(np.isfinite(frame)) for frame in result.frames)
         assert np.all(np.isfinite(_raw_gradient(inception_untrained, result.objective, image)))
 
 
-def test_tiled_guide_features_match_whole(tiny_model):
+def test_tiled_guide_features_match_whole(tiny_model, guide_passes):
     """Guide features in tiles (bounded memory for large images) agree with the untiled ones."""
     guide = _smooth_image(37, 64, 80)
     whole = G.compute_guide_features(tiny_model, guide, ["conv1_pre_relu", "mixed"])
-    before = G.guide_feature_passes()
+    guide_passes.clear()
     tiled = G.compute_guide_features(tiny_model, guide, ["conv1_pre_relu", "mixed"], tile_size=32)
-    assert G.guide_feature_passes() == before + 1
+    assert guide_passes == [(1, 32, 32, 3)] * 12  # two passes (vectors, then gains), tile by tile
     for layer in whole.layers:
         cosine = np.dot(whole.vectors[layer], tiled.vectors[layer]) / (
             np.linalg.norm(whole.vectors[layer]) * np.linalg.norm(tiled.vectors[layer])
@@ -536,15 +574,12 @@ def test_tiled_guide_features_match_whole(tiny_model):
         assert tiled.gains[layer] == pytest.approx(whole.gains[layer], rel=0.35)
 
 
-def test_tile_grid_covers_every_pixel_once():
-    tiles = G._tile_grid(70, 50, 32)
-    assert len(tiles) == 3 * 2
-    assert sum(tile.share for tile in tiles) == pytest.approx(1.0)
+def test_tiles_cover_every_pixel_and_share_the_image():
+    tile_h, tile_w, tiles = G._tiles(70, 50, 32)
+    assert (tile_h, tile_w, len(tiles)) == (32, 32, 3 * 2)
     owned = np.zeros((70, 50), int)
-    for tile in tiles:
-        assert (tile.height, tile.width) == (32, 32)
-        y0, y1 = tile.top + round(tile.own[0] * 32), tile.top + round(tile.own[1] * 32)
-        x0, x1 = tile.left + round(tile.own[2] * 32), tile.left + round(tile.own[3] * 32)
-        owned[y0:y1, x0:x1] += 1
+    for top, left, own in tiles:
+        y0, y1, x0, x1 = (round(f * 32) for f in own)
+        owned[top + y0 : top + y1, left + x0 : left + x1] += 1
     assert np.all(owned == 1)
-    assert len(G._tile_grid(20, 30, None)) == 1
+    assert G._tiles(20, 30, None) == (20, 30, [(0, 0, (0.0, 1.0, 0.0, 1.0))])

@@ -214,11 +214,11 @@ def _engine_call(engine: str, tiny_model, image):
     if engine == "guided-dream":
         from cadl_utils.guided import guided
 
-        return guided(image, noise(16, 16), "l1", tiny_model, steps=1, progress=False)
+        return guided(image, noise(16, 16), tiny_model, preset="l1", steps=1, progress=False)
     if engine == "guided-guide":
         from cadl_utils.guided import guided
 
-        return guided(noise(16, 16), image, "l1", tiny_model, steps=1, progress=False)
+        return guided(noise(16, 16), image, tiny_model, preset="l1", steps=1, progress=False)
     raise AssertionError(engine)
 
 
@@ -465,18 +465,21 @@ def test_unknown_guided_preset_lists_the_presets(tiny_model, preset):
     from cadl_utils.guided import guided
 
     with pytest.raises(ParameterError, match="self, swapped, dot_notv, l1, l2, l1_neg, l2_neg"):
-        guided(noise(16, 16), noise(16, 16, seed=1), preset, tiny_model, steps=1, progress=False)
+        guided(noise(16, 16), noise(16, 16, seed=1), tiny_model, preset=preset, steps=1, progress=False)
 
 
 @pytest.mark.parametrize(
     "options,error,words",
     [
-        ({"steps": 0}, ParameterError, "steps must be an integer >= 1"),
-        ({"steps": -2}, ParameterError, "steps must be an integer >= 1"),
-        ({"steps": 5, "frames_every": 2}, ParameterError, "multiple of frames_every"),
-        ({"frames_every": 0}, ParameterError, "frames_every must be an integer >= 1"),
+        ({"steps": 0}, ParameterError, "steps must be at least 1"),
+        ({"steps": -2}, ParameterError, "steps must be at least 1"),
+        ({"steps": 10**9}, ParameterError, "steps must be at most 100000"),
+        ({"steps": 5, "frame_every": 2}, ParameterError, "multiple of frame_every"),
+        ({"frame_every": 0}, ParameterError, "frame_every must be at least 1"),
         ({"step_size": float("nan")}, ParameterError, "step_size must be a finite number"),
-        ({"octaves": 0}, ParameterError, "octaves must be an integer >= 1"),
+        ({"octaves": 0}, ParameterError, "octaves must be at least 1"),
+        ({"tile_size": 1}, ParameterError, "tile_size must be at least"),
+        ({"feature_weight": 1e38}, ParameterError, "feature_weight must be at most"),
         ({"layers": []}, ParameterError, "no feature layers"),
         ({"layers": ["mixd"]}, LayerError, "Closest names: mixed"),
     ],
@@ -486,7 +489,7 @@ def test_guided_parameters_out_of_range(tiny_model, options, error, words):
 
     options.setdefault("steps", 2)
     with pytest.raises(error, match=words):
-        guided(noise(16, 16), noise(16, 16, seed=1), "l1", tiny_model, progress=False, **options)
+        guided(noise(16, 16), noise(16, 16, seed=1), tiny_model, preset="l1", progress=False, **options)
 
 
 @pytest.mark.parametrize(
@@ -495,7 +498,7 @@ def test_guided_parameters_out_of_range(tiny_model, options, error, words):
         ("feature_weight", float("nan"), "feature_weight must be a finite number"),
         ("pixel_weight", float("inf"), "pixel_weight must be a finite number"),
         ("feature_metric", "cosine", "use one of dot, l1, l2"),
-        ("start", "both", "must be 'dream' or 'guide'"),
+        ("start", "both", "use one of dream, guide"),
     ],
 )
 def test_own_guided_preset_with_bad_values(field, value, words):
@@ -511,19 +514,19 @@ def test_guided_weights_cannot_become_nan(tiny_model):
     from cadl_utils.guided import guided_objective
 
     objective = guided_objective(tiny_model, "l2_neg", noise(16, 16, seed=1))
-    before = objective.weights
+    before = objective.term_weights
     with pytest.raises(ParameterError, match="finite"):
-        objective.set_weights([float("nan")] * len(before))
+        objective.set_term_weights(*[float("nan")] * len(before))
     with pytest.raises(ParameterError, match="finite"):
         objective.set_weight(float("inf"), term=0)
-    assert objective.weights == before
+    assert objective.term_weights == before
 
 
 def test_guide_smaller_than_the_layer_minimum_names_the_size(inception):
     from cadl_utils.guided import guided
 
     with pytest.raises(LayerError) as caught:
-        guided(noise(40, 40), noise(40, 40, seed=1), "l1", inception, layers=["softmax2"], steps=1,
+        guided(noise(40, 40), noise(40, 40, seed=1), inception, preset="l1", layers=["softmax2"], steps=1,
                progress=False)  # fmt: skip
     assert "193" in str(caught.value) and "earlier layer" in str(caught.value)
 
@@ -824,15 +827,15 @@ def test_ctrl_c_in_a_weight_sweep_keeps_finished_pairs(tiny_model, tmp_path, mon
 
 @pytest.mark.parametrize("at_step", [1, 3])
 def test_ctrl_c_in_guided_keeps_frames_and_writes_a_valid_gif(tiny_model, tmp_path, at_step):
-    from cadl_utils.guided import guided, save_guided_gif
+    from cadl_utils.guided import guided
 
     dream_image, guide_image = noise(24, 24), noise(20, 28, seed=1)
-    result = guided(dream_image, guide_image, "l2_neg", tiny_model, steps=6, frames_every=2, callback=stop_at(at_step),
-                    progress=False)  # fmt: skip
+    result = guided(dream_image, guide_image, tiny_model, preset="l2_neg", steps=6, frame_every=2,
+                    callback=stop_at(at_step), progress=False)  # fmt: skip
     assert result.interrupted and result.steps_done == at_step
     assert len(result.frames) == 1 + at_step // 2  # the start image, then the finished frames
     np.testing.assert_array_equal(result.frames[0], dream_image)
-    back = read_gif(save_guided_gif(result, tmp_path / "guided.gif"))
+    back = read_gif(result.save_gif(tmp_path / "guided.gif"))
     assert 1 <= len(back) <= len(result.frames) and back[0].shape == (24, 24, 3)
     assert leftovers(tmp_path) == []
 
@@ -924,21 +927,21 @@ def test_cli_bad_input_exits_2_with_the_message(style_cli, tmp_path, capsys):
 
 @pytest.mark.parametrize("command", ["style", "guide"])
 def test_cli_checks_outputs_before_rendering(tiny_model, tmp_path, monkeypatch, capsys, command):
-    from cadl_utils import cli
+    from cadl_utils import cli, models
     from cadl_utils import dream as D
     from cadl_utils import style as st
 
     def no_rendering(*args, **kwargs):
         raise AssertionError("rendered although the output could never be written")
 
-    monkeypatch.setattr(st, "_resolve_model", lambda model, weights: tiny_model)
-    monkeypatch.setattr(D, "default_model", lambda weights=None: tiny_model)
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("style", "guided"))
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: tiny_model)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("style", "guide"))
     monkeypatch.setattr(st.StyleTransfer, "run", no_rendering)
     monkeypatch.setattr(D.Dreamer, "step", no_rendering)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    code = cli.main([command, *_style_inputs(tmp_path), "--steps", "2", "--size", "24", "--out", str(blocker / "out"),
+    size = "--size" if command == "style" else "--max-side"
+    code = cli.main([command, *_style_inputs(tmp_path), "--steps", "2", size, "24", "--out", str(blocker / "out"),
                      "--no-progress"])  # fmt: skip
     assert code == 2 and "cannot create the folder" in capsys.readouterr().err
 
@@ -1055,11 +1058,10 @@ def test_cli_zoom_bad_parameters_exit_2_before_rendering(dream_cli, tmp_path, mo
 @pytest.fixture
 def guide_cli(tiny_model, monkeypatch):
     """cadl_utils.cli with only the guide command, running on the tiny model."""
-    from cadl_utils import cli
-    from cadl_utils import dream as D
+    from cadl_utils import cli, models
 
-    monkeypatch.setattr(D, "default_model", lambda weights=None: tiny_model)
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ("guided",))
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: tiny_model)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("guide",))
     return cli
 
 
@@ -1079,7 +1081,7 @@ def test_cli_guide_interrupted_exits_130_with_a_partial_gif(guide_cli, tmp_path,
     first = save_image(noise(24, 24), tmp_path / "one.png")
     second = save_image(noise(24, 24, seed=1), tmp_path / "two.png")
     out = tmp_path / "out"
-    code = guide_cli.main(["guide", str(first), str(second), "--all-presets", "--steps", "8", "--frames-every", "2",
+    code = guide_cli.main(["guide", str(first), str(second), "--all-presets", "--steps", "8", "--frame-every", "2",
                            "--out", str(out), "--no-progress"])  # fmt: skip
     assert code == 130
     assert "interrupted" in capsys.readouterr().err
