@@ -312,7 +312,7 @@ def style_engine(tiny_model):
     tv_weight=style_weights,
 )
 def test_style_losses_are_finite_and_non_negative(style_engine, picture, content_weight, style_weight, tv_weight):
-    style_engine.set_weights(content_weight, style_weight, tv_weight)
+    style_engine.set_term_weights(content_weight, style_weight, tv_weight)
     losses = style_engine.losses(picture)
     assert set(losses) == {"content", "style", "tv", "total"}
     for value in losses.values():
@@ -329,12 +329,64 @@ def test_style_losses_are_finite_and_non_negative(style_engine, picture, content
 )
 def test_style_steps_keep_pictures_finite_and_in_range(style_engine, init, seed, content_weight, style_weight,
                                                        optimizer):  # fmt: skip
-    style_engine.set_weights(content_weight, style_weight, 0.1)
-    result = style_engine.run(2, optimizer=optimizer, init=init, seed=seed, frame_every=1, progress=False)
+    result = style_engine.run(steps=2, optimizer=optimizer, init=init, seed=seed, frame_every=1, progress=False,
+                              content_weight=content_weight, style_weight=style_weight, tv_weight=0.1)  # fmt: skip
     assert_picture(result.image, (24, 28, 3))
     for frame in result.frames:
         assert_picture(frame, (24, 28, 3))
     assert all(np.isfinite(v) for values in result.history.values() for v in values)
+
+
+@BOUNDED
+@given(data=st.data())
+def test_style_transfer_accepts_or_refuses_any_settings(tiny_model, data):
+    """Fuzz: any values of any settings give a finite picture or a CadlError, never another exception."""
+    import dataclasses
+
+    from cadl_utils.errors import CadlError
+    from cadl_utils.style import StyleSettings, style_transfer
+
+    names = data.draw(st.lists(st.sampled_from(StyleSettings.names()), max_size=3, unique=True))
+    values = {name: data.draw(any_values, label=name) for name in names}
+    try:
+        chosen = StyleSettings.make(**values)
+    except CadlError:
+        return
+    # Accepted values are inside their documented ranges; keep the run itself tiny.
+    chosen = dataclasses.replace(chosen, steps=min(chosen.steps or 1, 2), size=min(chosen.size or 24, 24),
+                                 style_scale=min(chosen.style_scale, 2.0), progress=False)  # fmt: skip
+    content, style = make_image("smooth", 20, 24, 1), make_image("noise", 16, 16, 2)
+    try:
+        result = style_transfer(content, style, tiny_model, chosen)
+    except CadlError:
+        return
+    for frame in result.frames:
+        assert_picture(frame, result.image.shape)
+
+
+@BOUNDED
+@given(option=st.sampled_from(["--size", "--learning-rate", "--style-weight", "--blend", "--seed",
+                                "--style-scale", "--frame-every", "--style-layers", "--sweep", "--name", "--init"]),
+       value=st.one_of(st.text(min_size=1, max_size=6), st.integers(-(10**9), 10**9).map(str),
+                       st.floats().map(repr)))  # fmt: skip
+def test_style_cli_exits_0_or_2_for_any_option_value(tiny_model, option, value, capsys):
+    """Fuzz: the ``style`` command with one odd option value exits 0 or 2, without a traceback."""
+    from cadl_utils import cli, style_engine
+
+    if value.startswith("-"):
+        value = " " + value  # not an option name for argparse
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(style_engine, "resolve_model", lambda model, weights=None: tiny_model)
+        patch.setattr(cli, "COMMAND_MODULES", ("style",))
+        inputs = [str(save_image(make_image("noise", 20, 20, i), Path(folder) / f"in{i}.png")) for i in (1, 2)]
+        args = ["style", *inputs, "--steps", "1", "--size", "24", "--out", str(Path(folder) / "out"),
+                "--no-progress", option, value]  # fmt: skip
+        try:
+            code = cli.main(args)
+        except SystemExit as stop:  # argparse refuses a value of the wrong type
+            code = stop.code
+        err = capsys.readouterr().err
+        assert code in (0, 2) and "Traceback" not in err, err
 
 
 # ==================================================================================================
