@@ -31,7 +31,6 @@ class Explorer:
     attributes in ``controls`` (those in ``unwatched`` ask for no preview), makes its ImagePickers with
     ``_picker``, calls ``_finish`` and implements ``_run(params, preview, callback) -> (Result, file name)``."""
 
-    gif_prefix = "explorer"
     controls: tuple[str, ...] = ()
     unwatched: tuple[str, ...] = ()
 
@@ -67,8 +66,9 @@ class Explorer:
 
     def _finish(self, rows: Sequence[w.Widget]) -> None:
         banner = untrained_banner(self.model)
-        self.widget = w.VBox(([banner] if banner else []) + list(rows) + [w.HBox([self.run_button, self.progress]),
-                             self.status, w.HBox([self.preview, self.preview_label]), self.gif])
+        self.widget = w.VBox(([banner] if banner else []) + [picker.widget for picker in self.pickers.values()]
+                             + list(rows) + [w.HBox([self.run_button, self.progress]), self.status,
+                                             w.HBox([self.preview, self.preview_label]), self.gif])
         for name in set(self.controls) - set(self.unwatched):
             getattr(self, name).observe(self.request_preview, "value")
         for picker in self.pickers.values():
@@ -94,19 +94,21 @@ class Explorer:
             values.update({name: picker.image, f"{name}_name": picker.name, f"{name}_version": picker.version})
         return SimpleNamespace(**values)
 
-    def _preview_steps(self, steps: int, step: float, cap: float) -> tuple[int, float]:
-        """(steps, step) of a preview: fewer, larger steps (up to ``cap``) that go about as far as the run's."""
+    def _steps(self, preview: bool, steps: int, step: float, cap: float) -> tuple[int, float]:
+        """(steps, step) of a run, or of a preview: fewer, larger steps (up to ``cap``) that go as far."""
+        if not preview:
+            return steps, step
         fewer = max(1, min(steps, self.profile.preview_steps))
         return fewer, min(cap, step * steps / fewer)
 
     def _quietly(self, change: Callable[[], Any]) -> None:
-        """Run ``change``, which moves controls from code, then ask for one preview (not one per control)."""
+        """Run ``change``, which moves controls from code, asking for no preview (an observer registered
+        before ``_finish`` does this, so that the control the user moved asks for one preview for all)."""
         self._quiet = True
         try:
             change()
         finally:
             self._quiet = False
-        self.request_preview()
 
     def request_preview(self, _change: Any = None) -> None:
         """Ask for a new preview (on the worker when ``threaded``); older ones are dropped."""
@@ -178,7 +180,6 @@ class Explorer:
             self._stop.set()
             self._say("stopping after this step...")
         elif self.threaded:
-            self._say("rendering the GIF...")
             self.run_button.description, self.run_button.icon = "Stop", "stop"  # at once, not when the job starts
             self._stop.clear()
             self._last_job = self._worker.submit(self._run_job)
@@ -200,7 +201,8 @@ class Explorer:
             if not result.frames:
                 raise ParameterError("the run was stopped before its first frame: nothing to save; click Run again")
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._") or "image"
-            self.last_gif = result.save_gif(self.output_dir / f"{self.gif_prefix}_{safe}.gif")
+            prefix = type(self).__name__.removesuffix("Explorer").lower()  # dream_..., zoom_..., guided_..., style_...
+            self.last_gif = result.save_gif(self.output_dir / f"{prefix}_{safe}.gif")
         except Exception as error:
             self._fail("run", error)
             raise

@@ -74,8 +74,8 @@ def show_banner(model: Any) -> bool:
 def layer_dropdown(model: Any, kinds: Sequence[str] | None = DREAM_KINDS, value: str | None = None) -> w.Dropdown:
     """A dropdown (class ``cadl-layer``) of the model's layers of ``kinds`` (None: all), shown as
     ``"name (C channels)"``, starting at ``value`` (default: a classic Deep Dream layer, else the middle one)."""
-    infos = [info for info in model.layers if kinds is None or info.kind in kinds]
-    names = [info.name for info in infos]
+    options = [(f"{i.name} ({i.channels} channels)", i.name) for i in model.layers if kinds is None or i.kind in kinds]
+    names = [name for _, name in options]
     offered = f"kinds {', '.join(kinds or ())}"
     if not names:
         raise ParameterError(f"{getattr(model, 'name', 'the model')} has no layers of {offered}: choose other kinds")
@@ -84,7 +84,6 @@ def layer_dropdown(model: Any, kinds: Sequence[str] | None = DREAM_KINDS, value:
     elif value not in names:
         model.layer(value)  # an unknown name raises LayerError with the closest names
         raise ParameterError(f"layer {value!r} is not offered here: use a layer of {offered}")
-    options = [(f"{info.name} ({info.channels} channels)", info.name) for info in infos]
     return tag(w.Dropdown(options=options, value=value, description="layer", layout=w.Layout(width="28em")),
                "cadl-layer")
 
@@ -204,7 +203,5 @@ class ImagePicker:
     def _uploaded(self, change: dict) -> None:
         if change["new"]:
             item = change["new"][0]
-            if not isinstance(item, dict):  # some ipywidgets versions hand over objects
-                item = {"name": getattr(item, "name", "upload"), "content": getattr(item, "content", None)}
             name = str(item.get("name", "upload"))
             self.use(bytes(item.get("content") or b""), Path(name).stem, what=f"the upload {name!r}")

@@ -23,15 +23,10 @@ def fit(image: np.ndarray, long_side: int, need: int) -> np.ndarray:
 
 
 class DreamExplorer(Explorer):
-    """Deep Dream with a live preview; Run renders a feedback loop GIF.
+    """Deep Dream with a live preview; Run renders a feedback loop GIF. Controls: ``layer``, ``channel``
+    (named by ``channel_label``), ``step_size``, ``steps`` (per frame of the run), ``octaves``, ``picker``."""
 
-    Controls: ``layer``, ``channel`` (named by ``channel_label``), ``step_size``, ``steps`` (per frame of
-    the run), ``octaves`` and the ImagePicker ``picker``; the rest is in ``base.Explorer``.
-    """
-
-    gif_prefix = "dream"
     controls = ("layer", "channel", "step_size", "steps", "octaves")
-    unwatched = ("layer",)
 
     def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, layer: str | None = None,
                  channel: int | None = None, kinds: Sequence[str] | None = DREAM_KINDS, step_size: float = 0.01,
@@ -51,12 +46,9 @@ class DreamExplorer(Explorer):
         self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=50)
         self.octaves = control(w.IntSlider, "cadl-octaves", "octaves", value=octaves, min=1, max=6)
         # A new layer may clamp the channel: one preview for both changes.
-        self.layer.observe(lambda change: self._quietly(lambda: self.channel_control.set_layer(change["new"])), "value")
-        self._finish([self.picker.widget, self.layer, self.channel_control.widget,
-                      w.HBox([self.step_size, self.steps, self.octaves]), *self._extra_rows()])
-
-    def _extra_rows(self) -> list[w.Widget]:
-        return []
+        self.layer.observe(lambda change: self._quietly(lambda: self.channel_control.set_layer(change["new"])),
+                           "value")
+        self._finish([self.layer, self.channel_control.widget, w.HBox([self.step_size, self.steps, self.octaves])])
 
     def objective(self, layer: str, index: int) -> objectives.Objective:
         """The objective of a layer and channel: one per layer, re-pointed with ``set_index`` so that the
@@ -75,9 +67,7 @@ class DreamExplorer(Explorer):
         objective = self.objective(params.layer, params.channel)
         side = self.profile.preview_size if preview else self.profile.size
         image = fit(params.image, side, engine.required_side(self.model, objective))
-        steps, step_size = params.steps, params.step_size
-        if preview:
-            steps, step_size = self._preview_steps(steps, step_size, MAX_PREVIEW_STEP)
+        steps, step_size = self._steps(preview, params.steps, params.step_size, MAX_PREVIEW_STEP)
         settings = engine.DreamSettings(steps=steps, frame_every=steps, step_size=step_size, octaves=params.octaves,
                                         jitter=max(1, max(image.shape[:2]) // 16), seed=0, progress=False, **extra)
         return image, objective, settings

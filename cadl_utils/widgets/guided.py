@@ -16,16 +16,11 @@ _TERMS = ("feature", "pixel", "tv")
 
 class GuidedExplorer(Explorer):
     """Guided hallucination: choosing a preset sets the weight sliders (-2..2; negative descends a term).
+    A weight change reuses the preview's objective and compiled step; a new preset metric or image builds
+    a new one. Run renders ``guided(...)``. Controls: ``preset``, ``feature_weight``, ``pixel_weight``, ``tv_weight``
+    (``cadl-weight-<term>``), ``step_size``, ``steps`` (of the run), ``dream_picker``, ``guide_picker``."""
 
-    A weight change reuses the preview's objective and its compiled step (``set_term_weights``); a new
-    preset metric or image builds a new one. Run renders ``guided(...)`` with the sliders' weights.
-    Controls: ``preset`` (``cadl-preset``), ``feature_weight``, ``pixel_weight``, ``tv_weight``
-    (``cadl-weight-<term>``), ``step_size``, ``steps`` (of the run), ``dream_picker``, ``guide_picker``.
-    """
-
-    gif_prefix = "guided"
     controls = ("preset", "feature_weight", "pixel_weight", "tv_weight", "step_size", "steps")
-    unwatched = ("preset",)
 
     def __init__(self, model: Any = None, dream_image: Any = None, guide_image: Any = None, profile: Any = None, *,
                  preset: str = "self", layers: str | Sequence[str] | None = None, step_size: float = 0.01,
@@ -52,9 +47,8 @@ class GuidedExplorer(Explorer):
         steps = int(steps or self.profile.steps)
         self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
         self.preset.observe(self._preset_changed, "value")
-        self._finish([self.dream_picker.widget, self.guide_picker.widget, w.HBox([self.preset, self.preset_info]),
-                      w.HBox([self.feature_weight, self.pixel_weight, self.tv_weight]),
-                      w.HBox([self.step_size, self.steps])])
+        weights = w.HBox([self.feature_weight, self.pixel_weight, self.tv_weight])
+        self._finish([w.HBox([self.preset, self.preset_info]), weights, w.HBox([self.step_size, self.steps])])
 
     def _preset_changed(self, change: dict) -> None:
         chosen = engine.get_preset(change["new"])
@@ -64,7 +58,7 @@ class GuidedExplorer(Explorer):
             for term in _TERMS:
                 getattr(self, f"{term}_weight").value = getattr(chosen, f"{term}_weight")
 
-        self._quietly(set_weights)  # one preview for the three weights
+        self._quietly(set_weights)  # the preset's own observer asks for one preview
 
     def objective(self, recipe: engine.Preset, params: SimpleNamespace) -> tuple[Any, Any]:
         """(objective, start image) of the preview: the guide's features are computed once per preset
@@ -88,7 +82,7 @@ class GuidedExplorer(Explorer):
         if not preview:
             return engine.guided(params.dream, params.guide, self.model, settings, callback=callback), name
         objective, image = self.objective(settings.recipe(), params)
-        steps, step_size = self._preview_steps(params.steps, params.step_size, MAX_PREVIEW_STEP)
+        steps, step_size = self._steps(True, params.steps, params.step_size, MAX_PREVIEW_STEP)
         loop = dream.DreamSettings(steps=steps, step_size=step_size, octaves=1, seed=0, progress=False,
                                    jitter=max(1, max(image.shape[:2]) // 32))
         return dream.dream(image, objective, self.model, loop, callback=callback), name

@@ -17,13 +17,11 @@ _RANGES = {"content": (-3, 3), "style": (-2, 4), "tv": (-4, 2)}
 
 
 class StyleExplorer(Explorer):
-    """Style transfer: the preview is a few Adam steps at the profile's preview size; Run renders the
-    progression GIF at full size. A weight change reuses the engine's targets and compiled steps; a new
-    image or colour mode builds a new ``StyleTransfer``. Controls: ``content_weight``, ``style_weight``,
-    ``tv_weight`` (``cadl-weight-<term>``), ``preserve_color``, ``steps``, ``content_picker``, ``style_picker``.
-    """
+    """Style transfer: a preview is a few Adam steps at preview size, Run the full-size progression GIF. A
+    weight change reuses the engine's targets and compiled steps; a new image or colour mode builds a new
+    ``StyleTransfer``. Controls: ``content_weight``, ``style_weight``, ``tv_weight`` (``cadl-weight-<term>``),
+    ``preserve_color``, ``steps``, ``content_picker``, ``style_picker``."""
 
-    gif_prefix = "style"
     controls = ("content_weight", "style_weight", "tv_weight", "preserve_color", "steps")
 
     def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None, *,
@@ -45,8 +43,7 @@ class StyleExplorer(Explorer):
                                   "cadl-preserve-color")
         steps = self.settings.steps or self.profile.steps
         self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
-        self._finish([self.content_picker.widget, self.style_picker.widget,
-                      w.HBox([self.content_weight, self.style_weight, self.tv_weight]),
+        self._finish([w.HBox([self.content_weight, self.style_weight, self.tv_weight]),
                       w.HBox([self.preserve_color, self.steps])])
 
     def engine(self, params: SimpleNamespace, size: int) -> engine.StyleTransfer:
@@ -60,9 +57,7 @@ class StyleExplorer(Explorer):
         return self._engines[key]
 
     def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
-        steps, rate = params.steps, self.settings.learning_rate
-        if preview:
-            steps, rate = self._preview_steps(steps, rate, MAX_PREVIEW_LEARNING_RATE)
+        steps, rate = self._steps(preview, params.steps, self.settings.learning_rate, MAX_PREVIEW_LEARNING_RATE)
         weights = {f"{term}_weight": getattr(params, f"{term}_weight") for term in _RANGES}
         result = self.engine(params, self.profile.preview_size if preview else self.profile.size).run(
             callback=callback, steps=steps, learning_rate=rate, frame_every=1 if preview else None, progress=False,

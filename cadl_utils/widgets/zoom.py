@@ -18,9 +18,8 @@ class ZoomExplorer(DreamExplorer):
     and ``frames_slider`` (classes ``cadl-zoom-margin``, ``cadl-zoom-x``, ``cadl-zoom-y``, ``cadl-frames``).
     """
 
-    gif_prefix = "zoom"
     controls = DreamExplorer.controls + ("margin", "center_x", "center_y", "frames_slider")
-    unwatched = ("layer", "frames_slider")  # the frame count only matters for Run
+    unwatched = ("frames_slider",)  # the frame count only matters for Run
 
     def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, margin: float = 0.02,
                  center: tuple[float, float] = (0.5, 0.5), preview_frames: int = 2, **options: Any):
@@ -28,7 +27,7 @@ class ZoomExplorer(DreamExplorer):
         self.preview_frames, self._start = max(1, int(preview_frames)), (margin, *center)
         super().__init__(model, image, profile, **options)
 
-    def _extra_rows(self) -> list[w.Widget]:
+    def _finish(self, rows: list[w.Widget]) -> None:
         margin, y, x = self._start
         self.steps.description = "steps/frame"
         self.margin = control(w.FloatSlider, "cadl-zoom-margin", "margin", value=margin, min=0.005, max=0.1,
@@ -37,7 +36,7 @@ class ZoomExplorer(DreamExplorer):
         self.center_x = control(w.FloatSlider, "cadl-zoom-x", "centre x", value=x, min=0.0, max=1.0, step=0.05)
         self.frames_slider = control(w.IntSlider, "cadl-frames", "frames", value=self.frames, min=2,
                                      max=max(120, self.frames))
-        return [w.HBox([self.margin, self.center_x, self.center_y, self.frames_slider])]
+        super()._finish(rows + [w.HBox([self.margin, self.center_x, self.center_y, self.frames_slider])])
 
     def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
         frames = self.preview_frames if preview else params.frames_slider
