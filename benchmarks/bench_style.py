@@ -134,32 +134,32 @@ def run_cadl(engine, tutorial: TutorialStyle, optimizer: str, steps: int, target
     Every frame is scored with the tutorial's loss in the callback; the scoring time is subtracted
     from the clock, and the run stops once the target is reached (or after ``steps``).
     """
-    engine.run(1, optimizer=optimizer, progress=False, **options)  # warm-up: trace the compiled steps
+    engine.run(steps=1, optimizer=optimizer, progress=False, **options)  # warm-up: trace the compiled steps
     stamps: list[tuple[int, float, float]] = []
     paused = [0.0]
     reached: list[tuple[int, float]] = []
 
-    def score(step, picture, losses):
+    def score(info):
         begin = time.perf_counter()
-        value = float(tutorial.loss_fn(picture[None]).numpy())
-        stamps.append((step, begin - start - paused[0], value))
+        value = float(tutorial.loss_fn(info.image[None]).numpy())
+        stamps.append((info.step, begin - start - paused[0], value))
         if not reached and value <= target:
-            reached.append((step, begin - start - paused[0]))
+            reached.append((info.step, begin - start - paused[0]))
         paused[0] += time.perf_counter() - begin
         return not reached
 
     start = time.perf_counter()
-    result = engine.run(steps, optimizer=optimizer, progress=False, callback=score, **options)
+    result = engine.run(steps=steps, optimizer=optimizer, progress=False, callback=score, **options)
     wall = time.perf_counter() - start - paused[0]
     intervals = [
         (b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(stamps, stamps[1:]) if b[0] > a[0]
     ]
     return {
         "optimizer": optimizer,
-        "steps": result.steps,
+        "steps": result.steps_done,
         "evaluations": result.evaluations,
         "seconds": wall,
-        "seconds_per_step": statistics.median(intervals) if intervals else wall / max(1, result.steps),
+        "seconds_per_step": statistics.median(intervals) if intervals else wall / max(1, result.steps_done),
         "reached_at_step": reached[0][0] if reached else None,
         "seconds_to_target": reached[0][1] if reached else None,
         "final_tutorial_loss": stamps[-1][2] if stamps else None,
