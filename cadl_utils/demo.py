@@ -13,12 +13,8 @@ from pathlib import Path
 
 
 def demo_jobs(out: Path, weights: str | None = None) -> list[tuple[str, list[str]]]:
-    """The demo's jobs: ``(title, argv)`` pairs in the order they run.
-
-    Args:
-        out: output folder.
-        weights: weights mode passed to every job (None: ``CADL_WEIGHTS``).
-    """
+    """The demo's jobs, ``(title, argv)`` pairs in order, writing into ``out`` with the weights mode
+    ``weights`` (None: ``CADL_WEIGHTS``)."""
     extra = ["--weights", weights] if weights else []
     return [
         ("Deep Dream feedback loop: the jellyfish neuron (the course's 'softmax')",
@@ -38,15 +34,8 @@ def demo_jobs(out: Path, weights: str | None = None) -> list[tuple[str, list[str
 
 
 def run_demo(out: Path, weights: str | None = None) -> int:
-    """Run every demo job through the CLI; a failing job is reported and the others still run.
-
-    Args:
-        out: output folder (created).
-        weights: weights mode for every job.
-
-    Returns:
-        0 when every job succeeded, 1 when one failed, 130 when interrupted.
-    """
+    """Run every job of ``demo_jobs(out, weights)`` through the CLI; a failing job is reported and the
+    others still run. Returns 0 when every job succeeded, 1 when one failed, 130 when interrupted."""
     from .cli import main
 
     failed = []
