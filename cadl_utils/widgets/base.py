@@ -1,17 +1,16 @@
 """The explorer base: controls wired to an engine, a live preview and a Run button that writes a GIF.
 
-Each change bumps a generation counter and queues a preview on the one worker thread (shared with Run,
-so an objective never changes under a running job); a stale preview stops at its next step and is not
-shown. ``update_preview()`` and ``run()`` work synchronously (tests, scripts)."""
+Each change queues a preview on the one worker thread (Run shares it: an objective never changes under a
+running job); a stale preview stops at its next step and is not shown. ``update_preview()``, ``run()``: now."""
 
 import html
 import threading
 import time
 from concurrent import futures
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import ipywidgets as w
 
@@ -23,16 +22,15 @@ from .controls import ImagePicker, png_bytes, tag, untrained_banner
 
 _RUN = "Run (full-size GIF)"
 # The smallest side at which a preview is shown on screen (small previews are scaled up for viewing).
-_MIN_DISPLAY = 192
+_SHOWN = 192
 
 
 class Explorer:
-    """Preview runner, Run button, status line and layout of the explorers. A subclass names its control
-    attributes in ``controls`` (those in ``unwatched`` ask for no preview), makes its ImagePickers with
-    ``_picker``, calls ``_finish`` and implements ``_run(params, preview, callback) -> (Result, file name)``."""
+    """Preview runner, Run button, status line and layout of the explorers. A subclass names the controls
+    that ask for a preview in ``controls``, makes its ImagePickers with ``_picker``, calls ``_finish`` and
+    implements ``_run(params, preview, callback) -> (Result, file name)``, which calls the engine."""
 
     controls: tuple[str, ...] = ()
-    unwatched: tuple[str, ...] = ()
 
     def __init__(self, model: Any, profile: Profile | str | None, *, threaded: bool = True,
                  output_dir: str | Path = "outputs", preview: bool = True):
@@ -42,7 +40,6 @@ class Explorer:
         self.model = resolve_model(model)
         self.profile = profile if isinstance(profile, Profile) else active_profile(profile)
         self.threaded, self.output_dir, self._first_preview = bool(threaded), Path(output_dir), preview
-        self.pickers: dict[str, ImagePicker] = {}
         self.status = tag(w.HTML(value="", layout=w.Layout(width="100%")), "cadl-status")
         self.progress = tag(w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="12em")), "cadl-progress")
         self.preview = tag(w.Image(format="png"), "cadl-preview")
@@ -50,18 +47,16 @@ class Explorer:
         self.gif = tag(w.Image(format="gif", layout=w.Layout(display="none")), "cadl-gif")
         self.run_button = tag(w.Button(description=_RUN, icon="play", button_style="primary"), "cadl-run")
         self.run_button.on_click(self._clicked_run)
-        self.last_gif: Path | None = None
-        self.status_text = ""  # the status line as plain text
-        self._generation, self._quiet = 0, False
+        self.last_gif, self.status_text = None, ""  # the last GIF written; the status line as plain text
+        self.pickers, self._generation, self._quiet = {}, 0, False  # pickers: the ImagePickers by name
         self._worker = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadl-widgets")
-        self._last_job: futures.Future | None = None
-        self._stop = threading.Event()
+        self._last_job, self._stop = None, threading.Event()
 
     def _picker(self, name: str, kind: str, image: Any, noise: bool = False) -> ImagePicker:
         # At the profile's size; bad images are reported in the status line.
         picker = ImagePicker(kind, image, description=name, max_side=self.profile.size, noise=noise,
                              report=lambda text: self._say(text, problem=True))
-        self.pickers[name] = picker
+        picker.changed, self.pickers[name] = self.request_preview, picker
         return picker
 
     def _finish(self, rows: Sequence[w.Widget]) -> None:
@@ -69,10 +64,8 @@ class Explorer:
         self.widget = w.VBox(([banner] if banner else []) + [picker.widget for picker in self.pickers.values()]
                              + list(rows) + [w.HBox([self.run_button, self.progress]), self.status,
                                              w.HBox([self.preview, self.preview_label]), self.gif])
-        for name in set(self.controls) - set(self.unwatched):
+        for name in self.controls:
             getattr(self, name).observe(self.request_preview, "value")
-        for picker in self.pickers.values():
-            picker.changed = self.request_preview
         if self._first_preview:
             self.update_preview()
 
@@ -101,12 +94,12 @@ class Explorer:
         fewer = max(1, min(steps, self.profile.preview_steps))
         return fewer, min(cap, step * steps / fewer)
 
-    def _quietly(self, change: Callable[[], Any]) -> None:
-        """Run ``change``, which moves controls from code, asking for no preview (an observer registered
-        before ``_finish`` does this, so that the control the user moved asks for one preview for all)."""
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Controls moved from code in this block ask for no preview (the one the user moved asks once)."""
         self._quiet = True
         try:
-            change()
+            yield
         finally:
             self._quiet = False
 
@@ -145,8 +138,7 @@ class Explorer:
         if picture is None or generation != self._generation:  # stale: dropped
             return False
         (height, width), self.preview.value = picture.shape[:2], png_bytes(picture)
-        longest = max(height, width)
-        self.preview.width = str(_MIN_DISPLAY * width // longest) if longest < _MIN_DISPLAY else ""
+        self.preview.width = str(_SHOWN * width // max(height, width)) if max(height, width) < _SHOWN else ""
         self.preview_label.value = html.escape(f"{self._describe(params)} ({width}x{height} px)", quote=False)
         self._say(f"preview ready ({time.perf_counter() - started:.1f} s)")
         return True

@@ -150,8 +150,8 @@ class ImagePicker:
 
     def __init__(self, kind: str = "photo", image: Any = None, *, description: str = "image",
                  max_side: int | None = None, noise: bool = False, report: Callable[[str], None] | None = None):
-        """Args: kind: ``photo`` or ``style`` samples; image: a path, array, sample name or None (the first
-        sample); noise: offer grey noise; report: called with the message of a refused image."""
+        """Args: kind: ``photo`` or ``style`` samples; image: the first (a path, array, sample name; None:
+        the first sample); noise: offer grey noise."""
         self.max_side, self.report, self.error, self.version = max_side, report, None, 0
         self.changed: Callable[[], Any] | None = None  # called after every new image
         # Each choice of the dropdown is (source, name).

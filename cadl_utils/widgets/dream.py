@@ -45,14 +45,15 @@ class DreamExplorer(Explorer):
                                  step=0.001, readout_format=".3f")
         self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=50)
         self.octaves = control(w.IntSlider, "cadl-octaves", "octaves", value=octaves, min=1, max=6)
-        # A new layer may clamp the channel: one preview for both changes.
-        self.layer.observe(lambda change: self._quietly(lambda: self.channel_control.set_layer(change["new"])),
-                           "value")
+        self.layer.observe(self._layer_changed, "value")
         self._finish([self.layer, self.channel_control.widget, w.HBox([self.step_size, self.steps, self.octaves])])
 
+    def _layer_changed(self, change: dict) -> None:
+        with self._quietly():  # a clamped channel asks for no preview of its own
+            self.channel_control.set_layer(change["new"])
+
     def objective(self, layer: str, index: int) -> objectives.Objective:
-        """The objective of a layer and channel: one per layer, re-pointed with ``set_index`` so that the
-        engine's compiled step is reused (nothing retraced when only the channel changes)."""
+        """One objective per layer, re-pointed with ``set_index``: the engine's compiled step is reused."""
         if layer not in self._objectives:
             if self.model.layer(layer).kind in CLASS_KINDS:
                 self._objectives[layer] = objectives.Neuron(index, layer=layer, model=self.model)

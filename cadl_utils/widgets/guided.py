@@ -53,12 +53,9 @@ class GuidedExplorer(Explorer):
     def _preset_changed(self, change: dict) -> None:
         chosen = engine.get_preset(change["new"])
         self.preset_info.value = f"{chosen.signs()}: {chosen.why}"
-
-        def set_weights() -> None:
+        with self._quietly():  # the preset's own observer asks for one preview
             for term in _TERMS:
                 getattr(self, f"{term}_weight").value = getattr(chosen, f"{term}_weight")
-
-        self._quietly(set_weights)  # the preset's own observer asks for one preview
 
     def objective(self, recipe: engine.Preset, params: SimpleNamespace) -> tuple[Any, Any]:
         """(objective, start image) of the preview: the guide's features are computed once per preset

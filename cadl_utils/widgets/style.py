@@ -50,8 +50,7 @@ class StyleExplorer(Explorer):
         """The StyleTransfer of the current images and colour mode at ``size`` (built once, then reused)."""
         key = (params.content_version, params.style_version, params.preserve_color, size)
         if key not in self._engines:
-            # Keep only engines of the current images: older ones hold tensors nobody will use again.
-            self._engines = {k: v for k, v in self._engines.items() if k[:3] == key[:3]}
+            self._engines = {k: v for k, v in self._engines.items() if k[:3] == key[:3]}  # drop old images
             self._engines[key] = engine.StyleTransfer(params.content, params.style, self.model, self.settings,
                                                       size=size, preserve_color=params.preserve_color)
         return self._engines[key]

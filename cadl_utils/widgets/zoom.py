@@ -12,14 +12,11 @@ from .dream import DreamExplorer
 
 
 class ZoomExplorer(DreamExplorer):
-    """Fractal zoom: the preview shows its first ``preview_frames`` frames side by side; Run renders the GIF.
+    """Fractal zoom: a preview shows its first ``preview_frames`` frames side by side; Run renders the GIF.
+    Controls besides DreamExplorer's: ``margin`` (cut at each edge per frame), ``center_x``, ``center_y``,
+    ``frames_slider`` (classes ``cadl-zoom-margin``, ``cadl-zoom-x``, ``cadl-zoom-y``, ``cadl-frames``)."""
 
-    Controls besides DreamExplorer's: ``margin`` (cut at each edge per frame), ``center_x``, ``center_y``
-    and ``frames_slider`` (classes ``cadl-zoom-margin``, ``cadl-zoom-x``, ``cadl-zoom-y``, ``cadl-frames``).
-    """
-
-    controls = DreamExplorer.controls + ("margin", "center_x", "center_y", "frames_slider")
-    unwatched = ("frames_slider",)  # the frame count only matters for Run
+    controls = DreamExplorer.controls + ("margin", "center_x", "center_y")  # frames_slider only matters for Run
 
     def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, margin: float = 0.02,
                  center: tuple[float, float] = (0.5, 0.5), preview_frames: int = 2, **options: Any):
@@ -39,7 +36,7 @@ class ZoomExplorer(DreamExplorer):
         super()._finish(rows + [w.HBox([self.margin, self.center_x, self.center_y, self.frames_slider])])
 
     def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
-        frames = self.preview_frames if preview else params.frames_slider
+        frames = self.preview_frames if preview else self.frames_slider.value
         image, objective, settings = self._inputs(params, preview, frames=frames, margin=params.margin,
                                                   center=(params.center_y, params.center_x))
         result = engine.fractal_zoom(image, objective, self.model, settings, callback=callback)
