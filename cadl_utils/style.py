@@ -20,7 +20,6 @@ import tensorflow as tf
 
 from .config import weights_mode
 from .errors import LayerError, ParameterError
-from .objectives import total_variation
 from .runs import Result
 from .settings import Settings, check_choice, check_float, check_int, check_seed, setting
 
@@ -148,7 +147,7 @@ class StyleSettings(Settings):
             if getattr(self, name) is not None:
                 set_(name, check_int(getattr(self, name), name, minimum=low, maximum=high))
         set_("steps_per_call", check_int(self.steps_per_call, "steps_per_call", minimum=1, maximum=1000))
-        set_("learning_rate", check_float(self.learning_rate, "learning_rate", above=0.0, at_most=1.0))
+        set_("learning_rate", check_float(self.learning_rate, "learning_rate", above=0, at_most=1, fix="use e.g. 0.02"))
         set_("beta1", check_float(self.beta1, "beta1", at_least=0.0, below=1.0, fix="use e.g. 0.9"))
         set_("beta2", check_float(self.beta2, "beta2", at_least=0.0, below=1.0, fix="use e.g. 0.999"))
         set_("epsilon", check_float(self.epsilon, "epsilon", above=0.0, at_most=1.0, fix="use e.g. 1e-8"))
@@ -164,7 +163,7 @@ class StyleSettings(Settings):
             set_("blend", tuple(_weight(value, "blend weight") for value in blend))
             if sum(self.blend) <= 0.0:
                 raise ParameterError("blend weights are all 0: give at least one style image a positive weight")
-        set_("style_scale", check_float(self.style_scale, "style_scale", above=0.0, at_most=16.0))
+        set_("style_scale", check_float(self.style_scale, "style_scale", above=0, at_most=16, fix="1: the same size"))
         for name in ("normalize", "preserve_color", "progress"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ParameterError(f"{name} must be True or False, got {getattr(self, name)!r}")

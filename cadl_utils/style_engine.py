@@ -16,11 +16,12 @@ from .config import profile
 from .errors import ImageError, LayerError, ParameterError
 from .images import as_image, resize
 from .models import resolve_model
+from .objectives import total_variation
 from .runs import StepInfo, Stop, progress_bar, report
 from .settings import check_choice
 from .style import (INITS, MAX_SIDE, TERMS, StyleResult, StyleSettings, SweepResult, _spatial_layer, check_pairs,
                     combine_luminance, content_loss, default_layers, gram_loss, gram_matrix, match_luminance,
-                    resolve_style_layers, rgb_to_yiq, total_variation)  # fmt: skip
+                    resolve_style_layers, rgb_to_yiq)  # fmt: skip
 
 ENGINE_SETTINGS = ("size", "content_layer", "style_layers", "blend", "style_scale", "normalize", "preserve_color",
                    "weights")  # fmt: skip
