@@ -1,7 +1,7 @@
 """The explorer base: controls wired to an engine, a live preview and a Run button that writes a GIF.
 
-Each change queues a preview on the one worker thread (Run shares it: an objective never changes under a
-running job); a stale preview stops at its next step and is not shown. ``update_preview()``, ``run()``: now."""
+Changes queue previews on one worker thread (Run shares it: an objective never changes under a running job); a
+stale preview stops at its next step and is not shown. ``update_preview()`` and ``run()`` are synchronous."""
 
 import html
 import threading
@@ -129,7 +129,7 @@ class Explorer:
         try:
             if generation == self._generation:
                 params = self.params()
-                result, _ = self._run(params, True, self._callback("preview", generation))
+                result, _ = self._run(params, True, self._callback("preview", lambda: generation != self._generation))
                 picture = None if result.interrupted else self._picture(result)
         except Exception as error:  # noqa: BLE001 - shown to the user; the previous preview stays
             if generation == self._generation:
@@ -155,10 +155,10 @@ class Explorer:
         images = " + ".join(getattr(params, f"{name}_name") for name in self.pickers)
         return f"preview on {images}: {', '.join(parts)}"
 
-    def _callback(self, what: str, generation: int | None) -> Callable[[StepInfo], bool]:
-        """The engine callback: moves the progress bar; False (stop) once stale or when Stop was clicked."""
+    def _callback(self, what: str, stop: Callable[[], bool]) -> Callable[[StepInfo], bool]:
+        """The engine callback: moves the progress bar; False (the engine stops) once ``stop()`` is true."""
         def callback(info: StepInfo) -> bool:
-            if (generation != self._generation) if generation is not None else self._stop.is_set():
+            if stop():
                 return False
             self.progress.max = max(1, int(info.total))
             self.progress.value = min(int(info.step), self.progress.max)
@@ -189,7 +189,7 @@ class Explorer:
         started = time.perf_counter()
         self.run_button.description, self.run_button.icon = "Stop", "stop"
         try:
-            result, name = self._run(self.params(), False, self._callback("rendering", None))
+            result, name = self._run(self.params(), False, self._callback("rendering", self._stop.is_set))
             if not result.frames:
                 raise ParameterError("the run was stopped before its first frame: nothing to save; click Run again")
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._") or "image"

@@ -5,7 +5,7 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
-from .. import style as engine
+from ..style import StyleSettings, StyleTransfer
 from ..runs import Result, StepInfo
 from .base import Explorer
 from .controls import control, tag
@@ -25,14 +25,14 @@ class StyleExplorer(Explorer):
     controls = ("content_weight", "style_weight", "tv_weight", "preserve_color", "steps")
 
     def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None, *,
-                 settings: engine.StyleSettings | None = None, threaded: bool = True, output_dir: Any = "outputs",
+                 settings: StyleSettings | None = None, threaded: bool = True, output_dir: Any = "outputs",
                  preview: bool = True, **overrides: Any):
         """Args: content, style: images (a path, array or sample name; None: the first sample of each kind);
         settings, **overrides: a StyleSettings and changes to it, where the sliders start (its weights,
         ``preserve_color`` and ``steps``, default the profile's); model, profile, the rest: see Explorer."""
         super().__init__(model, profile, threaded=threaded, output_dir=output_dir, preview=preview)
-        self.settings = engine.StyleSettings.make(settings, **overrides)
-        self._engines: dict[tuple, engine.StyleTransfer] = {}
+        self.settings = StyleSettings.make(settings, **overrides)
+        self._engines: dict[tuple, StyleTransfer] = {}
         self.content_picker = self._picker("content", "photo", content)
         self.style_picker = self._picker("style", "style", style)
         for term, (low, high) in _RANGES.items():
@@ -46,12 +46,12 @@ class StyleExplorer(Explorer):
         self._finish([w.HBox([self.content_weight, self.style_weight, self.tv_weight]),
                       w.HBox([self.preserve_color, self.steps])])
 
-    def engine(self, params: SimpleNamespace, size: int) -> engine.StyleTransfer:
+    def engine(self, params: SimpleNamespace, size: int) -> StyleTransfer:
         """The StyleTransfer of the current images and colour mode at ``size`` (built once, then reused)."""
         key = (params.content_version, params.style_version, params.preserve_color, size)
         if key not in self._engines:
             self._engines = {k: v for k, v in self._engines.items() if k[:3] == key[:3]}  # drop old images
-            self._engines[key] = engine.StyleTransfer(params.content, params.style, self.model, self.settings,
+            self._engines[key] = StyleTransfer(params.content, params.style, self.model, self.settings,
                                                       size=size, preserve_color=params.preserve_color)
         return self._engines[key]
 
