@@ -78,7 +78,7 @@ def layer_dropdown(model: Any, kinds: Sequence[str] | None = DREAM_KINDS, value:
     names = [name for _, name in options]
     offered = f"kinds {', '.join(kinds or ())}"
     if not names:
-        raise ParameterError(f"{getattr(model, 'name', 'the model')} has no layers of {offered}: choose other kinds")
+        raise ParameterError(f"{model.name} has no layers of {offered}: choose other kinds (see model.layers)")
     if value is None:
         value = next((name for name in _PREFERRED_LAYERS if name in names), names[len(names) // 2])
     elif value not in names:
