@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     if result.interrupted:
-        print("interrupted: the files above hold the frames rendered so far", file=sys.stderr)
+        kept = "the files above hold the frames rendered so far" if written else "no pair was finished, nothing saved"
+        print(f"interrupted: {kept}", file=sys.stderr)
         return 130
     return 0
