@@ -274,7 +274,7 @@ def test_unknown_layer_in_an_objective_suggests_close_names(tiny_model):
     [
         (lambda m: O.channel("mixed", 16, model=m), "16 channels"),
         (lambda m: O.neuron(50, layer="softmax", model=m), "10 channels"),
-        (lambda m: O.channel("mixed", -1), "0 or more"),
+        (lambda m: O.channel("mixed", -1), "must be at least 0"),
         (lambda m: O.neuron(2.5, layer="softmax"), "integer"),
         (lambda m: O.neuron("jellyfsh", layer="softmax", model=m), "Closest labels: jellyfish"),
         (lambda m: O.neuron("", layer="softmax"), "empty"),
