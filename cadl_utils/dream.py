@@ -80,7 +80,7 @@ class DreamSettings(Settings):
         self._set("seed", check_seed(self.seed))
         self._set("decay", check_float(self.decay, "decay", at_least=0, below=1, fix="use 0 (none) or e.g. 0.01"))
         self._set("blur_every", check_int(self.blur_every, "blur_every", minimum=0, maximum=MAX_STEPS, fix="use 0 or e.g. 10"))
-        self._set("blur_sigma", check_float(self.blur_sigma, "blur_sigma", above=0, at_most=2, fix="blur more often instead"))
+        self._set("blur_sigma", check_float(self.blur_sigma, "blur_sigma", above=0, at_most=2, fix="use e.g. 0.5, or blur more often"))
         self._set("margin", check_float(self.margin, "margin", above=0, at_most=MAX_TILE, fix="use e.g. 0.02 or 4 (px)"))
         self._set("center", _check_center(self.center))
         for name in ("include_start", "progress"):
