@@ -285,9 +285,10 @@ def get_preset(preset: str | Preset) -> Preset:
 def _layer_names(model, layers) -> tuple[str, ...]:
     """``layers`` as a checked tuple (None: ``default_layers(model)``); names are looked up in ``model``
     unless it is None."""
-    names = default_layers(model) if layers is None else (layers,) if isinstance(layers, str) else tuple(layers)
-    if not names:
-        raise ParameterError("no feature layers given: name at least one, e.g. layers=['mixed4c']")
+    names = default_layers(model) if layers is None else (layers,) if isinstance(layers, str) else layers
+    if not isinstance(names, (list, tuple)) or not names:
+        raise ParameterError(f"no feature layers given ({layers!r}): name at least one, e.g. layers=['mixed4c']")
+    names = tuple(names)
     for name in names:
         if not isinstance(name, str):
             raise LayerError(f"layer names must be strings such as 'mixed4c', got {name!r}")

@@ -276,6 +276,62 @@ def test_guide_features_are_finite(tiny_model, image, guide):
         assert features.scales[name] > 0.0
 
 
+@BOUNDED
+@given(data=st.data())
+def test_guided_accepts_or_refuses_any_settings(tiny_model, data):
+    """Fuzz: any values of any GuidedSettings give finite pictures or a CadlError, never another exception."""
+    import dataclasses
+
+    from cadl_utils.errors import CadlError
+    from cadl_utils.guided import GuidedSettings, guided
+
+    names = data.draw(st.lists(st.sampled_from(GuidedSettings.names()), max_size=3, unique=True))
+    values = {name: data.draw(any_values, label=name) for name in names}
+    try:
+        chosen = GuidedSettings.make(**values)
+    except CadlError:
+        return
+    # Accepted values are inside their documented ranges; keep the run itself tiny.
+    chosen = dataclasses.replace(chosen, steps=min(chosen.steps or 2, 2), frame_every=1,
+                                 octaves=min(chosen.octaves or 1, 2), progress=False)  # fmt: skip
+    try:
+        result = guided(make_image("smooth", 24, 28, 1), make_image("noise", 20, 20, 2), tiny_model, chosen)
+    except CadlError:
+        return
+    for frame in result.frames:
+        assert_picture(frame, result.start.shape)
+
+
+@BOUNDED
+@given(option=st.sampled_from(["--preset", "--layers", "--frame-every", "--step-size", "--octaves", "--tile-size",
+                                "--seed", "--max-side", "--feature-weight", "--pixel-weight", "--tv-weight",
+                                "--duration-ms"]),
+       value=st.one_of(st.text(min_size=1, max_size=6), st.integers(-(10**12), 10**12).map(str),
+                       st.floats().map(repr)))  # fmt: skip
+def test_guide_cli_exits_0_or_2_for_any_option_value(tiny_model, option, value, capsys):
+    """Fuzz: the ``guide`` command with one odd option value exits 0 or 2, without a traceback or temporary files.
+
+    (--out is fuzzed through the dream command: the output plan check is shared.)"""
+    from cadl_utils import cli
+
+    if value.startswith("-"):
+        value = " " + value  # not an option name for argparse
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr("cadl_utils.cli.guide.load_cli_model", lambda args, **kwargs: tiny_model)
+        patch.setattr(cli, "COMMAND_MODULES", ("guide",))
+        patch.chdir(folder)  # a relative --out stays in the temporary folder
+        inputs = [str(save_image(make_image("noise", 24, 24, i), Path(folder) / f"in{i}.png")) for i in (1, 2)]
+        args = ["guide", *inputs, "--steps", "2", "--layers", "mixed", "--out", str(Path(folder) / "out"),
+                "--no-progress", option, value]  # fmt: skip
+        try:
+            code = cli.main(args)
+        except SystemExit as stop:  # argparse refuses a value of the wrong type
+            code = stop.code
+        err = capsys.readouterr().err
+        assert code in (0, 2) and "Traceback" not in err, err
+        assert not [p for p in Path(folder).rglob(".*")], "temporary files left"
+
+
 # ==================================================================================================
 # Style transfer
 
