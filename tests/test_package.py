@@ -22,11 +22,11 @@ def test_modules_are_not_hidden_by_functions():
 
 def test_everyday_flow_on_the_tiny_model(tiny_model, tmp_path):
     image = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
-    frames = cadl_utils.feedback_loop(image, cadl_utils.layer("mixed"), tiny_model, frames=2,
-                                      steps_per_frame=1, progress=False)  # fmt: skip
-    path = cadl_utils.save_gif(frames, tmp_path / "loop.gif")
-    assert len(frames) == 2 and path.exists()
-    assert not np.array_equal(frames[-1], image)
+    result = cadl_utils.feedback_loop(image, cadl_utils.layer("mixed"), tiny_model, frames=2, frame_every=1,
+                                      progress=False)  # fmt: skip
+    path = result.save_gif(tmp_path / "loop.gif")
+    assert len(result.frames) == 2 and path.exists() and not result.interrupted
+    assert not np.array_equal(result.image, image)
 
 
 def test_package_shape_meets_its_targets(capsys):
