@@ -20,7 +20,13 @@ def check_output_path(path: PathLike, inputs: Iterable[object] = (), overwrite_i
     be one of ``inputs`` (the files the output is made from; non-paths are ignored) only if ``overwrite_inputs``."""
     if path is None or str(path) == "":
         raise OutputError("no output path given: pass a file name such as 'outputs/dream.png'")
+    if "\0" in str(path):
+        raise OutputError(f"output path {str(path)!r} contains a NUL byte: give an ordinary file name")
     target = Path(path).expanduser()
+    if target.exists() and not target.is_dir() and not target.is_file():
+        # Devices, FIFOs and sockets: "replacing" one would destroy it or write into something else.
+        raise OutputError(f"output path {target} is not a regular file (a device, pipe or socket): "
+                          "give the name of a new or ordinary file")
     if target.is_dir():
         raise OutputError(f"output path {target} is a folder: give a file name inside it, "
                           f"e.g. {target / ('result' + (target.suffix or '.png'))}")

@@ -220,3 +220,17 @@ def test_atomic_write_replace_failure_cleans_up(tmp_path, monkeypatch):
         with atomic_write(target) as tmp:
             tmp.write_text("x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_path_with_a_nul_byte_is_refused():
+    with pytest.raises(OutputError, match="NUL byte"):
+        check_output_path("out\0.png")
+
+
+@pytest.mark.parametrize("special", ["/dev/null", "fifo"])
+def test_output_path_that_is_not_a_regular_file_is_refused(special, tmp_path):
+    if special == "fifo":
+        special = tmp_path / "pipe.png"
+        os.mkfifo(special)
+    with pytest.raises(OutputError, match="not a regular file"):
+        check_output_path(special)
