@@ -33,16 +33,9 @@ def is_int(value: Any) -> bool:
 
 def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
               fix: str = "") -> int:
-    """An integer inside [minimum, maximum].
+    """``value`` as an int, or a ParameterError naming ``name``, the bound and the ``fix``.
 
-    Args:
-        value: the value to check.
-        name: the parameter's name, for the message.
-        minimum, maximum: inclusive bounds (None: unbounded).
-        fix: what to use instead, appended to the message.
-
-    Returns:
-        The value as a Python int.
+    Args: ``minimum``/``maximum`` are inclusive bounds (None: unbounded). Returns: a Python int.
     """
     tail = f"; {fix}" if fix else ""
     if not is_int(value):
@@ -57,16 +50,10 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
 
 def check_float(value: Any, name: str, *, above: float | None = None, at_least: float | None = None,
                 below: float | None = None, at_most: float | None = None, fix: str = "") -> float:
-    """A finite real number inside the given bounds.
+    """``value`` as a finite float, or a ParameterError naming ``name``, the bound and the ``fix``.
 
-    Args:
-        value: the value to check.
-        name: the parameter's name, for the message.
-        above, at_least, below, at_most: exclusive / inclusive lower and upper bounds (None: none).
-        fix: what to use instead, appended to the message.
-
-    Returns:
-        The value as a Python float.
+    Args: ``above``/``below`` are exclusive bounds, ``at_least``/``at_most`` inclusive (None: none).
+    Returns: a Python float.
     """
     tail = f"; {fix}" if fix else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
@@ -87,11 +74,7 @@ def check_float(value: Any, name: str, *, above: float | None = None, at_least: 
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    """One of ``choices`` (case and surrounding spaces ignored).
-
-    Returns:
-        The choice, lower-case.
-    """
+    """One of ``choices`` (case and surrounding spaces ignored), returned lower-case."""
     text = value.strip().lower() if isinstance(value, str) else None
     if text not in choices:
         raise ParameterError(f"unknown {name} {value!r}: use one of {', '.join(choices)}")
@@ -99,11 +82,7 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
 
 
 def check_seed(seed: Any) -> int:
-    """A random seed: an integer 0..MAX_SEED, or None for a fresh random one.
-
-    Returns:
-        The seed as an int.
-    """
+    """A random seed: an integer 0..MAX_SEED, or None for a fresh random one; returned as an int."""
     if seed is None:
         return int(np.random.default_rng().integers(0, MAX_SEED))
     return check_int(seed, "seed", minimum=0, maximum=MAX_SEED, fix="use a whole number such as 0, or None for a random seed")
@@ -141,15 +120,8 @@ class Settings:
 
     @classmethod
     def make(cls: type[S], settings: S | None = None, **overrides: Any) -> S:
-        """A checked settings object: ``settings`` (or the defaults) with ``overrides`` applied.
-
-        Args:
-            settings: a settings object of this class, or None for the defaults.
-            **overrides: settings to change, by name.
-
-        Returns:
-            The settings object (``settings`` itself when there are no overrides).
-        """
+        """A checked settings object: ``settings`` (an instance of this class, or None for the
+        defaults) with ``overrides`` (settings to change, by name) applied."""
         if settings is None:
             settings = cls()
         elif not isinstance(settings, cls):

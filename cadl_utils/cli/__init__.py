@@ -101,16 +101,7 @@ def load_cli_model(args: argparse.Namespace, **kwargs: Any):
 
 
 def input_path(name: str | None, kind: str, default: str) -> Path:
-    """A sample image name (``cat``, ``swirls``...) or a file path.
-
-    Args:
-        name: what the user typed, or None for ``default``.
-        kind: ``photo`` or ``style`` (which samples to look in).
-        default: the sample used when ``name`` is None.
-
-    Returns:
-        The image's path.
-    """
+    """The path of ``name``: a sample image of ``kind`` (``photo`` or ``style``) or a file; None: ``default``."""
     from ..images import sample_images
 
     samples = sample_images(kind)
