@@ -103,10 +103,10 @@ def test_min_sizes(model):
 
 
 def test_softmax_rows_224_and_299(model):
-    rows224 = model.extract_rows(photo(224), ["softmax2"])[0]
+    rows224 = model.extract(photo(224), ["softmax2"], rows=True)[0]
     assert rows224.shape == (1, 1008)
     images = photo(299, batch=2)
-    rows = model.extract_rows(images, ["softmax2", "softmax2_pre_activation"])
+    rows = model.extract(images, ["softmax2", "softmax2_pre_activation"], rows=True)
     assert rows[0].shape == (32, 1008) and rows[1].shape == (32, 1008)  # 4x4 rows per image
     mean = model.extract(images, ["softmax2"])[0]
     assert mean.shape == (2, 1008)

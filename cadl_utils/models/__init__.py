@@ -17,16 +17,13 @@ __all__ = ["LayerInfo", "Model", "MODEL_NAMES", "load_model", "resolve_model"]
 
 
 def load_model(name: str = "inception5h", weights: str | None = None, **kwargs) -> Model:
-    """Load a network by name.
+    """Load a network by name: ``inception5h`` (the course's network), ``vgg19`` or ``inception_v3``.
 
     Args:
-        name: ``inception5h`` (the course's network), ``vgg19`` or ``inception_v3``.
-        weights: ``pretrained``, ``untrained``, ``auto`` or None (``CADL_WEIGHTS``, default pretrained).
-        **kwargs: options of the model's loader: inception5h's ``LoadOptions`` fields (``cache_dir``,
-            ``path``, ``url``, ``seed``, ``dtype``, ``rewrites``...); ``seed`` for the Keras backbones.
-
-    Returns:
-        The Model; ``model.weights`` says which weights were actually loaded.
+        weights: ``pretrained``, ``untrained``, ``auto`` or None (``CADL_WEIGHTS``, default pretrained); the
+            model's ``weights`` says which were actually loaded.
+        **kwargs: inception5h's ``LoadOptions`` fields (``cache_dir``, ``path``, ``url``, ``seed``, ``dtype``,
+            ``rewrites``...); ``seed`` for the Keras backbones.
     """
     key = str(name).strip().lower().replace("-", "_")
     mode = weights_mode(weights)
@@ -44,15 +41,8 @@ def load_model(name: str = "inception5h", weights: str | None = None, **kwargs) 
 
 
 def resolve_model(model: "Model | str | None" = None, weights: str | None = None) -> Model:
-    """The one model resolver of the engines and widgets.
-
-    Args:
-        model: a Model (returned as it is), a model name, or None for inception5h.
-        weights: the weights mode when a model is loaded (None: ``CADL_WEIGHTS``).
-
-    Returns:
-        The Model.
-    """
+    """The one model resolver of the engines and widgets: a Model as it is, else ``load_model(model or
+    "inception5h", weights)``."""
     if model is None or isinstance(model, str):
         return load_model(model or "inception5h", weights)
     return model

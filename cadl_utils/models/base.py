@@ -1,9 +1,6 @@
-"""The interface every network offers (inception5h and the Keras backbones); engines use only this.
-
-``model.layers`` (the inventory of ``LayerInfo(name, kind, channels)``), ``model.extract(images, names)``
-(differentiable features of images in [0, 1]), ``preprocess``/``deprocess`` (between [0, 1] RGB and the
-network's input space), ``labels``, ``label_index``, ``classify``, and the early, clear checks
-``check_channel``, ``min_size`` and ``check_size``.
+"""The interface every network offers (inception5h and the Keras backbones); engines use only this:
+``layers`` (``LayerInfo(name, kind, channels)``), ``extract(images, names)``, ``preprocess``/``deprocess``,
+``labels``, ``label_index``, ``classify``, and the early, clear checks (``check_channel``, ``check_size``...).
 """
 
 from __future__ import annotations
@@ -12,8 +9,10 @@ import difflib
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..errors import LayerError, ModelError
-from ..settings import is_int
+import numpy as np
+
+from ..errors import ImageError, LayerError, ParameterError
+from ..settings import check_int, is_int
 
 
 @dataclass(frozen=True)
@@ -27,13 +26,9 @@ class LayerInfo:
 
 
 class Model:
-    """Base class: inventory look-ups, checks and labels. Subclasses implement the computation.
-
-    Attributes:
-        name: ``inception5h``, ``vgg19`` or ``inception_v3``.
-        weights: ``pretrained`` or ``untrained`` (what was actually loaded).
-        layers: the inventory. labels: class labels (an index without one reads ``(no label: N)``).
-    """
+    """Base class: inventory look-ups, checks and labels; subclasses implement the computation. Attributes:
+    ``name`` (``inception5h``, ``vgg19`` or ``inception_v3``), ``weights`` (``pretrained`` or ``untrained``, what
+    was actually loaded), ``layers`` (the inventory), ``labels`` (an index without one reads ``(no label: N)``)."""
 
     name: str = "model"
     weights: str = "untrained"
@@ -95,6 +90,25 @@ class Model:
         hint = f" Closest labels: {', '.join(close)}." if close else ""
         raise LayerError(f"{self.name} has no class label {label!r}.{hint}")
 
+    def check_batch(self, images, names: Sequence[str] | str) -> list[str]:
+        """The layer names as a list, once ``images`` (a tensor) is a float batch [N, H, W, 3] big enough
+        for every layer; ParameterError, LayerError or ImageError otherwise."""
+        names = [names] if isinstance(names, str) else list(names)
+        if not names:
+            raise ParameterError(f"extract needs at least one layer name, e.g. [{self.layers[0].name!r}]")
+        for name in names:
+            self.layer(name)
+        if not images.dtype.is_floating:
+            raise ImageError(f"images must be float RGB in [0, 1], got dtype {images.dtype.name}; divide uint8 by 255")
+        shape = images.shape
+        if shape.rank is not None and (shape.rank != 4 or shape[-1] not in (3, None)):
+            raise ImageError(f"images must be a batch [N, H, W, 3] of RGB in [0, 1], got shape {list(shape)}; "
+                             "add a batch axis with image[None]")
+        if shape.rank == 4 and shape[1] is not None and shape[2] is not None:
+            for name in names:
+                self.check_size(name, shape[1], shape[2])
+        return names
+
     def preprocess(self, images):
         """RGB images in [0, 1] (float, [..., H, W, 3]) -> the network's input space."""
         raise NotImplementedError
@@ -110,20 +124,28 @@ class Model:
 
     def classify(self, image, top: int = 5) -> list[tuple[int, str, float]]:
         """The ``top`` most probable classes ``(index, label, probability)`` of one RGB image [H, W, 3]."""
+        top = check_int(top, "top", minimum=1, maximum=len(self.labels))
+        array = np.asarray(image, dtype=np.float32)
+        if array.ndim != 3 or array.shape[-1] != 3:
+            raise ImageError(f"classify takes one RGB image [H, W, 3], got shape {array.shape}; for a batch, extract")
+        probs = self.probabilities(array)
+        order = np.argsort(-probs, kind="stable")[:top]
+        return [(int(i), self.label(int(i)), float(probs[i])) for i in order]
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """The class probabilities of one RGB image [H, W, 3] (float32 numpy), for ``classify``."""
         raise NotImplementedError
 
     def describe(self) -> str:
-        """One line naming the model and its weights, shown in notebooks and the CLI."""
+        """One line naming the model, its weights (and compute dtype if not float32), for notebooks and the CLI."""
         text = f"{self.name} ({self.weights} weights, {len(self.layers)} layers)"
+        if getattr(self, "dtype", "float32") != "float32":
+            text += f" [{self.dtype}]"
         if self.weights == "untrained":
             text += " - UNTRAINED: pictures are textures, not objects"
+        if getattr(self, "fallback_reason", None):
+            text += " (pretrained weights unavailable; see model.fallback_reason)"
         return text
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
-
-
-def require_weights_known(weights: str) -> None:
-    """Raise ModelError unless ``weights`` is a concrete mode (``pretrained`` or ``untrained``)."""
-    if weights not in ("pretrained", "untrained"):
-        raise ModelError(f"weights must be 'pretrained' or 'untrained' here, got {weights!r}")

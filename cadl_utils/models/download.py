@@ -1,15 +1,13 @@
 """Download, verify and unpack Google's inception5h graph, built on pooch.
 
-``ensure_inception5h`` returns the verified graph and labels: from the cache folder
-(``config.cache_dir() / "inception5h"``), else from an ``inception5h.zip`` there (downloaded earlier or
-put there by hand), else downloaded by pooch (pinned SHA-1, temporary file moved into place, progress
-bar) with our retries and messages. ``inception5h_from_file`` uses a zip or .pb the user has; a zip that
-is not the pinned one is unpacked into its own ``custom-<sha1>`` folder. Downloads use https only,
-except a local mirror.
+``ensure_inception5h``: the verified graph and labels from the cache folder, else from an inception5h.zip
+there (put there by hand or downloaded earlier), else downloaded by pooch (pinned SHA-1, atomic, https only
+except a local mirror) with our retries and messages. ``inception5h_from_file``: a zip or .pb the user has.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -94,15 +92,13 @@ def _check_writable(folder: Path) -> None:
     except OSError as err:
         raise _not_writable(folder, err) from err
     for path in [*folder.glob("tmp*"), *folder.glob(".extract-*")]:  # pooch's and our temporary files
-        try:
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to delete
             if time.time() - path.stat().st_mtime < STALE_SECONDS:
                 continue
             if path.is_dir():
                 shutil.rmtree(path)
             else:
                 path.unlink()
-        except OSError:
-            pass  # gone meanwhile, or not ours to delete
 
 
 def _check_sha1(path: Path, expected: str | None, what: str, delete: bool) -> str:
@@ -197,13 +193,10 @@ class _Fetch:
 
 def download_file(url: str, dest, *, sha1: str | None = None, timeout: float = 30.0, retries: int = 3,
                   progress=True, backoff: float = 1.0) -> Path:
-    """Download ``url`` to ``dest`` with pooch: atomic, SHA-1-checked (``sha1``; an existing matching file
-    is kept), ``timeout`` seconds per read, ``retries`` more attempts after ``backoff`` seconds, doubling.
-
-    Timeouts, refused or broken connections, truncated bodies and HTTP 5xx/408/429 are retried; 404,
-    DNS and TLS failures and hash mismatches are not. ``progress``: True (a tqdm bar), False, or a
-    tqdm-like object (pooch's ``progressbar``). Only https URLs, or a local mirror. Returns ``dest``.
-    """
+    """Download ``url`` (https, or a local mirror) to ``dest`` with pooch, atomically, checked against ``sha1`` (a
+    matching ``dest`` is kept); ``timeout`` s per read; ``retries`` more attempts after ``backoff`` s, doubling, for
+    timeouts, refused or broken connections, truncation and HTTP 5xx/408/429 (not 404, DNS, TLS or a bad hash);
+    ``progress``: True (a tqdm bar), False or a tqdm-like object. Returns ``dest``."""
     timeout = check_float(timeout, "timeout", above=0, at_most=3600, fix="give seconds, e.g. 30")
     retries = check_int(retries, "retries", minimum=0, maximum=20)
     backoff = check_float(backoff, "backoff", at_least=0, at_most=600, fix="give seconds, e.g. 1")
@@ -249,27 +242,23 @@ def _check_member(info: zipfile.ZipInfo, zip_path) -> None:
 
 
 def _extract_members(zip_path: Path, staging: Path) -> dict[str, Path]:
-    """Write the graph, labels and licence (top-level copies first) into ``staging`` by base name.
-
-    Every member is checked first (one hostile member condemns the archive); nothing else is extracted,
-    and a member lands only at ``staging / <its base name>``, so it cannot escape.
-    """
+    """Write the graph, labels and licence (top-level copies first) into ``staging`` by base name, so none
+    can escape; nothing else is extracted, and one hostile member condemns the archive."""
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, EOFError) as err:
         raise IntegrityError(f"{zip_path} is not a valid zip archive ({err})") from err
     with archive:
-        for info in archive.infolist():
-            _check_member(info, zip_path)
-        total = sum(info.file_size for info in archive.infolist())
-        if total > MAX_TOTAL_BYTES:
-            raise IntegrityError(f"unsafe zip {zip_path}: its members add up to {total} bytes, more than the limit "
-                                 f"of {MAX_TOTAL_BYTES}")
-        chosen = {}
+        chosen, total = {}, 0
         for info in sorted(archive.infolist(), key=lambda member: -member.filename.count("/")):
+            _check_member(info, zip_path)
+            total += info.file_size
             base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
             if base in MEMBERS and not info.is_dir():
                 chosen[base] = info
+        if total > MAX_TOTAL_BYTES:
+            raise IntegrityError(f"unsafe zip {zip_path}: its members add up to {total} bytes, more than the limit "
+                                 f"of {MAX_TOTAL_BYTES}")
         if PB_NAME not in chosen:
             raise IntegrityError(f"{zip_path} has no {PB_NAME}: it is not an inception5h archive")
         for base, info in chosen.items():
@@ -286,26 +275,18 @@ def _extract_members(zip_path: Path, staging: Path) -> dict[str, Path]:
 
 
 # --- the cache ----------------------------------------------------------------------------------
-def _files_in(folder: Path, source: str, verified: bool) -> Inception5hFiles:
-    labels = folder / LABELS_NAME
-    return Inception5hFiles(folder / PB_NAME, labels if labels.is_file() else None, source, verified)
-
-
 def _cached_files(folder: Path, pb_sha1: str | None, source: str = "cache", verified: bool = True):
     """The unpacked files if the graph is there and matches ``pb_sha1`` (None: present is enough, as
     nothing unverified is ever moved there), else None; a graph that does not match is removed."""
-    pb = folder / PB_NAME
+    pb, labels = folder / PB_NAME, folder / LABELS_NAME
     if not pb.is_file():
         return None
-    if pb_sha1 is None:
-        return _files_in(folder, source, verified)
-    actual = sha1_of(pb)  # 0.1 s for the 54 MB graph, once per process
-    if actual == pb_sha1.lower():
-        return _files_in(folder, source, verified)
-    warnings.warn(f"the cached {pb} does not match its pinned SHA-1 (expected {pb_sha1}, got {actual}); it was "
-                  "removed and will be unpacked or downloaded again", stacklevel=3)
-    pb.unlink(missing_ok=True)
-    return None
+    if pb_sha1 is not None and (actual := sha1_of(pb)) != pb_sha1.lower():  # 0.1 s for the 54 MB graph
+        warnings.warn(f"the cached {pb} does not match its pinned SHA-1 (expected {pb_sha1}, got {actual}); it was "
+                      "removed and will be unpacked or downloaded again", stacklevel=3)
+        pb.unlink(missing_ok=True)
+        return None
+    return Inception5hFiles(pb, labels if labels.is_file() else None, source, verified)
 
 
 def _install_zip(zip_path: Path, folder: Path, pb_sha1: str | None, owned: bool, source: str,
@@ -328,23 +309,18 @@ def _install_zip(zip_path: Path, folder: Path, pb_sha1: str | None, owned: bool,
         raise _not_writable(folder, err) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return _files_in(folder, source, verified)
+    return _cached_files(folder, None, source, verified)
 
 
 def ensure_inception5h(cache_dir=None, url: str | None = None, *, zip_sha1: str | None = ZIP_SHA1,
-                       pb_sha1: str | None = PB_SHA1, timeout: float = 30.0, retries: int = 3, progress=True,
-                       backoff: float = 1.0) -> Inception5hFiles:
+                       pb_sha1: str | None = PB_SHA1, **download) -> Inception5hFiles:
     """The verified inception5h files: from the cache, else from a zip in the cache, else downloaded.
 
-    Args:
-        cache_dir: cache root (None: ``CADL_CACHE_DIR`` or ~/.cache/cadl_utils).
-        url: the zip's address (None: ``CADL_INCEPTION5H_URL``, else Google's https address).
-        zip_sha1, pb_sha1: pinned SHA-1s of the zip and of its graph (None skips a check).
-        timeout, retries, progress, backoff: see ``download_file``.
-
-    Raises:
-        DownloadError: network failure, refused URL or unwritable cache, with what to do instead.
-        IntegrityError: a hash mismatch (the bad file is deleted) or an unsafe zip.
+    Args: ``cache_dir`` (None: ``CADL_CACHE_DIR`` or ~/.cache/cadl_utils); ``url`` of the zip (None:
+    ``CADL_INCEPTION5H_URL``, else Google's); ``zip_sha1``, ``pb_sha1``: the pins (None skips a check);
+    ``**download``: ``timeout``, ``retries``, ``progress``, ``backoff`` of ``download_file``.
+    Raises DownloadError (network, refused URL, unwritable cache: with what to do instead) or
+    IntegrityError (a hash mismatch, the bad file deleted, or an unsafe zip).
     """
     folder = inception5h_dir(cache_dir)
     cached = _cached_files(folder, pb_sha1)
@@ -356,7 +332,7 @@ def ensure_inception5h(cache_dir=None, url: str | None = None, *, zip_sha1: str 
         if zip_path.is_file():
             _check_sha1(zip_path, zip_sha1, f"the cached zip {zip_path}", delete=True)
             return _install_zip(zip_path, folder, pb_sha1, owned=True, source="zip")
-        download_file(url, zip_path, sha1=zip_sha1, timeout=timeout, retries=retries, progress=progress, backoff=backoff)
+        download_file(url, zip_path, sha1=zip_sha1, **download)
         return _install_zip(zip_path, folder, pb_sha1, owned=True, source="download")
     except DownloadError as err:
         message = str(err) if url in str(err) else f"could not get inception5h from {url}: {err}"
@@ -370,12 +346,9 @@ def ensure_inception5h(cache_dir=None, url: str | None = None, *, zip_sha1: str 
 
 
 def inception5h_from_file(path, *, sha1: str | None = None, verify: bool = True, cache_dir=None) -> Inception5hFiles:
-    """Use an inception5h.zip or tensorflow_inception_graph.pb (or a folder holding one) the user has.
-
-    ``sha1``: its expected SHA-1 (None: the pin); ``verify=False`` skips the check, with a warning. A .pb
-    is used in place (source ``pb``); a zip is unpacked into ``cache_dir``'s inception5h folder when it
-    is the pinned one, else into a ``custom-<sha1>`` folder there (source ``zip``).
-    """
+    """Use an inception5h.zip or tensorflow_inception_graph.pb (or a folder holding one) the user has: checked
+    against ``sha1`` (None: the pin; ``verify=False``: not, with a warning); a .pb is used in place, a zip unpacked
+    into the cache's inception5h folder if it is the pinned one, else into a ``custom-<sha1>`` folder there."""
     source = Path(path).expanduser()
     if source.is_dir():
         found = [source / name for name in (PB_NAME, ZIP_NAME) if (source / name).is_file()]
@@ -396,7 +369,8 @@ def inception5h_from_file(path, *, sha1: str | None = None, verify: bool = True,
     if is_pb:
         labels = source.with_name(LABELS_NAME)
         if labels.is_file() and verify and sha1 is None and sha1_of(labels) != LABELS_SHA1:
-            warnings.warn(f"{labels} does not match the pinned labels file (SHA-1 {LABELS_SHA1}); class names may be wrong", stacklevel=2)
+            warnings.warn(f"{labels} does not match the pinned labels file (SHA-1 {LABELS_SHA1}); class names may "
+                          "be wrong", stacklevel=2)
         return Inception5hFiles(source, labels if labels.is_file() else None, "pb", verify)
     pinned = actual == ZIP_SHA1
     folder = inception5h_dir(cache_dir) if pinned else inception5h_dir(cache_dir) / f"custom-{actual[:12]}"

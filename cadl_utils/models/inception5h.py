@@ -5,7 +5,7 @@ table, so features are TF2 tensors (differentiable, eager or in ``tf.function``)
 ``import_graph_def`` to float tolerance and is faster. Weights are non-trainable variables, and a request
 computes only the nodes its layers need. Two rewrites (LRN as a banded matmul, the strided RGB conv2d0
 as space-to-depth) sit behind one switch, ``rewrites``. Input: RGB 0..255 minus 117. Over 224 px,
-logits and softmax give several class rows per image: ``extract`` averages them, ``extract_rows`` keeps them.
+logits and softmax give several class rows per image: ``extract`` averages them (``rows=True`` keeps them).
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ import threading
 import warnings
 from collections import namedtuple
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from .. import config
-from ..errors import CadlError, ImageError, LayerError, ModelError, ParameterError
+from ..errors import CadlError, LayerError, ModelError, ParameterError
 from ..settings import MAX_SEED, Settings, check_choice, check_float, check_int, setting
 from . import standin
 from .base import LayerInfo, Model
@@ -34,7 +33,6 @@ import tensorflow as tf  # noqa: E402
 
 MEAN = 117.0
 INPUT_NODE = "input"
-NUM_CLASSES = 1008
 CLASSIFY_SIZE = 224
 DTYPES = ("float32", "bfloat16")
 # TF's defaults for LRN attributes a graph may leave out.
@@ -150,30 +148,16 @@ def _reshape_shape(name: str, src: _Shape, target) -> _Shape:
     return _Shape(channels=width, rows=values // width, spatial=False)
 
 
-# --- the op table ------------------------------------------------------------------------------
-def _nhwc(node: _Node) -> dict:
-    if node.attrs.get("data_format", "NHWC") not in ("NHWC", ""):
-        raise ModelError(f"node {node.name!r} uses data_format {node.attrs['data_format']}; only NHWC is supported")
-    return node.attrs
-
-
+# --- the op table (``_Graph.plan`` has checked the layout: NHWC, SAME or VALID) ----------------------
 def _op_conv2d(node: _Node, args):
-    padding = _nhwc(node).get("padding", "SAME")
-    if padding not in ("SAME", "VALID"):
-        raise ModelError(f"node {node.name!r} uses padding {padding}; only SAME and VALID are supported")
-    return tf.nn.conv2d(args[0], args[1], strides=node.attrs.get("strides", [1, 1, 1, 1]), padding=padding,
-                        dilations=node.attrs.get("dilations") or [1, 1, 1, 1])
+    attrs = node.attrs
+    return tf.nn.conv2d(args[0], args[1], strides=attrs.get("strides", [1, 1, 1, 1]),
+                        padding=attrs.get("padding", "SAME"), dilations=attrs.get("dilations") or [1, 1, 1, 1])
 
 
 def _op_pool(node: _Node, args):
     pool = tf.nn.max_pool2d if node.op == "MaxPool" else tf.nn.avg_pool2d
-    attrs = _nhwc(node)
-    return pool(args[0], ksize=attrs["ksize"], strides=attrs["strides"], padding=attrs["padding"])
-
-
-def _op_bias_add(node: _Node, args):
-    _nhwc(node)
-    return tf.nn.bias_add(args[0], args[1])
+    return pool(args[0], ksize=node.attrs["ksize"], strides=node.attrs["strides"], padding=node.attrs["padding"])
 
 
 def _op_lrn(node: _Node, args):
@@ -184,7 +168,7 @@ def _op_lrn(node: _Node, args):
 
 _OPS = {
     "Conv2D": _op_conv2d,
-    "BiasAdd": _op_bias_add,
+    "BiasAdd": lambda node, args: tf.nn.bias_add(args[0], args[1]),
     "Relu": lambda node, args: tf.nn.relu(args[0]),
     "MaxPool": _op_pool,
     "AvgPool": _op_pool,
@@ -205,23 +189,17 @@ SUPPORTED_OPS = ("Placeholder", "Const", *_OPS)
 
 # --- the two rewrites (used when the model's ``rewrites`` is True) ----------------------------------
 def _s2d_applies(node: _Node, x, kernel) -> bool:
-    """Whether a Conv2D is strided SAME on few input channels (inception5h's conv2d0 on the RGB image).
-
-    Only such a conv has a slow input gradient: TF's strided Conv2DBackpropInput with 3 output
-    channels runs far below the machine's matmul rate.
-    """
-    strides = list(node.attrs.get("strides", [1, 1, 1, 1]))
-    stride = strides[1]
-    return (node.attrs.get("padding", "SAME") == "SAME" and list(node.attrs.get("dilations") or [1, 1, 1, 1]) == [1, 1, 1, 1]
-            and stride > 1 and strides == [1, stride, stride, 1]
+    """Whether a Conv2D is strided SAME on few input channels (conv2d0 on the RGB image): only such a conv
+    has a slow input gradient (TF's strided Conv2DBackpropInput with 3 output channels)."""
+    attrs, strides = node.attrs, list(node.attrs.get("strides", [1, 1, 1, 1]))
+    return (attrs.get("padding", "SAME") == "SAME" and list(attrs.get("dilations") or [1, 1, 1, 1]) == [1, 1, 1, 1]
+            and strides[1] > 1 and strides == [1, strides[1], strides[1], 1]
             and x.shape.rank == 4 and kernel.shape.is_fully_defined() and kernel.shape[2] <= 4)
 
 
 def _same_pads(size, k: int, stride: int, blocks: int):
-    """Top and bottom padding: TF's SAME padding, the bottom extended to ``stride * (out + blocks - 1)``.
-
-    ``size`` is an int (static shape) or a scalar int32 tensor (images of any size in one trace).
-    """
+    """TF's SAME padding (top, bottom), the bottom extended to ``stride * (out + blocks - 1)``; ``size`` is
+    an int (static shape) or a scalar int32 tensor (images of any size in one trace)."""
     out = -(-size // stride)
     total = (out - 1) * stride + k - size
     top = max(total, 0) // 2 if isinstance(size, int) else tf.maximum(total, 0) // 2
@@ -229,12 +207,9 @@ def _same_pads(size, k: int, stride: int, blocks: int):
 
 
 def _conv2d_fast(node: _Node, args):
-    """Conv2D; a strided SAME conv on few channels runs as space-to-depth plus a stride-1 VALID conv.
-
-    The same sums as ``tf.nn.conv2d(x, kernel, s, "SAME")`` (the kernel is zero-padded to a multiple of
-    s and its taps regrouped into s*s*C_in channels), but the input gradient is a stride-1 backprop
-    on 12 channels instead of TF's slow strided one on 3.
-    """
+    """Conv2D; a strided SAME conv on few channels runs as space-to-depth plus a stride-1 VALID conv: the
+    same sums (the kernel zero-padded to a multiple of s, its taps regrouped into s*s*C_in channels), but
+    the input gradient is a stride-1 backprop on 12 channels instead of TF's slow strided one on 3."""
     x, kernel = args
     if not _s2d_applies(node, x, kernel):
         return _op_conv2d(node, args)
@@ -258,11 +233,8 @@ def _conv2d_fast(node: _Node, args):
 
 
 def _lrn_fast(node: _Node, args):
-    """LRN as a matmul plus element-wise maths: x * (bias + alpha * window sum of x^2)^-beta.
-
-    TF's LRN kernel and especially its gradient loop over the channel window; here the window sum is
-    one einsum of x^2 with a banded 0/1 channel matrix, and its automatic gradient is one too.
-    """
+    """LRN, x * (bias + alpha * window sum of x^2)^-beta, with the window sum as one einsum of x^2 with a
+    banded 0/1 channel matrix (TF's LRN kernel and its gradient loop over the window)."""
     attrs = {key: node.attrs.get(key, default) for key, default in _LRN_DEFAULTS.items()}
     channels = args[0].shape[-1] if args[0].shape.rank is not None else None
     if channels is None or attrs["depth_radius"] < 0:
@@ -315,10 +287,14 @@ class _Graph:
             except graphlib.CycleError as error:
                 raise ModelError(f"the graph has a cycle through {error.args[1][0]!r}; it is not a frozen "
                                  "inception5h graph") from error
-            for name in order:
-                if self.nodes[name].op not in SUPPORTED_OPS:
-                    raise ModelError(f"node {name!r} uses the op {self.nodes[name].op!r}, which this loader does not "
-                                     f"implement (supported: {', '.join(SUPPORTED_OPS)}); the file is not the inception5h graph")
+            for node in (self.nodes[name] for name in order):
+                if node.op not in SUPPORTED_OPS:
+                    raise ModelError(f"node {node.name!r} uses the op {node.op!r}, which this loader does not implement "
+                                     f"(supported: {', '.join(SUPPORTED_OPS)}); the file is not the inception5h graph")
+                layout = node.attrs.get("data_format") or "NHWC", node.attrs.get("padding", "SAME")
+                if layout[0] != "NHWC" or layout[1] not in ("SAME", "VALID"):
+                    raise ModelError(f"node {node.name!r} uses data_format {layout[0]} and padding {layout[1]}; "
+                                     "only NHWC with SAME or VALID padding is supported")
             self._plans[key] = order
         return self._plans[key]
 
@@ -358,12 +334,9 @@ class _Graph:
 class Inception5h(Model):
     """inception5h (pretrained or the untrained stand-in) behind the cadl_utils Model interface.
 
-    Attributes:
-        weights: ``pretrained`` or ``untrained``.
-        source: where the graph came from (cache path, file, or the stand-in and its seed).
-        fallback_reason: why ``weights="auto"`` fell back to the stand-in (None otherwise).
-        dtype: compute dtype, ``float32`` or ``bfloat16`` (outputs are always float32).
-        rewrites: compute LRN and conv2d0 with the faster rewrites (False: TensorFlow's plain ops).
+    Attributes: ``weights``; ``source`` (cache path, file, or the stand-in and its seed); ``fallback_reason``
+    (why ``weights="auto"`` fell back, else None); ``dtype`` (compute dtype, float32 or bfloat16; outputs are
+    float32); ``rewrites`` (LRN and conv2d0 by the faster rewrites; False: TensorFlow's plain ops).
     """
 
     name = "inception5h"
@@ -379,7 +352,8 @@ class Inception5h(Model):
         self.layers = self._inventory()
         self.graph.plan([self._node_of[info.name] for info in self.layers])  # unsupported ops fail now
         lines = [line.strip() for line in labels or []]
-        self.labels = [(lines[i] if i < len(lines) else "") or f"(no label: {i})" for i in range(max(NUM_CLASSES, len(lines)))]
+        count = max(standin.NUM_CLASSES, len(lines))
+        self.labels = [(lines[i] if i < len(lines) else "") or f"(no label: {i})" for i in range(count)]
 
     def nodes_for(self, names: Sequence[str]) -> tuple[str, ...]:
         """Debugging aid: the graph nodes ``extract(images, names)`` computes, in order."""
@@ -421,12 +395,8 @@ class Inception5h(Model):
             layers.append(LayerInfo(name, kind, count))
         return layers
 
-    # --- sizes -----------------------------------------------------------------------------------
     def min_size(self, name: str) -> int:
-        """Exact smallest side (px, square image) at which layer ``name`` can be computed.
-
-        Example: ``softmax2`` needs ``ceil(side / 32) >= 7`` for its 7x7 VALID average pool, so 193.
-        """
+        """Exact smallest side (px, square image) for layer ``name`` (``softmax2``: 193, for its 7x7 VALID pool)."""
         node = self._node_of[self.layer(name).name]
         if name not in self._min_sizes:
             sides = (s for s in range(1, _MAX_SEARCH_SIZE + 1) if self.graph.size_problem(node, s, s) is None)
@@ -436,24 +406,12 @@ class Inception5h(Model):
             self._min_sizes[name] = side
         return self._min_sizes[name]
 
-    def _nearest_working(self, node: str, h: int, w: int) -> list[tuple[int, int]]:
-        """Nearby sizes that work: the nearest square and, for a non-square image, one keeping its height."""
-        works = self.graph.size_problem
-        found = []
-        square = next((s for d in range(_MAX_SEARCH_SIZE) for s in (max(h, w) - d, max(h, w) + d)
-                       if s >= 1 and works(node, s, s) is None), None)
-        if square:
-            found.append((square, square))
-        width = next((c for d in range(1, 513) for c in (w - d, w + d) if c >= 1 and works(node, h, c) is None), None)
-        if h != w and width:
-            found.append((h, width))
-        return found
-
     def check_size(self, name: str, height: int, width: int) -> None:
         """Raise LayerError unless layer ``name`` can be computed on a height x width image (naming
         the minimum size, or, for the auxiliary heads' reshape, sizes that work)."""
-        node = self._node_of[self.layer(name).name]
-        problem = self.graph.size_problem(node, int(height), int(width))
+        node, h, w = self._node_of[self.layer(name).name], int(height), int(width)
+        works = self.graph.size_problem
+        problem = works(node, h, w)
         if problem is None:
             return
         if problem.kind == "small":
@@ -461,28 +419,29 @@ class Inception5h(Model):
             raise LayerError(
                 f"layer {name!r} needs images of at least {need}x{need} px, got {height}x{width} ({problem.detail}). "
                 f"Use a larger image (e.g. resize it to {max(need, CLASSIFY_SIZE)} px) or an earlier layer.")
-        sizes = ", ".join(f"{a}x{b}" for a, b in self._nearest_working(node, int(height), int(width)))
+        # Nearby sizes that work: the nearest square and, for a non-square image, one keeping its height.
+        square = next((s for d in range(_MAX_SEARCH_SIZE) for s in (max(h, w) - d, max(h, w) + d)
+                       if s >= 1 and works(node, s, s) is None), None)
+        width = next((c for d in range(1, 513) for c in (w - d, w + d) if c >= 1 and works(node, h, c) is None), None)
+        found = [(square, square)] if square else []
+        if h != w and width:
+            found.append((h, width))
+        sizes = ", ".join(f"{a}x{b}" for a, b in found)
         other = ""
         if name != "softmax2" and "softmax2" in self.layer_names("softmax"):
             other = f", or use softmax2 (any size from {self.min_size('softmax2')} px)"
         raise LayerError(f"layer {name!r} cannot be computed on a {height}x{width} image: {problem.detail}. "
                          f"Sizes that work nearby: {sizes or 'none found'}. Resize the image{other}.")
 
-    # --- computation -----------------------------------------------------------------------------
     def preprocess(self, images):
-        """RGB in [0, 1] -> the network's input space (0..255 minus 117)."""
-        return images * 255.0 - MEAN
+        return images * 255.0 - MEAN  # RGB 0..255 minus 117
 
     def deprocess(self, inputs):
-        """The network's input space -> RGB in [0, 1] (not clipped)."""
         return (inputs + MEAN) / 255.0
 
     def run_nodes(self, inputs, nodes: Sequence[str]) -> list:
-        """Compute raw graph nodes (any name in ``model.graph.nodes``) for preprocessed inputs [N, H, W, 3].
-
-        Returns:
-            One float32 tensor per node, exactly as the graph computes it (no row averaging).
-        """
+        """Raw graph nodes (any name in ``model.graph.nodes``) of preprocessed inputs [N, H, W, 3]: one float32
+        tensor per node, exactly as the graph computes it (no row averaging)."""
         for name in nodes:
             if name not in self.graph.nodes:
                 close = difflib.get_close_matches(name, list(self.graph.nodes), n=5, cutoff=0.5)
@@ -491,52 +450,26 @@ class Inception5h(Model):
         return self.graph.run(inputs, list(nodes), self.rewrites)
 
     def extract(self, images, names: Sequence[str], *, rows: bool = False) -> list:
-        """Differentiable features of a batch [N, H, W, 3] of RGB images in [0, 1].
-
-        Returns:
-            One float32 tensor per name: [N, h, w, C] for spatial layers, [N, C] for logits and softmax
-            (several rows of a large image are averaged; ``rows=True`` keeps them: [N * rows, C]).
-        """
-        infos = [self.layer(name) for name in names]
+        """Differentiable features of a batch [N, H, W, 3] of RGB in [0, 1]: one float32 tensor per name, [N, h, w, C],
+        or [N, C] for logits and softmax (a large image's rows averaged; ``rows=True`` keeps them: [N * rows, C])."""
         images = tf.convert_to_tensor(images)
-        if not images.dtype.is_floating:
-            raise ImageError(f"images must be float RGB in [0, 1], got dtype {images.dtype.name}; divide uint8 by 255")
+        infos = [self.layer(name) for name in self.check_batch(images, names)]
         images = tf.cast(images, tf.float32)
-        if images.shape.rank != 4 or images.shape[-1] not in (3, None):
-            raise ImageError(f"images must be a batch [N, H, W, 3], got shape {list(images.shape)}; add a batch axis with x[None]")
-        if images.shape[1] is not None and images.shape[2] is not None:
-            for info in infos:
-                self.check_size(info.name, images.shape[1], images.shape[2])
         values = self.run_nodes(self.preprocess(images), [self._node_of[info.name] for info in infos])
         if rows:
             return values
         return [tf.reduce_mean(tf.reshape(value, [tf.shape(images)[0], -1, info.channels]), axis=1)
                 if info.kind in ("logits", "softmax") else value for info, value in zip(infos, values)]
 
-    def extract_rows(self, images, names: Sequence[str]) -> list:
-        """Like ``extract`` but logits/softmax keep every row the graph gives ([N * rows, 1008])."""
-        return self.extract(images, names, rows=True)
-
-    def classify(self, image, top: int = 5) -> list[tuple[int, str, float]]:
-        """Top ``top`` classes ``(index, label, probability)`` of one RGB image [H, W, 3] by softmax2
-        (images under 224 px are scaled up to 224)."""
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """softmax2 of one image (scaled up to 224 px if smaller), for ``classify``."""
         from ..images import resize
 
-        top = check_int(top, "top", minimum=1, maximum=NUM_CLASSES)
-        array = np.asarray(image, dtype=np.float32)
-        if array.ndim != 3 or array.shape[-1] != 3:
-            raise ImageError(f"classify takes one RGB image [H, W, 3], got shape {array.shape}; for a batch call extract")
-        height, width = array.shape[:2]
+        height, width = image.shape[:2]
         if min(height, width) < CLASSIFY_SIZE:
             scale = CLASSIFY_SIZE / min(height, width)
-            array = resize(array, (max(CLASSIFY_SIZE, round(height * scale)), max(CLASSIFY_SIZE, round(width * scale))))
-        probs = self.extract(array[None], ["softmax2"])[0][0].numpy()
-        order = np.argsort(-probs, kind="stable")[:top]
-        return [(int(i), self.label(int(i)), float(probs[i])) for i in order]
-
-    def describe(self) -> str:
-        """One line naming the model, its weights and (for bfloat16) its compute dtype."""
-        return super().describe() + (f" [{self.dtype}]" if self.dtype != "float32" else "")
+            image = resize(image, (max(CLASSIFY_SIZE, round(height * scale)), max(CLASSIFY_SIZE, round(width * scale))))
+        return self.extract(image[None], ["softmax2"])[0][0].numpy()
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -583,20 +516,32 @@ def untrained_inception5h(seed: int = 0, dtype: str = "float32", rewrites: bool 
         return _MODELS[key]
 
 
-def pretrained_from_files(pb, labels, source: str = "", dtype: str = "float32", rewrites: bool = True) -> Inception5h:
-    """Load inception5h from a .pb and a labels file (or None), cached per file version and options."""
+def _load_pretrained(options: LoadOptions) -> Inception5h:
+    """The verified files (``path``, else the cache or a download), loaded once per file version and options."""
     from google.protobuf.message import DecodeError
 
-    pb = Path(pb).resolve()
-    graph_def = tf.compat.v1.GraphDef()
+    from . import download
+
+    if options.path is not None:
+        files = download.inception5h_from_file(options.path, sha1=options.sha1, verify=options.verify,
+                                               cache_dir=options.cache_dir)
+    else:
+        zip_sha1, pb_sha1 = options.zip_sha1 or download.ZIP_SHA1, options.pb_sha1 or download.PB_SHA1
+        if not options.verify:
+            zip_sha1 = pb_sha1 = None  # no check
+        files = download.ensure_inception5h(options.cache_dir, options.url, zip_sha1=zip_sha1, pb_sha1=pb_sha1,
+                                            timeout=options.timeout, retries=options.retries, progress=options.progress)
+    source = f"{files.source}: {files.pb}" + ("" if files.verified else " (not verified against a SHA-1)")
+    pb, labels = files.pb.resolve(), files.labels
     try:
-        key = ("pretrained", str(pb), pb.stat().st_size, pb.stat().st_mtime_ns, str(labels), dtype, rewrites)
-        lines = Path(labels).read_text(encoding="utf-8").splitlines() if labels is not None else None
+        key = ("pretrained", str(pb), pb.stat().st_size, pb.stat().st_mtime_ns, str(labels), options.dtype,
+               options.rewrites)
+        lines = labels.read_text(encoding="utf-8").splitlines() if labels is not None else None
         with _MODELS_LOCK:
             if key not in _MODELS:
-                graph_def.ParseFromString(pb.read_bytes())
-                _MODELS[key] = Inception5h(graph_def, lines, weights="pretrained", source=source or str(pb),
-                                           dtype=dtype, rewrites=rewrites)
+                graph_def = tf.compat.v1.GraphDef.FromString(pb.read_bytes())
+                _MODELS[key] = Inception5h(graph_def, lines, weights="pretrained", source=source, dtype=options.dtype,
+                                           rewrites=options.rewrites)
             return _MODELS[key]
     except (OSError, UnicodeDecodeError) as error:
         raise ModelError(f"cannot read the graph or labels file ({pb}, {labels}): {error}") from error
@@ -605,24 +550,8 @@ def pretrained_from_files(pb, labels, source: str = "", dtype: str = "float32", 
                          "or use weights='untrained'") from error
 
 
-def _load_pretrained(options: LoadOptions) -> Inception5h:
-    from . import download
-
-    if options.path is not None:
-        files = download.inception5h_from_file(options.path, sha1=options.sha1, verify=options.verify,
-                                               cache_dir=options.cache_dir)
-    else:
-        pins = {"zip_sha1": None, "pb_sha1": None}
-        if options.verify:
-            pins = {"zip_sha1": options.zip_sha1 or download.ZIP_SHA1, "pb_sha1": options.pb_sha1 or download.PB_SHA1}
-        files = download.ensure_inception5h(options.cache_dir, options.url, **pins, timeout=options.timeout,
-                                            retries=options.retries, progress=options.progress)
-    source = f"{files.source}: {files.pb}" + ("" if files.verified else " (not verified against a SHA-1)")
-    return pretrained_from_files(files.pb, files.labels, source, options.dtype, options.rewrites)
-
-
 def load_inception5h(weights: str | None = None, options: LoadOptions | None = None, **overrides) -> Inception5h:
-    """Load inception5h.
+    """Load inception5h; ``model.weights`` says what was loaded, ``source`` from where, ``fallback_reason`` why.
 
     Args:
         weights: ``pretrained`` (download or cache, verify, load), ``untrained`` (the seeded stand-in),
@@ -630,10 +559,6 @@ def load_inception5h(weights: str | None = None, options: LoadOptions | None = N
             (``CADL_WEIGHTS``; ``pretrained`` when ``path`` is given).
         options: a LoadOptions; ``**overrides`` change single fields (``cache_dir``, ``path``, ``url``,
             ``seed``, ``dtype``, ``rewrites``, ``progress``, ``timeout``, ``retries``...).
-
-    Returns:
-        An Inception5h; ``model.weights`` says what was loaded, ``model.source`` where from and
-        ``model.fallback_reason`` why ``auto`` fell back to the stand-in.
     """
     options = LoadOptions.make(options, **overrides)
     mode = config.weights_mode("pretrained" if weights is None and options.path is not None else weights)

@@ -1,29 +1,24 @@
 """VGG19 and InceptionV3 from ``keras.applications`` behind the cadl_utils ``Model`` interface.
 
-Two Keras networks share one set of weights: the headless feature network (any image size; ``extract``
-runs only what the requested layers need) and, built on first use because VGG19's is 550 MB, Keras's
-classifier with its fixed input (224 or 299 px) for ``classify``, ``logits`` and ``predictions``.
-InceptionV3's conv units (after BN and ReLU) are named as in a fresh process, ``conv2d`` ... ``conv2d_93``,
-whatever Keras's per-process counter says.
+Two Keras networks share one set of weights: the headless feature network (any image size) and, built on first
+use as VGG19's is 550 MB, Keras's classifier (fixed 224 or 299 px input) for ``classify``, ``logits`` and
+``predictions``. InceptionV3's conv units are named as in a fresh process (``conv2d`` ... ``conv2d_93``).
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import warnings
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..config import quiet_tensorflow, weights_mode
-from ..errors import DownloadError, ImageError, LayerError, ModelError, ParameterError
-from ..settings import check_int
-from .base import LayerInfo, Model, require_weights_known
+from ..errors import DownloadError, ModelError
+from .base import LayerInfo, Model
 
 quiet_tensorflow()
 
@@ -41,39 +36,23 @@ _AUTO_NAMED = re.compile(r"^(conv2d|batch_normalization|activation|average_pooli
                          r"|input_layer)(?:_(\d+))?$")
 
 
-@dataclass(frozen=True)
-class BackboneSpec:
-    """What differs: constructor, classifier input side, the layer feeding ``predictions``, weights files."""
-
-    name: str
-    builder: Callable[..., keras.Model]
-    head_size: int
-    penultimate: str
-    weights_files: tuple[str, str]
-
-
-SPECS = {
-    "vgg19": BackboneSpec("vgg19", keras.applications.VGG19, 224, "fc2", (
-        "vgg19_weights_tf_dim_ordering_tf_kernels.h5", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")),
-    "inception_v3": BackboneSpec("inception_v3", keras.applications.InceptionV3, 299, "avg_pool", (
-        "inception_v3_weights_tf_dim_ordering_tf_kernels.h5", "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")),
-}
+# What differs: the keras.applications constructor and the side of the classifier's fixed input.
+SPECS = {"vgg19": (keras.applications.VGG19, 224), "inception_v3": (keras.applications.InceptionV3, 299)}
 
 
 def load_keras_backbone(name: str, weights: str | None = None, seed: int = 0) -> "KerasBackbone":
     """Load ``vgg19`` or ``inception_v3`` with ``weights`` ``pretrained`` (Keras downloads ImageNet weights),
     ``untrained`` (kernels drawn from ``seed``), ``auto`` (pretrained, else untrained with a warning and
     ``model.fallback_reason``) or None (``CADL_WEIGHTS``)."""
-    spec = _spec(name)
     mode = weights_mode(weights)
     if mode != "auto":
-        return KerasBackbone(spec.name, mode, seed=seed)
+        return KerasBackbone(name, mode, seed=seed)
     try:
-        return KerasBackbone(spec.name, "pretrained", seed=seed)
+        return KerasBackbone(name, "pretrained", seed=seed)
     except DownloadError as error:
-        warnings.warn(f"USING AN UNTRAINED {spec.name} NETWORK: the pretrained weights are not available ({error}). "
+        model = KerasBackbone(name, "untrained", seed=seed)
+        warnings.warn(f"USING AN UNTRAINED {model.name} NETWORK: the pretrained weights are not available ({error}). "
                       "Results will be textures, not objects.", UserWarning, stacklevel=2)
-        model = KerasBackbone(spec.name, "untrained", seed=seed)
         model.fallback_reason = str(error)
         return model
 
@@ -86,24 +65,20 @@ def keras_cache_dir() -> Path:
 
 
 class KerasBackbone(Model):
-    """A ``keras.applications`` network as a cadl_utils ``Model``.
-
-    Attributes:
-        name, weights, seed, fallback_reason: as loaded (see ``load_keras_backbone``).
-        head_size: side in pixels of the classifier's fixed input (224 or 299).
-        features_model: the headless Keras network (any input size).
-    """
+    """A ``keras.applications`` network as a cadl_utils ``Model``: ``name``, ``weights``, ``seed`` and
+    ``fallback_reason`` as loaded; ``features_model``, the headless network (any input size); ``head_size``,
+    the side of the classifier's fixed input (224 or 299)."""
 
     def __init__(self, name: str, weights: str, seed: int = 0):
-        """Build the feature network (``weights``: ``pretrained`` or ``untrained``); the head comes later.
-
-        Raises:
-            DownloadError: pretrained weights could not be obtained.
-        """
-        require_weights_known(weights)
-        self._spec = _spec(name)
-        self.name, self.weights, self.seed, self.fallback_reason = self._spec.name, weights, int(seed), None
-        self.head_size = self._spec.head_size
+        """Build the feature network (``weights``: ``pretrained`` or ``untrained``; DownloadError if the
+        pretrained ones cannot be had); the head comes later."""
+        key = str(name).strip().lower().replace("-", "_")
+        if key not in SPECS:
+            raise ModelError(f"unknown Keras backbone {name!r}: choose one of {', '.join(SPECS)}")
+        if weights not in ("pretrained", "untrained"):
+            raise ModelError(f"weights must be 'pretrained' or 'untrained' here, got {weights!r}")
+        self.name, self.weights, self.seed, self.fallback_reason = key, weights, int(seed), None
+        self._builder, self.head_size = SPECS[key]
         self.features_model = self._build(include_top=False, input_shape=(None, None, 3))
         self._keras_name, self.layers = _inventory(self.features_model, self.name)
         spatial = [self._keras_name[info.name] for info in self.layers]
@@ -121,20 +96,33 @@ class KerasBackbone(Model):
     def _build(self, include_top: bool, **kwargs) -> keras.Model:
         """The Keras network with its weights loaded or seeded; a failed download is a DownloadError."""
         if self.weights == "untrained":
-            model = self._spec.builder(include_top=include_top, weights=None, **kwargs)
+            model = self._builder(include_top=include_top, weights=None, **kwargs)
             seed_kernels(model, self.seed)
             return model
         try:
-            return self._spec.builder(include_top=include_top, weights="imagenet", **kwargs)
+            return self._builder(include_top=include_top, weights="imagenet", **kwargs)
         except Exception as error:  # Keras raises a bare Exception for URL failures
-            raise DownloadError(_download_message(self._spec, include_top, error)) from error
+            with_top = f"{self.name}_weights_tf_dim_ordering_tf_kernels.h5"
+            needed = f"{with_top} (the classifier, needed by classify, logits and predictions)"
+            if not include_top:
+                needed = f"{with_top[:-3]}_notop.h5 (features; classify, logits and predictions also need {with_top})"
+            raise DownloadError(
+                f"could not get the pretrained ImageNet weights of {self.name} through Keras ({error}). If this "
+                f"machine is offline, download {needed} elsewhere and put it in {keras_cache_dir()} (Keras's cache; "
+                f"set KERAS_HOME to use another folder), or run with untrained weights: load_keras_backbone("
+                f"{self.name!r}, weights='untrained'), or CADL_WEIGHTS=untrained (CADL_WEIGHTS=auto falls back to "
+                "untrained by itself)") from error
 
     @property
     def head_model(self) -> keras.Model:
         """Keras's complete classifier (input ``head_size``), sharing the feature weights; built on first use."""
         if self._head_model is None:
             head = self._build(include_top=True)
-            copy_weights(self.features_model, head)
+            features = canonical_layers(self.features_model)
+            for canon, layer in canonical_layers(head).items():  # share the weights, matched by canonical name
+                if canon in features:
+                    for target, source in zip(layer.weights, features[canon].weights, strict=True):
+                        target.assign(source.value)
             self._head_model = head
         return self._head_model
 
@@ -151,74 +139,40 @@ class KerasBackbone(Model):
         return x * 2.0 - 1.0
 
     def deprocess(self, inputs) -> tf.Tensor:
-        """Exact inverse of ``preprocess`` (not clipped)."""
         x = tf.convert_to_tensor(inputs, tf.float32)
         if self.name == "vgg19":
             return tf.reverse(x + tf.constant(VGG_MEAN_BGR, tf.float32), axis=[-1]) / 255.0
         return (x + 1.0) / 2.0
 
     def extract(self, images, names: Sequence[str]) -> list[tf.Tensor]:
-        """Differentiable features of a batch [N, H, W, 3] in [0, 1]; works inside ``tf.function``.
-
-        Returns:
-            One tensor per name: [N, h, w, C], or [N, 1000] for ``logits``/``predictions`` (for VGG19
-            computed on the batch resized to 224 x 224).
-        """
-        names = [names] if isinstance(names, str) else list(names)
-        if not names:
-            raise ParameterError("extract needs at least one layer name, e.g. ['block5_conv2']")
-        x = tf.convert_to_tensor(images, tf.float32)
-        self._check_images(x, names)
+        """Differentiable features of a batch [N, H, W, 3] in [0, 1] (also inside ``tf.function``): one tensor per
+        name, [N, h, w, C], or [N, 1000] for ``logits``/``predictions`` (VGG19: of the batch resized to 224 px)."""
+        x = tf.convert_to_tensor(images)
+        names = self.check_batch(x, names)
+        x = tf.cast(x, tf.float32)
         spatial = list(dict.fromkeys(n for n in names if self.layer(n).kind not in HEAD_KINDS))
         heads = any(self.layer(n).kind in HEAD_KINDS for n in names)
         if heads and self.name == "inception_v3" and "mixed10" not in spatial:
             spatial.append("mixed10")  # its global average feeds the classifier
         results = {}
         if spatial:
-            outputs = self._runner(tuple(spatial))(self.preprocess(x), training=False)
+            key = tuple(spatial)
+            if key not in self._runners:  # outputs exactly these layers, so only their ancestors run
+                outputs = [self.features_model.get_layer(self._keras_name[n]).output for n in key]
+                self._runners[key] = keras.Model(self.features_model.input, outputs, name=f"{self.name}_features")
+            outputs = self._runners[key](self.preprocess(x), training=False)
             results = dict(zip(spatial, outputs if isinstance(outputs, (list, tuple)) else [outputs]))
         if heads:
             results["logits"] = self._logits(x, results)
             results["predictions"] = tf.nn.softmax(results["logits"], axis=-1)
         return [results[n] for n in names]
 
-    def classify(self, image, top: int = 5) -> list[tuple[int, str, float]]:
-        """Top ``top`` ImageNet classes ``(index, label, probability)`` of one RGB image [H, W, 3],
-        through Keras's own classifier (the image is resized to ``head_size``)."""
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """Keras's own classifier on the image resized to ``head_size`` (for ``classify``)."""
         from ..images import resize
 
-        top = check_int(top, "top", minimum=1, maximum=NUM_CLASSES)
-        x = tf.convert_to_tensor(image, tf.float32)
-        if x.shape.rank != 3 or x.shape[-1] != 3:
-            raise ImageError(f"classify expects one RGB image [H, W, 3], got shape {tuple(x.shape)}")
-        resized = resize(x[None], (self.head_size, self.head_size))
-        probs = self.head_model(self.preprocess(resized), training=False)[0].numpy()
-        order = np.argsort(-probs)[:top]
-        return [(int(i), self.label(int(i)), float(probs[i])) for i in order]
-
-    def describe(self) -> str:
-        """One line naming the model and its weights (and whether ``auto`` fell back)."""
-        text = super().describe()
-        return text + (" (pretrained weights unavailable; see model.fallback_reason)" if self.fallback_reason else "")
-
-    def _check_images(self, x: tf.Tensor, names: list[str]) -> None:
-        """Raise early for a wrong shape or an image too small for a requested layer."""
-        if x.shape.rank is not None and (x.shape.rank != 4 or x.shape[-1] not in (3, None)):
-            raise ImageError(f"extract expects a batch of RGB images [N, H, W, 3] in [0, 1], got shape "
-                             f"{tuple(x.shape)}; add a batch axis with image[None]")
-        sides = [s for s in x.shape[1:3] if s is not None] if x.shape.rank == 4 else []
-        for name in names:
-            need = self.min_size(name)
-            if sides and min(sides) < need:
-                raise LayerError(f"layer {name!r} of {self.name} needs images of at least {need} x {need} px, got "
-                                 f"{x.shape[1]} x {x.shape[2]}; use a larger image or an earlier layer")
-
-    def _runner(self, names: tuple[str, ...]) -> keras.Model:
-        """A cached keras.Model whose outputs are exactly ``names`` (only their ancestors run)."""
-        if names not in self._runners:
-            outputs = [self.features_model.get_layer(self._keras_name[n]).output for n in names]
-            self._runners[names] = keras.Model(self.features_model.input, outputs, name=f"{self.name}_features")
-        return self._runners[names]
+        resized = resize(image[None], (self.head_size, self.head_size))
+        return self.head_model(self.preprocess(resized), training=False)[0].numpy()
 
     def _logits(self, x: tf.Tensor, features: dict[str, tf.Tensor]) -> tf.Tensor:
         """Class scores from the penultimate features and the ``predictions`` layer's weights."""
@@ -285,22 +239,10 @@ def canonical_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
     return result
 
 
-def copy_weights(source: keras.Model, target: keras.Model) -> None:
-    """Copy the weights of every layer both models have (matched by canonical name)."""
-    source_layers = canonical_layers(source)
-    for canon, layer in canonical_layers(target).items():
-        if canon in source_layers and layer.weights:
-            for target_var, source_var in zip(layer.weights, source_layers[canon].weights, strict=True):
-                target_var.assign(source_var.value)
-
-
 def seed_kernels(model: keras.Model, seed: int) -> None:
-    """Redraw every kernel (Glorot uniform) from ``seed`` and its layer's canonical name.
-
-    Stateless draws keyed by name: the same seed gives the same weights whatever else the process did,
-    and the feature and head networks get equal weights for equal layers. Biases and batch-norm
-    statistics keep Keras's initial values.
-    """
+    """Redraw every kernel (Glorot uniform) by a stateless draw keyed by ``seed`` and its layer's canonical
+    name: the same weights whatever else the process did, equal in the feature and head networks.
+    Biases and batch-norm statistics keep Keras's initial values."""
     for canon, layer in canonical_layers(model).items():
         for variable in layer.weights:
             if variable.name != "kernel":
@@ -357,26 +299,3 @@ def imagenet_labels(allow_download: bool = False) -> list[str]:
         return [str(index[str(i)][1]) for i in range(NUM_CLASSES)]
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return [f"class {i}" for i in range(NUM_CLASSES)]
-
-
-def _spec(name: str) -> BackboneSpec:
-    """The spec of a backbone name, or a ModelError listing the supported names."""
-    key = str(name).strip().lower().replace("-", "_")
-    if key in SPECS:
-        return SPECS[key]
-    close = difflib.get_close_matches(key, list(SPECS), n=2, cutoff=0.4)
-    hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    raise ModelError(f"unknown Keras backbone {name!r}: choose one of {', '.join(SPECS)}.{hint}")
-
-
-def _download_message(spec: BackboneSpec, include_top: bool, error: Exception) -> str:
-    """What failed, which file to put where by hand, and how to run untrained."""
-    with_top, no_top = spec.weights_files
-    if include_top:
-        needed = f"{with_top} (the classifier, needed by classify, logits and predictions)"
-    else:
-        needed = f"{no_top} (features; classify, logits and predictions also need {with_top})"
-    return (f"could not get the pretrained ImageNet weights of {spec.name} through Keras ({error}). If this machine "
-            f"is offline, download {needed} elsewhere and put it in {keras_cache_dir()} (Keras's cache; set "
-            f"KERAS_HOME to use another folder), or run with untrained weights: load_keras_backbone({spec.name!r}, "
-            "weights='untrained'), or CADL_WEIGHTS=untrained (CADL_WEIGHTS=auto falls back to untrained by itself)")

@@ -9,8 +9,8 @@ down so the softmax heads stay unsaturated. Pictures made with it are textures, 
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
 import zipfile
 from pathlib import Path
 
@@ -18,14 +18,10 @@ import numpy as np
 
 from .. import config
 from ..files import atomic_write, check_output_path
+from .download import LABELS_NAME, PB_NAME
 
 config.quiet_tensorflow()
 import tensorflow as tf  # noqa: E402
-
-# Names inside inception5h.zip (the download module pins the same names).
-PB_NAME = "tensorflow_inception_graph.pb"
-LABELS_NAME = "imagenet_comp_graph_label_strings.txt"
-LICENSE_NAME = "LICENSE"
 
 NUM_CLASSES = 1008
 NUM_LABELS = 1001
@@ -131,20 +127,15 @@ class _GraphWriter:
         target = self.const(f"{name}/shape", np.array(shape, dtype=np.int32))
         return self.node(name, "Reshape", [x, target], Tshape=tf.int32)
 
-    def dense(self, name: str, x: str, fan_in: int, units: int, suffix: str, std: float) -> str:
-        """MatMul + BiasAdd named NAME{suffix}/matmul and NAME{suffix}; weights NAME_w, NAME_b."""
+    def dense(self, name: str, x: str, fan_in: int, units: int, suffix: str, std: float | None = None) -> str:
+        """MatMul + BiasAdd named NAME{suffix}/matmul and NAME{suffix}; weights NAME_w, NAME_b (``std`` None:
+        a classifier's, see CLASSIFIER_FEATURE_SCALE)."""
+        if std is None:
+            std = 1.0 / (np.sqrt(fan_in) * CLASSIFIER_FEATURE_SCALE)
         w = self.const(f"{name}_w", self.normal((fan_in, units), std))
         b = self.const(f"{name}_b", self.normal((units,), 0.01))
         self.node(f"{name}{suffix}/matmul", "MatMul", [x, w], transpose_a=False, transpose_b=False)
         return self.node(f"{name}{suffix}", "BiasAdd", [f"{name}{suffix}/matmul", b], data_format="NHWC")
-
-    def finish(self):
-        self.graph.node.extend(self.consts + self.ops)  # constants first, as in the original file
-        return self.graph
-
-
-def _classifier_std(fan_in: int) -> float:
-    return 1.0 / (np.sqrt(fan_in) * CLASSIFIER_FEATURE_SCALE)
 
 
 def _mixed_block(g: _GraphWriter, x: str, cin: int, spec) -> tuple[str, int]:
@@ -168,7 +159,7 @@ def _aux_head(g: _GraphWriter, index: int, x: str, cin: int) -> str:
     pre = g.dense(f"nn{index}", flat, 2048, 1024, "_pre_relu", np.sqrt(2.0 / 2048))
     hidden = g.node(f"nn{index}", "Relu", [pre])
     hidden_flat = g.reshape(f"nn{index}/reshape", hidden, [-1, 1024])
-    logits = g.dense(f"softmax{index}", hidden_flat, 1024, NUM_CLASSES, "_pre_activation", _classifier_std(1024))
+    logits = g.dense(f"softmax{index}", hidden_flat, 1024, NUM_CLASSES, "_pre_activation")
     return g.node(f"softmax{index}", "Softmax", [logits])
 
 
@@ -200,25 +191,19 @@ def build_standin_graphdef(seed: int = 0):
     softmax0 = _aux_head(g, 0, *heads_input["mixed4a"])
     softmax1 = _aux_head(g, 1, *heads_input["mixed4d"])
     flat = g.reshape("avgpool0/reshape", pooled, [-1, channels])
-    logits = g.dense("softmax2", flat, channels, NUM_CLASSES, "_pre_activation", _classifier_std(channels))
+    logits = g.dense("softmax2", flat, channels, NUM_CLASSES, "_pre_activation")
     softmax2 = g.node("softmax2", "Softmax", [logits])
     g.node("output", "Identity", [softmax0])
     g.node("output1", "Identity", [softmax1])
     g.node("output2", "Identity", [softmax2])
-    return g.finish()
+    g.graph.node.extend(g.consts + g.ops)  # constants first, as in the original file
+    return g.graph
 
 
-_CACHE: dict[int, object] = {}
-_CACHE_LOCK = threading.Lock()
-
-
+@functools.cache
 def standin_graphdef(seed: int = 0):
     """The stand-in GraphDef for ``seed``, built once per process and shared: do not modify it."""
-    seed = int(seed)
-    with _CACHE_LOCK:
-        if seed not in _CACHE:
-            _CACHE[seed] = build_standin_graphdef(seed)
-        return _CACHE[seed]
+    return build_standin_graphdef(int(seed))
 
 
 def standin_labels() -> list[str]:
@@ -239,7 +224,7 @@ def export_standin_zip(path: str | os.PathLike, seed: int = 0) -> Path:
         "recognises nothing. It exists so that tests and offline machines can run every code path.\n"
         "Only the labels jellyfish, broom, minibus, espresso and school bus are real.\n"
     )
-    entries = [(LICENSE_NAME, license_text.encode("utf-8"), zipfile.ZIP_DEFLATED),
+    entries = [("LICENSE", license_text.encode("utf-8"), zipfile.ZIP_DEFLATED),
                (LABELS_NAME, "\n".join(standin_labels()).encode("utf-8"), zipfile.ZIP_DEFLATED),
                # Random float32 weights do not compress: store them and save seconds.
                (PB_NAME, standin_graphdef(seed).SerializeToString(), zipfile.ZIP_STORED)]
