@@ -6,6 +6,7 @@ Everything here reads environment variables so that notebooks, the CLI and CI ag
 - ``CADL_PROFILE``: ``full`` (default) or ``quick`` (small sizes and few steps, for CI).
 - ``CADL_CACHE_DIR``: where downloaded weights live (default ``~/.cache/cadl_utils``).
 - ``CADL_INCEPTION5H_URL``: a mirror of inception5h.zip (same hashes).
+- ``CADL_PRECISION``: ``auto`` (default: bfloat16 where the hardware computes it natively), ``float32``, ``bfloat16``.
 """
 
 from __future__ import annotations
@@ -21,19 +22,14 @@ from .errors import ParameterError
 
 WEIGHTS_MODES = ("pretrained", "untrained", "auto")
 PROFILES = ("full", "quick")
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def quiet_tensorflow() -> None:
-    """Keep TensorFlow's start-up messages out of the user's output (terminal and notebooks).
-
-    TensorFlow's C++ core prints notices (oneDNN, CUDA drivers) straight to file descriptor 2 while
-    it is imported and when it creates its first device; notebooks show those (ipykernel forwards
-    fd 2) and ``TF_CPP_MIN_LOG_LEVEL`` alone does not stop them. So this imports TensorFlow and
-    creates the CPU device with fd 2 pointed at a temporary file, then restores it; if the import
-    fails, the captured text is printed before the error is raised. oneDNN stays on, because turning
-    it off (``TF_ENABLE_ONEDNN_OPTS=0``, the only other way to silence it) slows convolutions down.
-    Set ``CADL_VERBOSE_TF=1`` to see everything.
-    """
+    """Keep TensorFlow's start-up notices out of the user's output (``CADL_VERBOSE_TF=1`` shows them)."""
+    # Its C++ core writes them (oneDNN, CUDA) straight to fd 2 on import and on creating the first device, which
+    # notebooks show and TF_CPP_MIN_LOG_LEVEL does not stop; so both happen with fd 2 captured (replayed if the
+    # import fails). oneDNN stays on: TF_ENABLE_ONEDNN_OPTS=0, the other way to silence it, slows convolutions.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import logging
 
@@ -70,19 +66,50 @@ def _stderr_fd_captured():
             os.close(saved)
 
 
-def weights_mode(weights: str | None = None) -> str:
-    """The weights mode: ``weights`` if given, else ``CADL_WEIGHTS`` (an empty value means unset), else ``pretrained``.
+def _choice(value: str | None, variable: str, default: str, choices: tuple[str, ...], what: str) -> str:
+    """``value`` if given, else the environment ``variable`` (empty: unset), else ``default``; one of ``choices``."""
+    chosen = value if value is not None else (os.environ.get(variable) or default)
+    if not isinstance(chosen, str) or chosen.strip().lower() not in choices:
+        raise ParameterError(f"unknown {what} {chosen!r}: use one of {', '.join(choices)} "
+                             f"(an argument, or the environment variable {variable})")
+    return chosen.strip().lower()
 
-    Returns:
-        One of ``WEIGHTS_MODES``.
-    """
-    mode = weights if weights is not None else (os.environ.get("CADL_WEIGHTS") or "pretrained")
-    if not isinstance(mode, str) or mode.strip().lower() not in WEIGHTS_MODES:
-        raise ParameterError(
-            f"unknown weights mode {mode!r}: use one of {', '.join(WEIGHTS_MODES)} "
-            "(argument weights=... or environment variable CADL_WEIGHTS)"
-        )
-    return mode.strip().lower()
+
+def weights_mode(weights: str | None = None) -> str:
+    """The weights mode (one of ``WEIGHTS_MODES``): ``weights``, else ``CADL_WEIGHTS``, else ``pretrained``."""
+    return _choice(weights, "CADL_WEIGHTS", "pretrained", WEIGHTS_MODES, "weights mode")
+
+
+def precision(value: str | None = None) -> str:
+    """The precision asked for: ``value`` if given, else ``CADL_PRECISION``, else ``auto`` (one of ``PRECISIONS``)."""
+    chosen = value if value is not None else (os.environ.get("CADL_PRECISION") or "auto")
+    if not isinstance(chosen, str) or chosen.strip().lower() not in PRECISIONS:
+        raise ParameterError(f"unknown precision {chosen!r}: use one of {', '.join(PRECISIONS)} "
+                             "(argument precision=... or environment variable CADL_PRECISION)")
+    return chosen.strip().lower()
+
+
+def compute_dtype(value: str | None = None) -> tuple[str, str]:
+    """(``float32`` or ``bfloat16``, why) for a precision: ``auto`` picks bfloat16 on a GPU of compute
+    capability 8.0 or more, or a CPU with ``amx_bf16`` or ``avx512_bf16`` in /proc/cpuinfo; else float32."""
+    chosen = precision(value)
+    if chosen != "auto":
+        return chosen, f"precision={chosen}"
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability") or (8, 0)
+        if tuple(capability) >= (8, 0):
+            return "bfloat16", f"auto: GPU {gpu.name} computes bfloat16 natively"
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    native = [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags]
+    if native:
+        return "bfloat16", f"auto: the CPU computes bfloat16 natively ({', '.join(native)})"
+    return "float32", "auto: no GPU and no native bfloat16 on the CPU (amx_bf16, avx512_bf16)"
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
@@ -98,12 +125,8 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes and step counts for one quality level (``full``, or ``quick`` for CI).
-
-    Attributes: the long side of working images (``size``) and of widget previews (``preview_size``);
-    gradient ``steps`` of a dream or style run and of a preview (``preview_steps``); Deep Dream
-    ``octaves``; ``frames`` of feedback and zoom GIFs.
-    """
+    """Sizes and step counts of one quality level (``full``, or ``quick`` for CI): the long side of working
+    images and of widget previews, gradient steps of a run and of a preview, octaves, frames of a GIF."""
 
     name: str
     size: int
@@ -122,10 +145,4 @@ _PROFILES = {
 
 def profile(name: str | None = None) -> Profile:
     """The active quality profile: ``name`` if given, else ``CADL_PROFILE``, else ``full``."""
-    chosen = name if name is not None else (os.environ.get("CADL_PROFILE") or "full")
-    if not isinstance(chosen, str) or chosen.strip().lower() not in _PROFILES:
-        raise ParameterError(
-            f"unknown profile {chosen!r}: use one of {', '.join(PROFILES)} "
-            "(argument or environment variable CADL_PROFILE)"
-        )
-    return _PROFILES[chosen.strip().lower()]
+    return _PROFILES[_choice(name, "CADL_PROFILE", "full", PROFILES, "profile")]

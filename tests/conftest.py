@@ -11,6 +11,8 @@ import pytest
 # Tests run offline on the untrained stand-in unless a test says otherwise.
 os.environ.setdefault("CADL_WEIGHTS", "untrained")
 os.environ.setdefault("CADL_PROFILE", "quick")
+# float32 unless a test asks for more: results compare with TensorFlow's to float tolerance.
+os.environ.setdefault("CADL_PRECISION", "float32")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cadl_utils import config
 from cadl_utils.errors import DownloadError, ImageError, IntegrityError, LayerError, ModelError, ParameterError
 from cadl_utils.models import standin
 from cadl_utils.models.base import Model
@@ -231,6 +232,29 @@ def test_bfloat16_compute(model):
     assert np.corrcoef(got.numpy().ravel(), want.ravel())[0, 1] > 0.99
 
 
+def test_precision_follows_the_hardware(monkeypatch):
+    class FakeCpuinfo:
+        def __init__(self, path):
+            pass
+
+        def read_text(self):
+            return f"processor : 0\nflags : fpu sse2 avx2 {flags}\n"
+
+    monkeypatch.setattr(config, "Path", FakeCpuinfo)
+    for flags, want in (("avx512f", "float32"), ("avx512f avx512_bf16", "bfloat16"), ("amx_bf16", "bfloat16")):
+        dtype, why = config.compute_dtype("auto")
+        assert dtype == want and why.startswith("auto: ")
+    assert config.compute_dtype("float32") == ("float32", "precision=float32")
+    monkeypatch.undo()
+    monkeypatch.setenv("CADL_PRECISION", "bfloat16")
+    fast = load_inception5h(weights="untrained")
+    assert (fast.precision, fast.dtype) == ("bfloat16", "bfloat16") and "[bfloat16 compute" in fast.describe()
+    assert load_inception5h(weights="untrained", dtype="float32").dtype == "float32"  # the old name still works
+    monkeypatch.setenv("CADL_PRECISION", "fp8")
+    with pytest.raises(ParameterError, match="CADL_PRECISION"):
+        load_inception5h(weights="untrained")
+
+
 def test_classify(model):
     top = model.classify(photo(100)[0], top=3)  # scaled up to 224 inside
     assert len(top) == 3
@@ -305,7 +329,7 @@ def test_untrained_is_cached_per_seed(model):
 
 
 def test_bad_arguments():
-    with pytest.raises(ParameterError, match="dtype"):
+    with pytest.raises(ParameterError, match="precision 'float16': use one of auto, float32, bfloat16"):
         load_inception5h(weights="untrained", dtype="float16")
     with pytest.raises(ParameterError, match="weights"):
         load_inception5h(weights="trained")

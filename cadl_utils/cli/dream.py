@@ -25,7 +25,7 @@ DESCRIPTIONS = {
 
 def add_commands(subparsers) -> None:
     """Add the ``dream`` and ``zoom`` sub-commands."""
-    from ..config import profile
+    from ..config import PRECISIONS, profile
     from ..dream import DreamSettings
     from ..models import MODEL_NAMES
 
@@ -35,8 +35,9 @@ def add_commands(subparsers) -> None:
         parser.add_argument("image", nargs="?", default=None,
                             help="input image: a file path or a sample name (cat, coffee, astronaut, rocket); default cat")
         add_model_options(parser, MODEL_NAMES)
-        parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
-                            help="compute dtype of inception5h (bfloat16 is faster on CPUs with AVX512_BF16)")
+        parser.add_argument("--precision", "--dtype", dest="precision", default=None, choices=PRECISIONS,
+                            help="inception5h's compute precision (default CADL_PRECISION, else auto: bfloat16 "
+                                 "where the hardware computes it natively)")
         parser.add_argument("--size", type=int, default=None, help="long side of the working image in px "
                             "(default: the profile's, raised to what the layer needs)")
         parser.add_argument("--layer", default=None, help="layer to dream with (default softmax2; see 'layers')")
@@ -67,7 +68,7 @@ def run(args, command: str) -> int:
     source = input_path(args.image, "photo", "cat")
     out = Path(args.out) if args.out else Path("outputs") / f"{command}-{source.stem}{'.gif' if settings.frames > 1 else '.png'}"
     _check_outputs(out, source, args.duration_ms)
-    model = load_cli_model(args, **({"dtype": args.dtype} if args.dtype != "float32" else {}))
+    model = load_cli_model(args, **({"precision": args.precision} if args.precision else {}))
     objective = _objective(args, model)
     image = _image(args, source, model, objective)
     print(f"{command}: {objective.describe()} on {source.name} ({image.shape[1]}x{image.shape[0]}), "

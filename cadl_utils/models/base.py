@@ -137,10 +137,10 @@ class Model:
         raise NotImplementedError
 
     def describe(self) -> str:
-        """One line naming the model, its weights (and compute dtype if not float32), for notebooks and the CLI."""
+        """One line naming the model, its weights and compute dtype (and why), for notebooks and the CLI."""
         text = f"{self.name} ({self.weights} weights, {len(self.layers)} layers)"
-        if getattr(self, "dtype", "float32") != "float32":
-            text += f" [{self.dtype}]"
+        if getattr(self, "precision_reason", None):
+            text += f" [{self.dtype} compute, {self.precision_reason}]"
         if self.weights == "untrained":
             text += " - UNTRAINED: pictures are textures, not objects"
         if getattr(self, "fallback_reason", None):

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import config
 from ..errors import CadlError, LayerError, ModelError, ParameterError
-from ..settings import MAX_SEED, Settings, check_choice, check_float, check_int, setting
+from ..settings import MAX_SEED, Settings, check_float, check_int, setting
 from . import standin
 from .base import LayerInfo, Model
 
@@ -34,7 +34,6 @@ import tensorflow as tf  # noqa: E402
 MEAN = 117.0
 INPUT_NODE = "input"
 CLASSIFY_SIZE = 224
-DTYPES = ("float32", "bfloat16")
 # TF's defaults for LRN attributes a graph may leave out.
 _LRN_DEFAULTS = {"depth_radius": 5, "bias": 1.0, "alpha": 1.0, "beta": 0.5}
 _MAX_SEARCH_SIZE = 4096
@@ -335,17 +334,19 @@ class Inception5h(Model):
     """inception5h (pretrained or the untrained stand-in) behind the cadl_utils Model interface.
 
     Attributes: ``weights``; ``source`` (cache path, file, or the stand-in and its seed); ``fallback_reason``
-    (why ``weights="auto"`` fell back, else None); ``dtype`` (compute dtype, float32 or bfloat16; outputs are
-    float32); ``rewrites`` (LRN and conv2d0 by the faster rewrites; False: TensorFlow's plain ops).
+    (why ``weights="auto"`` fell back, else None); ``precision`` (asked for: auto, float32 or bfloat16),
+    ``dtype`` (what the network computes in) and ``precision_reason`` (why; outputs are float32);
+    ``rewrites`` (LRN and conv2d0 by the faster rewrites; False: TensorFlow's plain ops).
     """
 
     name = "inception5h"
 
     def __init__(self, graph_def, labels: Sequence[str] | None, *, weights: str = "pretrained", source: str = "",
-                 dtype: str = "float32", rewrites: bool = True):
+                 precision: str | None = None, rewrites: bool = True):
         """Build the model from a ``tf.compat.v1.GraphDef`` and the lines of the labels file (or None)."""
         self.weights, self.source, self.fallback_reason, self.rewrites = weights, source, None, rewrites
-        self.dtype = check_choice(dtype, "dtype", DTYPES)
+        self.precision = config.precision(precision)
+        self.dtype, self.precision_reason = config.compute_dtype(self.precision)
         self.graph = _Graph(graph_def, self.dtype)
         self._min_sizes: dict[str, int] = {}
         self._node_of: dict[str, str] = {}
@@ -485,14 +486,15 @@ class LoadOptions(Settings):
     zip_sha1: str | None = setting(None, "expected SHA-1 of a downloaded zip (default: the pin)")
     pb_sha1: str | None = setting(None, "expected SHA-1 of its graph (default: the pin)")
     seed: int = setting(0, "seed of the untrained stand-in's weights")
-    dtype: str = setting("float32", "compute dtype: float32 or bfloat16")
+    precision: str | None = setting(None, "auto (bfloat16 where the hardware computes it natively), float32 or "
+                                          "bfloat16; None: CADL_PRECISION, else auto (old name: dtype)")
     rewrites: bool = setting(True, "faster LRN and conv2d0 rewrites (False: TensorFlow's plain ops)")
     progress: object = setting(True, "download progress bar: True, False or a tqdm-like object")
     timeout: float = setting(30.0, "seconds to wait for the server (0..3600)")
     retries: int = setting(3, "download attempts after the first (0..20)")
 
     def check(self) -> None:
-        self._set("dtype", check_choice(self.dtype, "dtype", DTYPES))
+        self._set("precision", config.precision(self.precision))
         self._set("seed", check_int(self.seed, "seed", minimum=0, maximum=MAX_SEED))
         self._set("timeout", check_float(self.timeout, "timeout", above=0, at_most=3600))
         self._set("retries", check_int(self.retries, "retries", minimum=0, maximum=20))
@@ -505,13 +507,14 @@ _MODELS: dict[tuple, Inception5h] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def untrained_inception5h(seed: int = 0, dtype: str = "float32", rewrites: bool = True) -> Inception5h:
+def untrained_inception5h(seed: int = 0, precision: str | None = None, rewrites: bool = True) -> Inception5h:
     """The untrained stand-in (same graph, seeded random weights), built once per process and shared."""
-    key = ("untrained", int(seed), dtype, rewrites)
+    precision = config.precision(precision)
+    key = ("untrained", int(seed), precision, rewrites)
     with _MODELS_LOCK:
         if key not in _MODELS:
             _MODELS[key] = Inception5h(standin.standin_graphdef(seed), standin.standin_labels(), weights="untrained",
-                                       source=f"untrained stand-in (seed {seed}, built in memory)", dtype=dtype,
+                                       source=f"untrained stand-in (seed {seed}, built in memory)", precision=precision,
                                        rewrites=rewrites)
         return _MODELS[key]
 
@@ -534,13 +537,13 @@ def _load_pretrained(options: LoadOptions) -> Inception5h:
     source = f"{files.source}: {files.pb}" + ("" if files.verified else " (not verified against a SHA-1)")
     pb, labels = files.pb.resolve(), files.labels
     try:
-        key = ("pretrained", str(pb), pb.stat().st_size, pb.stat().st_mtime_ns, str(labels), options.dtype,
+        key = ("pretrained", str(pb), pb.stat().st_size, pb.stat().st_mtime_ns, str(labels), options.precision,
                options.rewrites)
         lines = labels.read_text(encoding="utf-8").splitlines() if labels is not None else None
         with _MODELS_LOCK:
             if key not in _MODELS:
                 graph_def = tf.compat.v1.GraphDef.FromString(pb.read_bytes())
-                _MODELS[key] = Inception5h(graph_def, lines, weights="pretrained", source=source, dtype=options.dtype,
+                _MODELS[key] = Inception5h(graph_def, lines, weights="pretrained", source=source, precision=options.precision,
                                            rewrites=options.rewrites)
             return _MODELS[key]
     except (OSError, UnicodeDecodeError) as error:
@@ -558,14 +561,16 @@ def load_inception5h(weights: str | None = None, options: LoadOptions | None = N
             ``auto`` (pretrained when obtainable, else the stand-in with a warning) or None
             (``CADL_WEIGHTS``; ``pretrained`` when ``path`` is given).
         options: a LoadOptions; ``**overrides`` change single fields (``cache_dir``, ``path``, ``url``,
-            ``seed``, ``dtype``, ``rewrites``, ``progress``, ``timeout``, ``retries``...).
+            ``seed``, ``precision`` (or ``dtype``), ``rewrites``, ``progress``, ``timeout``, ``retries``...).
     """
+    if "dtype" in overrides:  # the old name of precision
+        overrides["precision"] = overrides.pop("dtype")
     options = LoadOptions.make(options, **overrides)
     mode = config.weights_mode("pretrained" if weights is None and options.path is not None else weights)
     if mode == "untrained":
         if options.path is not None:
             raise ParameterError("path= loads your own graph file; use weights='pretrained' (or 'auto') with it")
-        return untrained_inception5h(options.seed, options.dtype, options.rewrites)
+        return untrained_inception5h(options.seed, options.precision, options.rewrites)
     if mode == "pretrained":
         return _load_pretrained(options)
     try:
@@ -574,6 +579,6 @@ def load_inception5h(weights: str | None = None, options: LoadOptions | None = N
         reason = f"{type(error).__name__}: {error}"
     warnings.warn("inception5h: the pretrained weights are not available, so the UNTRAINED stand-in is used "
                   f"(pictures will be textures, not objects). Reason: {reason}", RuntimeWarning, stacklevel=2)
-    model = copy.copy(untrained_inception5h(options.seed, options.dtype, options.rewrites))
+    model = copy.copy(untrained_inception5h(options.seed, options.precision, options.rewrites))
     model.fallback_reason = reason  # a copy: the shared stand-in is not marked
     return model
