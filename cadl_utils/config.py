@@ -81,12 +81,8 @@ def weights_mode(weights: str | None = None) -> str:
 
 
 def precision(value: str | None = None) -> str:
-    """The precision asked for: ``value`` if given, else ``CADL_PRECISION``, else ``auto`` (one of ``PRECISIONS``)."""
-    chosen = value if value is not None else (os.environ.get("CADL_PRECISION") or "auto")
-    if not isinstance(chosen, str) or chosen.strip().lower() not in PRECISIONS:
-        raise ParameterError(f"unknown precision {chosen!r}: use one of {', '.join(PRECISIONS)} "
-                             "(argument precision=... or environment variable CADL_PRECISION)")
-    return chosen.strip().lower()
+    """The precision asked for (one of ``PRECISIONS``): ``value``, else ``CADL_PRECISION``, else ``auto``."""
+    return _choice(value, "CADL_PRECISION", "auto", PRECISIONS, "precision")
 
 
 def compute_dtype(value: str | None = None) -> tuple[str, str]:
