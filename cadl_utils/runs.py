@@ -1,11 +1,7 @@
-"""What every engine's loop shares: the callback's ``StepInfo``, the ``Result``, the progress bar
-and a clean stop.
+"""What every engine's loop shares: the callback's ``StepInfo``, the ``Result``, the progress bar, a clean stop.
 
-One convention for Deep Dream, the feedback loop, fractal zoom, guided hallucination and style
-transfer: each returns a ``Result`` (or a subclass with a few extra fields) whose ``frames`` are the
-pictures in order and whose ``image`` is the last of them; each calls ``callback(StepInfo)`` as it
-goes, and stops when the callback returns False or on Ctrl-C, keeping everything finished so far
-(``interrupted`` is then True).
+Every engine returns a ``Result`` (or a subclass with a few more fields) and calls ``callback(StepInfo)`` as it
+goes; a callback returning False, or Ctrl-C, stops it with what it finished (``interrupted`` is then True).
 """
 
 from __future__ import annotations
@@ -87,8 +83,6 @@ class Result:
 
 def progress_bar(enabled: bool, total: int, desc: str):
     """A tqdm progress bar counting steps, or None when ``enabled`` is false."""
-    if not enabled:
-        return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", leave=False)
+    return tqdm(total=total, desc=desc, unit="step", leave=False) if enabled else None

@@ -1,12 +1,9 @@
 """Settings objects and the checks they run: the one place parameters are validated.
 
-Every technique has one frozen settings dataclass (``DreamSettings``, ``GuidedSettings``,
-``StyleSettings``) built on ``Settings``. It checks itself once, when it is made, so a bad value
-fails before a model is loaded or a pixel is rendered. Public functions take ``settings=`` plus
-keyword overrides: ``feedback_loop(image, objective, frames=10)`` is the same as
-``feedback_loop(image, objective, settings=DreamSettings(frames=10))``.
-
-A field's ``metadata["help"]`` is its documentation; the command line builds its options from it.
+Each technique has one frozen dataclass built on ``Settings`` (``DreamSettings``, ``GuidedSettings``,
+``StyleSettings``) that checks itself when made, before a model loads. Public functions take ``settings=``
+plus overrides: ``feedback_loop(image, objective, frames=10)``. A field's ``metadata["help"]`` documents it
+(the command line builds its options from it).
 """
 
 from __future__ import annotations
@@ -33,10 +30,7 @@ def is_int(value: Any) -> bool:
 
 def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
               fix: str = "") -> int:
-    """``value`` as an int, or a ParameterError naming ``name``, the bound and the ``fix``.
-
-    Args: ``minimum``/``maximum`` are inclusive bounds (None: unbounded). Returns: a Python int.
-    """
+    """``value`` as an int within the inclusive bounds (None: none), else a ParameterError naming it."""
     tail = f"; {fix}" if fix else ""
     if not is_int(value):
         raise ParameterError(f"{name} must be an integer, got {value!r}{tail}")
@@ -50,11 +44,8 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
 
 def check_float(value: Any, name: str, *, above: float | None = None, at_least: float | None = None,
                 below: float | None = None, at_most: float | None = None, fix: str = "") -> float:
-    """``value`` as a finite float, or a ParameterError naming ``name``, the bound and the ``fix``.
-
-    Args: ``above``/``below`` are exclusive bounds, ``at_least``/``at_most`` inclusive (None: none).
-    Returns: a Python float.
-    """
+    """``value`` as a finite float, else a ParameterError naming ``name``, the bound and the ``fix``
+    (``above``/``below``: exclusive bounds, ``at_least``/``at_most``: inclusive; None: none)."""
     tail = f"; {fix}" if fix else ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ParameterError(f"{name} must be a finite number, got {value!r}{tail}")
@@ -85,17 +76,13 @@ def check_seed(seed: Any) -> int:
     """A random seed: an integer 0..MAX_SEED, or None for a fresh random one; returned as an int."""
     if seed is None:
         return int(np.random.default_rng().integers(0, MAX_SEED))
-    return check_int(seed, "seed", minimum=0, maximum=MAX_SEED, fix="use a whole number such as 0, or None for a random seed")
+    fix = "use a whole number such as 0, or None for a random seed"
+    return check_int(seed, "seed", minimum=0, maximum=MAX_SEED, fix=fix)
 
 
 def setting(default: Any, help: str, **metadata: Any) -> Any:
-    """A settings field with its documentation (``metadata["help"]``, shown by the command line).
-
-    Args:
-        default: the default value (immutable: numbers, strings, tuples, None).
-        help: one line saying what the setting does and its range.
-        **metadata: extra keys for the command line (``cli=False`` hides it, ``type`` parses it).
-    """
+    """A settings field: an immutable ``default``, one ``help`` line (what it does, its range) and extra keys
+    for the command line (``cli=False`` hides it, ``type`` parses it, ``choices``, ``nargs``)."""
     return dataclasses.field(default=default, metadata={"help": help, **metadata})
 
 
@@ -107,8 +94,7 @@ class Settings:
         self.check()
 
     def check(self) -> None:
-        """Raise ParameterError for a bad value; subclasses check their fields here (use ``_set``
-        to store a normalised value, e.g. an int from a numpy integer)."""
+        """Raise ParameterError for a bad value (subclasses; ``_set`` stores a normalised value)."""
 
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -125,12 +111,10 @@ class Settings:
         if settings is None:
             settings = cls()
         elif not isinstance(settings, cls):
-            raise ParameterError(
-                f"settings must be a {cls.__name__}, got {type(settings).__name__}; build one with {cls.__name__}(...)"
-            )
+            raise ParameterError(f"settings must be a {cls.__name__}, got {type(settings).__name__}; "
+                                 f"build one with {cls.__name__}(...)")
         unknown = sorted(set(overrides) - set(cls.names()))
         if unknown:
-            raise ParameterError(
-                f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}: use {', '.join(cls.names())}"
-            )
+            raise ParameterError(f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}: "
+                                 f"use {', '.join(cls.names())}")
         return dataclasses.replace(settings, **overrides) if overrides else settings

@@ -10,7 +10,7 @@ import imageio.v3 as iio
 import pytest
 
 from cadl_utils.cli import build_parser, main
-from cadl_utils.demo import demo_jobs
+from cadl_utils.cli.demo import demo_jobs
 
 SUBCOMMANDS = ("dream", "zoom", "guide", "style", "demo", "layers", "fetch", "export-standin")
 

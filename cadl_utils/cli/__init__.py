@@ -1,10 +1,8 @@
-"""The command line: ``python -m cadl_utils <command> ...`` (also installed as ``cadl``).
+"""The command line: ``python -m cadl_utils <command> ...`` (also installed as ``cadl``); the engines print nothing.
 
-Everything the command line does lives in this package; the engines print nothing and parse no
-arguments. Each module here adds its sub-commands with ``add_commands(subparsers)``:
-``dream`` (dream, zoom), ``guide``, ``style``, ``models`` (layers, fetch, export-standin), ``demo``.
-Options that set a technique's settings are made from its settings dataclass
-(``add_settings_options``), so their names, defaults, help and checks are the settings' own.
+Each module here adds its sub-commands with ``add_commands(subparsers)``: ``dream`` (dream, zoom), ``guide``,
+``style``, ``models`` (layers, fetch, export-standin), ``demo``. The options of a technique's settings come
+from its settings dataclass (``add_settings_options``): their names, defaults, help and checks are its own.
 """
 
 from __future__ import annotations
@@ -50,12 +48,8 @@ def _option_type(cls: type[Settings], field: dataclasses.Field) -> Any:
 
 
 def add_settings_options(parser: argparse.ArgumentParser, cls: type[Settings], skip: Sequence[str] = ()) -> None:
-    """Add one ``--option`` per field of a settings class (``step_size`` -> ``--step-size``).
-
-    Booleans become flags that turn the setting on (or off, for a field that defaults to True:
-    ``--no-<name>``). The default shown is the settings' own; options left out stay unset
-    (None), so ``settings_from_args`` only overrides what the user typed.
-    """
+    """Add one ``--option`` per field of a settings class (``step_size`` -> ``--step-size``; a boolean that
+    defaults to True -> ``--no-<name>``). Options left out stay None: ``settings_from_args`` keeps the default."""
     for field in dataclasses.fields(cls):
         if field.name in skip or not field.metadata.get("cli", True):
             continue
@@ -72,15 +66,10 @@ def add_settings_options(parser: argparse.ArgumentParser, cls: type[Settings], s
 
 
 def settings_from_args(cls: type[Settings], args: argparse.Namespace, **extra: Any) -> Settings:
-    """The settings the user typed (options left out keep their defaults), plus ``extra``, checked.
-
-    A bad value raises ParameterError before any model is loaded.
-    """
+    """The settings the user typed (the rest keep their defaults) plus ``extra``, checked before any model loads."""
     typed = {name: getattr(args, name) for name in cls.names() if getattr(args, name, None) is not None}
-    for name, value in typed.items():
-        field = next(f for f in dataclasses.fields(cls) if f.name == name)
-        if isinstance(field.default, tuple) and isinstance(value, list):
-            typed[name] = tuple(value)
+    # nargs options give lists; settings are frozen, so they hold tuples.
+    typed = {name: tuple(value) if isinstance(value, list) else value for name, value in typed.items()}
     return cls.make(**{**typed, **extra})
 
 
@@ -130,26 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt_on_sigterm() -> None:
-    """Make SIGTERM behave like Ctrl-C, so a killed run keeps (and writes) what it finished."""
-
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
+def _interrupt(_signum, _frame):
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line.
-
-    Args:
-        argv: arguments without the program name (default: sys.argv[1:]).
-
-    Returns:
-        Exit code: 0 success, 2 bad input (a CadlError), 130 interrupted (Ctrl-C or SIGTERM),
-        1 a bug (one line; ``--debug`` shows the traceback).
-    """
+    """Run the command line on ``argv`` (default: sys.argv[1:]). Returns the exit code: 0 success, 2 bad input
+    (a CadlError), 130 interrupted (Ctrl-C or SIGTERM), 1 a bug (one line; ``--debug`` shows the traceback)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [arg for arg in argv if arg != "--debug"]
@@ -157,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Building the parser reads the profile (help texts show its defaults): a bad CADL_PROFILE
         # is a user error, reported like any other.
         args = build_parser().parse_args(argv)
-        _interrupt_on_sigterm()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)  # a killed run keeps (and writes) what it finished, as on Ctrl-C
         return int(args.func(args) or 0)
     except CadlError as error:
         print(f"error: {error}", file=sys.stderr)
