@@ -1,13 +1,10 @@
 """Guided hallucination: move a *dream* image towards (or away from) what a network sees in a *guide*.
 
-The terms are dream objectives to MAXIMISE (a negative weight descends one): ``feature_similarity``
-(``dot``, ``l1``, ``l2``), ``pixel_similarity`` (``l1``, ``l2``), ``smoothness``. ``guided`` runs one of the
-seven presets of the course (``PRESETS``) as a feedback loop.
-
-Features are *pooled* (averaged over positions), so the dream's size, octave, jitter and tiles do not
-matter and the guide's vectors (taken at the dream's pixel count) are computed once. They are divided by
-the RMS of the guide's vector and (``balance``) multiplied by a gain measured on the guide that makes
-the gradient of ``1.0 * feature`` as strong as that of ``1.0 * pixel(l1)`` (else 15 to 500 times more).
+Terms to MAXIMISE (a negative weight descends one): ``feature_similarity`` (``dot``, ``l1``, ``l2``),
+``pixel_similarity`` (``l1``, ``l2``), ``smoothness``; ``guided`` runs one of the course's ``PRESETS``. Features
+are pooled (averaged over positions: size, octave, jitter and tiles do not matter, the guide's are computed
+once), divided by the RMS of the guide's vector and (``balance``) multiplied by a gain measured on the guide
+that makes ``1.0 * feature`` pull as hard as ``1.0 * pixel(l1)`` (else 15 to 500 times harder).
 """
 
 from __future__ import annotations
@@ -165,7 +162,6 @@ def compute_guide_features(model, guide_image, layers: str | Sequence[str], matc
     return GuideFeatures(vectors, scales, gains, guide, getattr(model, "name", "model"))
 
 
-
 class FeatureSimilarity(Objective):
     """Feature term at ``layers`` (default: every layer of ``guide``, averaged): ``dot`` similarity or
     ``l1`` / ``l2`` distance of pooled features; ``balance`` multiplies it by the guide's gains."""
@@ -225,10 +221,11 @@ class GuidedObjective(WeightedSum):
     """``w_f * features + w_p * pixels + w_tv * smoothness``. All three terms are always present (a weight
     may be 0), so ``set_term_weights(w_f, w_p, w_tv)`` can change any of them without recompiling."""
 
-    def __init__(self, feature: FeatureSimilarity, pixel: PixelSimilarity, tv: TotalVariation,
-                 feature_weight: float = 1.0, pixel_weight: float = 0.0, tv_weight: float = 0.0):
-        super().__init__([(feature_weight, feature), (pixel_weight, pixel), (tv_weight, tv)])
-        self.feature, self.pixel, self.tv = feature, pixel, tv
+    def __init__(self, recipe: Preset, features: GuideFeatures, pixel_guide):
+        self.feature = FeatureSimilarity(features, None, recipe.feature_metric)
+        self.pixel, self.tv = PixelSimilarity(pixel_guide, recipe.pixel_metric), TotalVariation()
+        super().__init__([(recipe.feature_weight, self.feature), (recipe.pixel_weight, self.pixel),
+                          (recipe.tv_weight, self.tv)])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -283,8 +280,7 @@ def get_preset(preset: str | Preset) -> Preset:
 
 
 def _layer_names(model, layers) -> tuple[str, ...]:
-    """``layers`` as a checked tuple (None: ``default_layers(model)``); names are looked up in ``model``
-    unless it is None."""
+    """``layers`` as a checked tuple (None: ``default_layers(model)``), looked up in ``model`` unless it is None."""
     names = default_layers(model) if layers is None else (layers,) if isinstance(layers, str) else layers
     if not isinstance(names, (list, tuple)) or not names:
         raise ParameterError(f"no feature layers given ({layers!r}): name at least one, e.g. layers=['mixed4c']")
@@ -318,10 +314,7 @@ def guided_objective(model, preset: str | Preset, guide_image, layers: str | Seq
     features = compute_guide_features(model, guide, _layer_names(model, layers), match_size, tile_size)
     # The pixel guide is fitted once from the original guide (sharper than from the area-matched copy).
     pixel_guide = guide if match_size is None else resize(crop_to_aspect(guide, *match_size), tuple(match_size))
-    return GuidedObjective(
-        FeatureSimilarity(features, None, recipe.feature_metric), PixelSimilarity(pixel_guide, recipe.pixel_metric),
-        TotalVariation(), recipe.feature_weight, recipe.pixel_weight, recipe.tv_weight,
-    )  # fmt: skip
+    return GuidedObjective(recipe, features, pixel_guide)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,9 @@
 """What Deep Dream maximises: objectives built from a network's neurons, channels and layers.
 
-An objective names the layers it needs (``.layers``) and gives one number to MAXIMISE from them
-(``feature_loss``: features of the rolled image or a tile) and from the full, un-rolled image
-(``pixel_loss``: smoothness, distance to a guide). Objectives combine with ``+``, ``-`` and ``*`` /
-``/`` by a number: ``0.7 * neuron("jellyfish") + 0.3 * channel("mixed4c", 7) - 0.1 * tv()``.
-Indices and weights are ``tf.Variable`` s: ``set_index`` / ``set_weight`` do not recompile the step.
-``validate(model)`` checks names, labels and indices (at construction with ``model=``, else at first use).
+An objective names the ``layers`` it needs and gives one number to MAXIMISE from their features (``feature_loss``:
+of the rolled image or a tile) and from the full image (``pixel_loss``: smoothness, distance to a guide). They
+combine with ``+``, ``-`` and ``*`` / ``/`` by a number: ``0.7 * neuron("jellyfish") - 0.1 * tv()``. Indices and
+weights are ``tf.Variable`` s (``set_index`` / ``set_weight`` do not recompile); ``validate(model)`` checks names.
 """
 
 from __future__ import annotations
@@ -25,11 +23,8 @@ MAX_WEIGHT = 1e6
 
 
 def total_variation(image) -> tf.Tensor:
-    """Mean absolute difference between neighbouring pixels of [H, W, C] or [N, H, W, C] (0 when flat).
-
-    Vertical and horizontal differences are averaged separately, then together, so the value does not
-    depend on the size (about 1/3 for uniform noise); a one-pixel-high image gives 0, not NaN.
-    """
+    """Mean absolute difference of neighbouring pixels of [H, W, C] or [N, H, W, C]: 0 when flat, about 1/3 for
+    uniform noise at any size (vertical and horizontal means averaged; one pixel high gives 0, not NaN)."""
     image = tf.cast(tf.convert_to_tensor(image), tf.float32)
     if image.shape.rank == 3:
         image = image[None]
@@ -58,10 +53,8 @@ def _check_layer_name(name) -> str:
 
 
 class Objective:
-    """Base class of every objective: subclasses set ``layers`` and override ``feature_loss`` and/or
-    ``pixel_loss`` and ``validate``. The losses run inside ``tf.function`` on images of any size and
-    read only state fixed after ``validate``; what may change later belongs in a ``tf.Variable``.
-    """
+    """Base class: subclasses set ``layers`` and override ``feature_loss`` and/or ``pixel_loss`` and ``validate``.
+    The losses run inside ``tf.function`` on any size; what may change after ``validate`` is a ``tf.Variable``."""
 
     layers: tuple[str, ...] = ()  # the layers feature_loss reads (final after validate)
 
@@ -94,9 +87,8 @@ class Objective:
 
     def __mul__(self, factor) -> "WeightedSum":
         if isinstance(factor, Objective):
-            raise ParameterError(
-                "objectives cannot be multiplied with each other; multiply by a number and add, e.g. 0.5 * a + 0.5 * b"
-            )
+            raise ParameterError("objectives cannot be multiplied with each other; multiply by a number and add, "
+                                 "e.g. 0.5 * a + 0.5 * b")
         factor = check_weight(factor, "objective factor")
         return WeightedSum([(weight * factor, objective) for weight, objective in self._terms()])
 
@@ -114,10 +106,8 @@ class Objective:
         if isinstance(other, numbers.Real) and not isinstance(other, bool) and other == 0:
             return WeightedSum(self._terms())  # lets sum([...]) start from 0
         if not isinstance(other, Objective):
-            raise ParameterError(
-                f"an objective can only be added to another objective, got {type(other).__name__}; "
-                "constants do not change the gradient"
-            )
+            raise ParameterError(f"an objective can only be added to another objective, got {type(other).__name__}; "
+                                 "constants do not change the gradient")
         return WeightedSum(self._terms() + other._terms())
 
     __radd__ = __add__
@@ -205,10 +195,8 @@ class _IndexedObjective(Objective):
     """Shared code of objectives that pick one channel (or class) of one layer."""
 
     def __init__(self, layer: str, index: int):
-        self._layer = layer
+        self._layer, self._model_ref, self._channels = layer, None, None  # the last two are set by validate()
         self._index = tf.Variable(index, dtype=tf.int32, trainable=False)
-        self._model_ref = None
-        self._channels: int | None = None
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -240,10 +228,9 @@ class _IndexedObjective(Objective):
 
 
 class Neuron(_IndexedObjective):
-    """Maximise one class (``neuron("jellyfish")``): a unit of a softmax or logits layer (e.g.
-    ``softmax2_pre_activation``, which does not saturate), given by label or index; on a spatial layer,
-    the centre unit. With ``model=`` it is checked now (LayerError), else at first use.
-    """
+    """Maximise one class (``neuron("jellyfish")``), by label or index, of a softmax or logits layer (e.g.
+    ``softmax2_pre_activation``, which does not saturate); on a spatial layer, the centre unit. Checked now
+    with ``model=`` (LayerError), else at first use."""
 
     def __init__(self, label_or_index: str | int, layer: str = "softmax2", model=None):
         _check_layer_name(layer)
@@ -296,11 +283,8 @@ class Neuron(_IndexedObjective):
 
 
 class Channel(_IndexedObjective):
-    """Maximise the mean of one channel over all positions, e.g. ``channel("mixed4d_3x3_bottleneck", 139)``.
-
-    With ``pre_relu`` a ReLU conv layer ``X`` is read as ``X_pre_relu`` when the model has it
-    (``layers`` says which after validation). With ``model=`` it is checked now, else at first use.
-    """
+    """Maximise the mean of one channel, e.g. ``channel("mixed4d_3x3_bottleneck", 139)``; with ``pre_relu`` a ReLU
+    conv layer ``X`` is read as ``X_pre_relu`` if the model has it. Checked now with ``model=``, else at first use."""
 
     def __init__(self, layer: str, index: int, pre_relu: bool = True, model=None):
         self.requested_layer = _check_layer_name(layer)
@@ -311,14 +295,13 @@ class Channel(_IndexedObjective):
 
     def validate(self, model) -> "Channel":
         name = self.requested_layer
-        info = model.layer(name)
         # A ReLU conv output X is read as X_pre_relu (same channels, a gradient where the ReLU is off).
-        if self.pre_relu and info.kind == "conv" and f"{name}_pre_relu" in model.layer_names("conv_pre_relu"):
+        relu_conv = model.layer(name).kind == "conv"
+        if self.pre_relu and relu_conv and f"{name}_pre_relu" in model.layer_names("conv_pre_relu"):
             name = f"{name}_pre_relu"
-            info = model.layer(name)
         model.check_channel(name, self.index)
         self._layer = name
-        self._remember(model, info)
+        self._remember(model, model.layer(name))
         return self
 
     def feature_loss(self, features):

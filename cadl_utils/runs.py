@@ -15,17 +15,9 @@ import numpy as np
 
 @dataclasses.dataclass
 class StepInfo:
-    """What a ``callback`` receives as a run goes (after every step; style transfer: every frame).
-
-    Attributes:
-        step: steps done so far in this run (1-based).
-        total: steps the run will do.
-        image: the current picture, float32 [H, W, 3] in [0, 1].
-        loss: the objective's value at this step.
-        octave: index of the current octave (0 = smallest; 0 where there are none).
-        frame: index of the frame being rendered, or None.
-        terms: the loss's parts by name, where the engine has them (style: content, style, tv).
-    """
+    """What a ``callback`` receives after every step (style transfer: every frame): ``step`` of ``total`` (1-based),
+    the current ``image`` (float32 [H, W, 3] in [0, 1]), its ``loss``, the ``octave`` (0 = smallest or none), the
+    ``frame`` being rendered (or None) and, where the engine has them, the loss's ``terms`` by name (style)."""
 
     step: int
     total: int
@@ -51,13 +43,8 @@ def report(callback: Callback | None, info: StepInfo) -> None:
 
 @dataclasses.dataclass
 class Result:
-    """The pictures of a run and how it ended.
-
-    Attributes:
-        frames: float32 [H, W, 3] pictures in [0, 1], in order; the last is the final picture.
-        interrupted: True when Ctrl-C (or the callback) stopped the run; ``frames`` holds what was done.
-        steps_done: gradient (or optimiser) steps taken.
-    """
+    """The pictures of a run (``frames``: float32 [H, W, 3] in [0, 1], in order; the last is the final one), whether
+    Ctrl-C or the callback stopped it (``interrupted``: ``frames`` holds what was done) and its ``steps_done``."""
 
     frames: list[np.ndarray]
     interrupted: bool = False

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..files import check_output_paths
 from ..settings import check_int
 from . import add_model_options, add_settings_options, input_path, load_cli_model, settings_from_args
 
@@ -67,7 +68,11 @@ def run(args, command: str) -> int:
         check_int(args.size, "--size", minimum=MIN_IMAGE, fix="use e.g. 512")
     source = input_path(args.image, "photo", "cat")
     out = Path(args.out) if args.out else Path("outputs") / f"{command}-{source.stem}{'.gif' if settings.frames > 1 else '.png'}"
-    _check_outputs(out, source, args.duration_ms)
+    if out.suffix.lower() not in ANIMATIONS + STILLS:
+        raise ParameterError(f"--out {out} has no known extension: end it in .gif, .mp4 or .png")
+    check_int(args.duration_ms, "--duration-ms", minimum=1, maximum=60_000, fix="use e.g. 100 (ms per frame)")
+    # Before the model loads: an output that cannot be written, or would replace the input, fails now.
+    check_output_paths([out, out.with_suffix(".png")] if out.suffix.lower() in ANIMATIONS else [out], inputs=(source,))
     model = load_cli_model(args, **({"precision": args.precision} if args.precision else {}))
     objective = _objective(args, model)
     image = _image(args, source, model, objective)
@@ -88,17 +93,6 @@ def run(args, command: str) -> int:
         return 130
     print(f"done: {result.steps_done} steps in {time.perf_counter() - started:.1f} s")
     return 0
-
-
-def _check_outputs(out: Path, source: Path, duration_ms) -> None:
-    """Fail before the model loads when an output cannot be written or would replace the input."""
-    from ..files import check_output_paths
-
-    if out.suffix.lower() not in ANIMATIONS + STILLS:
-        raise ParameterError(f"--out {out} has no known extension: end it in .gif, .mp4 or .png")
-    check_int(duration_ms, "--duration-ms", minimum=1, maximum=60_000, fix="use e.g. 100 (ms per frame)")
-    paths = [out, out.with_suffix(".png")] if out.suffix.lower() in ANIMATIONS else [out]
-    check_output_paths(paths, inputs=(source,))
 
 
 def _objective(args, model):

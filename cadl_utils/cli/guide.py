@@ -13,13 +13,11 @@ from . import add_model_options, add_settings_options, input_path, load_cli_mode
 
 def add_commands(subparsers) -> None:
     """Add the ``guide`` sub-command."""
-    parser = subparsers.add_parser(
-        "guide",
-        help="guided hallucination: a dream image guided by a second image (seven presets)",
-        description="The dream image changes along the gradient of feature, pixel and smoothness terms that "
-        "compare it with the guide. Writes guided_<preset>.gif and .png into --out. Presets: "
-        + "; ".join(f"{p.name} ({p.signs()}): {p.why}" for p in PRESETS.values()),
-    )
+    description = ("The dream image changes along the gradient of feature, pixel and smoothness terms that compare it "
+                   "with the guide. Writes guided_<preset>.gif and .png into --out. Presets: "
+                   + "; ".join(f"{p.name} ({p.signs()}): {p.why}" for p in PRESETS.values()))  # fmt: skip
+    summary = "guided hallucination: a dream image guided by a second image (seven presets)"
+    parser = subparsers.add_parser("guide", help=summary, description=description)
     parser.add_argument("dream", nargs="?", help="dream image (subject 1) or sample name (default: the sample 'cat')")
     parser.add_argument("guide", nargs="?", help="guide image (subject 2) or sample name (default: 'coffee')")
     parser.add_argument("--all-presets", action="store_true", help="render all seven presets")

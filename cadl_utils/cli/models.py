@@ -40,7 +40,6 @@ def run_layers(args) -> int:
 
 
 def run_fetch(args) -> int:
-    """Download (or unpack the user's file) and say where the graph is."""
     from ..models.download import ensure_inception5h, inception5h_from_file
 
     if args.path:
@@ -52,7 +51,6 @@ def run_fetch(args) -> int:
 
 
 def run_export_standin(args) -> int:
-    """Write the stand-in zip."""
     from ..models.standin import export_standin_zip
 
     path = export_standin_zip(args.out, seed=args.seed)
