@@ -3,9 +3,11 @@
 The pixels are optimised to lower content + style + total variation terms: features at the *content
 layer*, Gram matrices (divided by positions x channels, so sizes need not match; several style images
 blend by averaging them) at the *style layers*. ``normalize`` makes each term relative to its target,
-so the same weights suit inception5h and VGG19. ``DEFAULT_LAYERS``: inception5h content ``mixed4b``
-(stride 16 like VGG19's ``block5_conv2``: the layout, not the textures), style ``conv2d2`` ..
-``mixed4c`` (strokes up to motifs). Start with ``style_transfer``, ``weight_sweep``, ``StyleSettings``.
+so the same weights suit inception5h and VGG19. Layer presets (``StyleSettings(layers=...)``, ``LAYER_PRESETS``):
+``default``, inception5h content ``mixed4b`` (stride 16 like VGG19's ``block5_conv2``: the layout, not the
+textures), style ``conv2d2`` .. ``mixed4c`` (strokes up to motifs); ``course``, as the CADL course had it:
+content at an early layer (``conv2d2``: the picture's edges stay), style at late layers (``mixed4c`` ..
+``mixed4e``: large motifs, little of the fine strokes). Start with ``style_transfer``, ``StyleSettings``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,16 @@ DEFAULT_LAYERS: dict[str, dict[str, Any]] = {
     "inception5h": {"content": "mixed4b",
                     "style": dict.fromkeys(["conv2d2", "mixed3a", "mixed3b", "mixed4a", "mixed4c"], 1.0)},
     "vgg19": {"content": "block5_conv2", "style": {f"block{i}_conv1": 1.0 for i in range(1, 6)}},
+    "random-multiscale": {"content": "scale4", "style": dict.fromkeys(["scale1", "scale2", "scale4", "scale8",
+                                                                       "scale16"], 1.0)},  # fmt: skip
 }
+# The course's choice: content early (the picture's edges), style late (its motifs).
+COURSE_LAYERS: dict[str, dict[str, Any]] = {
+    "inception5h": {"content": "conv2d2", "style": dict.fromkeys(["mixed4c", "mixed4d", "mixed4e"], 1.0)},
+    "vgg19": {"content": "block2_conv2", "style": dict.fromkeys(["block4_conv1", "block5_conv1"], 1.0)},
+    "random-multiscale": {"content": "scale1", "style": dict.fromkeys(["scale4", "scale8", "scale16"], 1.0)},
+}
+LAYER_PRESETS = {"default": DEFAULT_LAYERS, "course": COURSE_LAYERS}
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "style", "noise")
@@ -127,8 +138,10 @@ class StyleSettings(Settings):
     content_weight: float = setting(1.0, f"weight of the content term, 0..{MAX_WEIGHT:g}")
     style_weight: float = setting(10.0, f"weight of the style term, 0..{MAX_WEIGHT:g} (more: more style)")
     tv_weight: float = setting(0.1, f"weight of the total variation (smoothness), 0..{MAX_WEIGHT:g}")
-    content_layer: str | None = setting(None, "content layer (None: the model's, e.g. mixed4b)")
-    style_layers: Any = setting(None, "style layers, optional weights: conv2d2,mixed3a:2 (None: the model's)", type=str)
+    layers: str = setting("default", "layer preset: default, or course (content early, style late)",
+                          choices=tuple(LAYER_PRESETS))  # fmt: skip
+    content_layer: str | None = setting(None, "content layer (None: the preset's, e.g. mixed4b)")
+    style_layers: Any = setting(None, "style layers, optional weights: conv2d2,mixed3a:2 (None: the preset's)", type=str)
     blend: tuple[float, ...] | None = setting(None, "one weight per style image (None: equal)", type=float, nargs="+")
     style_scale: float = setting(1.0, "style image size relative to the content, (0, 16]; bigger, larger strokes")
     normalize: bool = setting(True, "relative loss terms (off: the tutorial's raw terms)")
@@ -143,6 +156,7 @@ class StyleSettings(Settings):
     def check(self) -> None:
         set_ = self._set
         set_("optimizer", check_choice(self.optimizer, "optimizer", OPTIMIZERS))
+        set_("layers", check_choice(self.layers, "layers", tuple(LAYER_PRESETS)))
         for name, low, high in (("steps", 0, MAX_STEPS), ("size", 8, MAX_SIDE), ("frame_every", 1, MAX_STEPS)):
             if getattr(self, name) is not None:
                 set_(name, check_int(getattr(self, name), name, minimum=low, maximum=high))
@@ -199,15 +213,20 @@ def _spatial_layer(model, name: str, role: str) -> str:
     return name
 
 
-def default_layers(model) -> tuple[str, dict[str, float]]:
-    """The default ``(content_layer, {style_layer: weight})`` of ``model`` (see ``DEFAULT_LAYERS``)."""
-    preset = DEFAULT_LAYERS.get(getattr(model, "name", ""))
-    if preset is not None and all(n in model.layer_names() for n in [preset["content"], *preset["style"]]):
-        return preset["content"], dict(preset["style"])
+def default_layers(model, preset: str = "default") -> tuple[str, dict[str, float]]:
+    """``(content_layer, {style_layer: weight})`` of ``model`` in ``preset`` (``default`` or ``course``, see
+    ``LAYER_PRESETS``); for other models, picked along their conv and mixed layers."""
+    chosen = LAYER_PRESETS[check_choice(preset, "layers", tuple(LAYER_PRESETS))].get(getattr(model, "name", ""))
+    if chosen is not None and all(n in model.layer_names() for n in [chosen["content"], *chosen["style"]]):
+        return chosen["content"], dict(chosen["style"])
     candidates = [i.name for i in model.layers if i.kind in ("conv", "mixed")]
     if not candidates:
         raise LayerError(f"{model.name} has no convolution or mixed layers to use for style transfer")
-    content_index = min(len(candidates) - 1, int(round(0.6 * (len(candidates) - 1))))
+    last = len(candidates) - 1
+    if preset == "course":  # content a fifth of the way in, style the last third
+        picks = np.linspace(round(0.67 * last), last, num=min(3, last + 1)).round().astype(int)
+        return candidates[round(0.2 * last)], {candidates[i]: 1.0 for i in sorted(set(picks.tolist()))}
+    content_index = min(last, int(round(0.6 * last)))
     picks = np.linspace(0, content_index, num=min(5, content_index + 1)).round().astype(int)
     return candidates[content_index], {candidates[i]: 1.0 for i in sorted(set(picks.tolist()))}
 
@@ -268,7 +287,7 @@ def style_transfer(content, style, model=None, settings: StyleSettings | None = 
 
     Args:
         content, style: images (paths or RGB arrays); ``style`` may be a list.
-        model: a Model, a model name (``inception5h``, ``vgg19``) or None (inception5h).
+        model: a Model, a model name (``inception5h``, ``vgg19``, ``random-multiscale``) or None (inception5h).
         settings: a StyleSettings (None: the defaults), changed by ``**overrides``.
         callback: ``callback(StepInfo)`` at every frame (``terms``: content, style, tv); False stops.
 

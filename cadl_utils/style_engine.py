@@ -23,8 +23,8 @@ from .style import (INITS, MAX_SIDE, TERMS, StyleResult, StyleSettings, SweepRes
                     combine_luminance, content_loss, default_layers, gram_loss, gram_matrix, match_luminance,
                     resolve_style_layers, rgb_to_yiq)  # fmt: skip
 
-ENGINE_SETTINGS = ("size", "content_layer", "style_layers", "blend", "style_scale", "normalize", "preserve_color",
-                   "weights")  # fmt: skip
+ENGINE_SETTINGS = ("size", "layers", "content_layer", "style_layers", "blend", "style_scale", "normalize",
+                   "preserve_color", "weights")  # fmt: skip
 
 
 class StyleLoss:
@@ -82,7 +82,7 @@ class StyleTransfer:
                                  f"it under {MAX_SIDE} px (a smaller style_scale or size)")  # fmt: skip
         self.styles = [resize(as_image(s, f"style image {i + 1}"), max(1, side)) for i, s in enumerate(styles)]
         self.model = resolve_model(model, settings.weights)
-        content_layer, style_layers = default_layers(self.model)
+        content_layer, style_layers = default_layers(self.model, settings.layers)
         content_layer = _spatial_layer(self.model, settings.content_layer or content_layer, "content")
         style_layers = resolve_style_layers(self.model, settings.style_layers or style_layers)
         self._check_sizes(content_layer, style_layers)

@@ -507,6 +507,28 @@ def test_default_layers_for_unknown_model(tiny_model):
     assert content_layer in style_layers and len(style_layers) >= 2
 
 
+def test_course_layer_preset_puts_content_early_and_style_late(tiny_model, content, style_a):
+    class Fake:
+        name = "inception5h"
+
+        def layer_names(self):
+            return ["conv2d2", "mixed3a", "mixed3b", "mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e"]
+
+    assert st.default_layers(Fake(), "course") == ("conv2d2", {"mixed4c": 1.0, "mixed4d": 1.0, "mixed4e": 1.0})
+    assert st.default_layers(Fake(), "default")[0] == "mixed4b"
+    names = tiny_model.layer_names()
+    content_layer, style_layers = st.default_layers(tiny_model, "course")  # a model without its own preset
+    assert all(names.index(content_layer) < names.index(name) for name in style_layers)
+    engine = _engine(tiny_model, content, style_a, layers="course")
+    assert (engine.settings.content_layer, dict(engine.settings.style_layers)) == (content_layer, style_layers)
+    own = _engine(tiny_model, content, style_a, layers="course", content_layer="conv1")  # named layers win
+    assert own.settings.content_layer == "conv1"
+    with pytest.raises(ParameterError, match="cannot change between runs"):
+        engine.run(layers="default", steps=1)
+    with pytest.raises(ParameterError, match="layers.*course"):
+        st.StyleSettings(layers="vgg")
+
+
 # --- command line ----------------------------------------------------------------------------
 
 
@@ -584,10 +606,30 @@ def test_cli_name_must_stay_inside_out(cli_with_tiny, tmp_path, name, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_defaults_to_sample_images(cli_with_tiny, tmp_path, capsys):
+def test_cli_defaults_to_sample_images(cli_with_tiny, tmp_path, capsys, monkeypatch):
+    seen = []
+    real_init = st.StyleTransfer.__init__
+    monkeypatch.setattr(st.StyleTransfer, "__init__", lambda self, content, style, *rest, **kw:
+                        seen.append((content, style, rest)) or real_init(self, content, style, *rest, **kw))
     code = cli_with_tiny.main(["style", "--steps", "1", "--size", "32", "--out", str(tmp_path), "--no-progress"])
     assert code == 0
     assert (tmp_path / "style.png").exists()
+    assert seen[0][0].stem == "coffee" and [p.name for p in seen[0][1]] == ["starry_night.jpg"]
+    assert seen[0][2][1].layers == "default"
+
+
+def test_cli_layer_preset_option(cli_with_tiny, tmp_path, capsys, monkeypatch):
+    made = []
+    real_init = st.StyleTransfer.__init__
+    monkeypatch.setattr(st.StyleTransfer, "__init__", lambda self, *a, **kw: real_init(self, *a, **kw)
+                        or made.append(self))  # fmt: skip
+    code = cli_with_tiny.main(["style", "--layers", "course", "--steps", "1", "--size", "32", "--out", str(tmp_path),
+                               "--no-progress"])  # fmt: skip
+    assert code == 0 and made[0].settings.layers == "course"
+    assert made[0].settings.content_layer == st.default_layers(made[0].model, "course")[0]
+    with pytest.raises(SystemExit) as info:  # argparse refuses it, naming the choices
+        cli_with_tiny.main(["style", "--layers", "late", "--out", str(tmp_path)])
+    assert info.value.code == 2 and "choose from 'default', 'course'" in capsys.readouterr().err
 
 
 # --- real networks (untrained stand-ins) -------------------------------------------------------

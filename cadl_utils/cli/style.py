@@ -22,8 +22,8 @@ def add_commands(subparsers) -> None:
         "GIF and the final PNG, or with --sweep a GIF and a grid with one picture per weight pair.",
     )
     parser.add_argument("content", nargs="?", help="content image or sample name (default: the sample 'coffee')")
-    parser.add_argument("style", nargs="*", help="style image(s) or sample names (default: the sample 'swirls')")
-    add_model_options(parser, ("inception5h", "vgg19"))
+    parser.add_argument("style", nargs="*", help="style image(s) or sample names (default: the sample starry_night)")
+    add_model_options(parser, ("inception5h", "vgg19", "random-multiscale"))
     add_settings_options(parser, StyleSettings, skip=("weights",))
     parser.add_argument("--sweep", nargs="+", default=None, metavar="C:S",
                         help="content:style weight pairs, one picture each, e.g. --sweep 1:1 1:10 1:100")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(StyleSettings, args)
     pairs = parse_pairs(args.sweep) if args.sweep is not None else None
     content = input_path(args.content, "photo", "coffee")
-    styles = [input_path(name, "style", "swirls") for name in args.style or [None]]
+    styles = [input_path(name, "style", "starry_night") for name in args.style or [None]]
     gif_path, png_path = output_plan(args.out, args.name, pairs is not None)
     inputs = [content, *styles]
     # Before the images and the model are loaded: an unusable --out costs a second, not a render.
