@@ -196,12 +196,10 @@ def _scaled_values(array: np.ndarray, what: str) -> np.ndarray:
 
 
 def _pixels(value: object, name: str) -> int:
-    """A positive whole number of pixels."""
     return check_int(value, name, minimum=1, fix="give a positive whole number of pixels, e.g. 512")
 
 
 def _hw(size: object, name: str) -> tuple[int, int]:
-    """A checked (height, width) pair."""
     if not isinstance(size, (tuple, list)) or len(size) != 2:
         raise ParameterError(f"{name} must be an int or a (height, width) pair, not {size!r}")
     return _pixels(size[0], f"{name} height"), _pixels(size[1], f"{name} width")
@@ -305,7 +303,6 @@ def save_image(image: object, path: PathLike, *, inputs: Iterable[object] = (), 
 
 
 def _output(path: PathLike, extensions: Sequence[str], caller: str) -> Path:
-    """``path`` as a Path, or an OutputError if its extension is not one of ``extensions``."""
     target = Path(path).expanduser()
     if target.suffix.lower() not in extensions:
         raise OutputError(f"{caller} cannot write {target}: end the file name with one of "

@@ -106,16 +106,12 @@ def input_path(name: str | None, kind: str, default: str) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
-        prog="python -m cadl_utils",
-        description="Deep Dream, fractal zoom, guided hallucination and style transfer with inception5h. "
-        "Add --debug anywhere to see the traceback of an internal error.",
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    subparsers.required = True
+    description = ("Deep Dream, fractal zoom, guided hallucination and style transfer with inception5h. "
+                   "Add --debug anywhere to see the traceback of an internal error.")
+    parser = argparse.ArgumentParser(prog="python -m cadl_utils", description=description)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        module.add_commands(subparsers)
+        importlib.import_module(f"{__name__}.{module_name}").add_commands(subparsers)
     return parser
 
 
