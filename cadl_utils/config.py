@@ -11,7 +11,6 @@ Everything here reads environment variables so that notebooks, the CLI and CI ag
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
@@ -37,25 +36,17 @@ def quiet_tensorflow() -> None:
     logging.getLogger("absl").setLevel(logging.ERROR)
     if "tensorflow" in sys.modules or os.environ.get("CADL_VERBOSE_TF") == "1":
         return
-    with _stderr_fd_captured():
-        import tensorflow as tf
-
-        tf.constant(0.0)  # creates the CPU device now, while its notices are captured
-
-
-@contextlib.contextmanager
-def _stderr_fd_captured():
-    """Point file descriptor 2 at a temporary file; replay it only when the block raises."""
     sys.stderr.flush()
     try:
         saved = os.dup(2)
     except OSError:  # no usable fd 2 (some embedded interpreters): nothing to silence
-        yield
         return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            yield
+            import tensorflow as tf
+
+            tf.constant(0.0)  # creates the CPU device now, while its notices are captured
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)

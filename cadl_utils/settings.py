@@ -28,8 +28,7 @@ def is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
-              fix: str = "") -> int:
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None, fix: str = "") -> int:
     """``value`` as an int within the inclusive bounds (None: none), else a ParameterError naming it."""
     tail = f"; {fix}" if fix else ""
     if not is_int(value):
