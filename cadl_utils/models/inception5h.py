@@ -232,19 +232,33 @@ def _conv2d_fast(node: _Node, args):
 
 
 def _lrn_fast(node: _Node, args):
-    """LRN, x * (bias + alpha * window sum of x^2)^-beta, with the window sum as one einsum of x^2 with a
-    banded 0/1 channel matrix (TF's LRN kernel and its gradient loop over the window)."""
+    """LRN, y = x * (bias + alpha * window sum of x^2)^-beta, in the compute dtype, with the window sum as an
+    einsum with a banded 0/1 channel matrix and a hand-written gradient: a few fused-size ops instead of TF's
+    float32-only LRN kernel (and its casts) or the ~15 ops autodiff makes of this formula."""
     attrs = {key: node.attrs.get(key, default) for key, default in _LRN_DEFAULTS.items()}
     channels = args[0].shape[-1] if args[0].shape.rank is not None else None
     if channels is None or attrs["depth_radius"] < 0:
         return _op_lrn(node, args)
-    x = tf.cast(args[0], tf.float32)
     index = np.arange(channels)
     band = (np.abs(index[:, None] - index[None, :]) <= int(attrs["depth_radius"])).astype(np.float32)
-    # einsum, not a Conv2D/MatMul node: graph FLOP counters keep counting the network's own convs.
-    scale = float(attrs["bias"]) + float(attrs["alpha"]) * tf.einsum("nhwc,cd->nhwd", tf.square(x), tf.constant(band))
-    y = x * tf.math.rsqrt(scale) if float(attrs["beta"]) == 0.5 else x * tf.pow(scale, -float(attrs["beta"]))
-    return tf.cast(y, args[0].dtype)
+    bias, alpha, beta = float(attrs["bias"]), float(attrs["alpha"]), float(attrs["beta"])
+    # The scalars ride in the band matrices: every elementwise op on these large maps costs.
+    forward, backward = (tf.constant(band * factor, args[0].dtype) for factor in (alpha, 2.0 * alpha * beta))
+
+    @tf.custom_gradient
+    def lrn(x):
+        # einsum, not a Conv2D/MatMul node: graph FLOP counters keep counting the network's own convs.
+        scale = tf.einsum("nhwc,cd->nhwd", tf.square(x), forward) + bias
+        power = tf.math.rsqrt(scale) if beta == 0.5 else tf.pow(scale, -beta)
+        y = x * power
+
+        def grad(g):
+            # dy_c/dx_k = power_k [c = k] - 2 alpha beta x_k y_c / scale_c [|c - k| <= radius]; the band is symmetric.
+            return g * power - x * tf.einsum("nhwc,cd->nhwd", g * y / scale, backward)
+
+        return y, grad
+
+    return lrn(args[0])
 
 
 _REWRITES = {"Conv2D": _conv2d_fast, "LRN": _lrn_fast}
