@@ -444,6 +444,22 @@ def test_style_explorer_changes_style_image(tiny_model, tmp_path):
     assert bytes(style.preview.value) != png and f"+ {names[-1]}" in style.preview_label.value
 
 
+def test_style_explorer_layer_preset_dropdown(tiny_model, tmp_path):
+    from cadl_utils.style import default_layers
+
+    style = widgets.StyleExplorer(tiny_model, profile="quick", threaded=False, output_dir=tmp_path)
+    assert {"cadl-layers", "cadl-layers-info"} <= classes_in(style.widget)
+    assert isinstance(style.layers, w.Dropdown) and list(style.layers.options) == ["default", "course"]
+    content, chosen = default_layers(tiny_model, "course")
+    png = bytes(style.preview.value)
+    style.layers.value = "course"
+    assert style.layers_info.value == f"content {content}; style {', '.join(chosen)}"
+    assert bytes(style.preview.value) != png and "layers course" in style.preview_label.value
+    engine = next(e for key, e in style._engines.items() if "course" in key)
+    assert engine.settings.content_layer == content and dict(engine.settings.style_layers) == chosen
+    assert "failed" not in style.status_text
+
+
 # --- guided hallucination -------------------------------------------------------------------------------
 
 

@@ -1,11 +1,12 @@
-"""StyleExplorer: content, style and TV weights (log sliders) and colour preservation, with a live preview."""
+"""StyleExplorer: content, style and TV weights (log sliders), layer preset and colour preservation, with a live
+preview."""
 
 from types import SimpleNamespace
 from typing import Any, Callable
 
 import ipywidgets as w
 
-from ..style import StyleSettings, StyleTransfer
+from ..style import LAYER_PRESETS, StyleSettings, StyleTransfer, default_layers
 from ..runs import Result, StepInfo
 from .base import Explorer
 from .controls import control, tag
@@ -18,11 +19,12 @@ _RANGES = {"content": (-3, 3), "style": (-2, 4), "tv": (-4, 2)}
 
 class StyleExplorer(Explorer):
     """Style transfer: a preview is a few Adam steps at preview size, Run the full-size progression GIF. A
-    weight change reuses the engine's targets and compiled steps; a new image or colour mode builds a new
-    ``StyleTransfer``. Controls: ``content_weight``, ``style_weight``, ``tv_weight`` (``cadl-weight-<term>``),
+    weight change reuses the engine's targets and compiled steps; a new image, layer preset or colour mode
+    builds a new ``StyleTransfer``. Controls: ``content_weight``, ``style_weight``, ``tv_weight``
+    (``cadl-weight-<term>``), ``layers`` (the preset, ``cadl-layers``; ``layers_info`` names its layers),
     ``preserve_color``, ``steps``, ``content_picker``, ``style_picker``."""
 
-    controls = ("content_weight", "style_weight", "tv_weight", "preserve_color", "steps")
+    controls = ("content_weight", "style_weight", "tv_weight", "layers", "preserve_color", "steps")
 
     def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None, *,
                  settings: StyleSettings | None = None, threaded: bool = True, output_dir: Any = "outputs",
@@ -39,20 +41,32 @@ class StyleExplorer(Explorer):
             setattr(self, f"{term}_weight", control(w.FloatLogSlider, f"cadl-weight-{term}", term.replace("tv", "TV"),
                                                    base=10, min=low, max=high, step=0.25, readout_format=".3g",
                                                    value=getattr(self.settings, f"{term}_weight")))
+        self.layers = tag(w.Dropdown(options=list(LAYER_PRESETS), value=self.settings.layers, description="layers"),
+                          "cadl-layers")
+        self.layers_info = tag(w.Label(value=self._layers_text(self.settings.layers)), "cadl-layers-info")
+        self.layers.observe(lambda change: setattr(self.layers_info, "value", self._layers_text(change["new"])),
+                            "value")
         self.preserve_color = tag(w.Checkbox(value=self.settings.preserve_color, description="preserve colour"),
                                   "cadl-preserve-color")
         steps = self.settings.steps or self.profile.steps
         self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
         self._finish([w.HBox([self.content_weight, self.style_weight, self.tv_weight]),
-                      w.HBox([self.preserve_color, self.steps])])
+                      w.HBox([self.layers, self.layers_info]), w.HBox([self.preserve_color, self.steps])])
+
+    def _layers_text(self, preset: str) -> str:
+        """The layers of ``preset`` (or of the settings' own content_layer / style_layers) as one line."""
+        content, style = default_layers(self.model, preset)
+        content = self.settings.content_layer or content
+        style = [name for name, _ in self.settings.style_layers or style.items()]
+        return f"content {content}; style {', '.join(style)}"
 
     def engine(self, params: SimpleNamespace, size: int) -> StyleTransfer:
         """The StyleTransfer of the current images and colour mode at ``size`` (built once, then reused)."""
-        key = (params.content_version, params.style_version, params.preserve_color, size)
+        key = (params.content_version, params.style_version, params.preserve_color, params.layers, size)
         if key not in self._engines:
-            self._engines = {k: v for k, v in self._engines.items() if k[:3] == key[:3]}  # drop old images
-            self._engines[key] = StyleTransfer(params.content, params.style, self.model, self.settings,
-                                                      size=size, preserve_color=params.preserve_color)
+            self._engines = {k: v for k, v in self._engines.items() if k[:4] == key[:4]}  # drop old images
+            self._engines[key] = StyleTransfer(params.content, params.style, self.model, self.settings, size=size,
+                                               preserve_color=params.preserve_color, layers=params.layers)
         return self._engines[key]
 
     def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
