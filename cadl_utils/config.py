@@ -11,6 +11,7 @@ Everything here reads environment variables so that notebooks, the CLI and CI ag
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -30,8 +31,6 @@ def quiet_tensorflow() -> None:
     # notebooks show and TF_CPP_MIN_LOG_LEVEL does not stop; so both happen with fd 2 captured (replayed if the
     # import fails). oneDNN stays on: TF_ENABLE_ONEDNN_OPTS=0, the other way to silence it, slows convolutions.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import logging
-
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
     if "tensorflow" in sys.modules or os.environ.get("CADL_VERBOSE_TF") == "1":

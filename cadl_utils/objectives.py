@@ -222,10 +222,6 @@ class _IndexedObjective(Objective):
         """Point at another channel (or class) without recompiling."""
         self._index.assign(self._check_range(_check_index(index, "index")))
 
-    def _remember(self, model, info) -> None:
-        self._model_ref = weakref.ref(model)
-        self._channels = int(info.channels)
-
 
 class Neuron(_IndexedObjective):
     """Maximise one class (``neuron("jellyfish")``), by label or index, of a softmax or logits layer (e.g.
@@ -252,7 +248,7 @@ class Neuron(_IndexedObjective):
         info = model.layer(self._layer)
         index = model.label_index(self._target) if self._target is not None else self.index
         model.check_channel(self._layer, index)
-        self._remember(model, info)
+        self._model_ref, self._channels = weakref.ref(model), int(info.channels)
         self._index.assign(index)
         return self
 
@@ -300,8 +296,7 @@ class Channel(_IndexedObjective):
         if self.pre_relu and relu_conv and f"{name}_pre_relu" in model.layer_names("conv_pre_relu"):
             name = f"{name}_pre_relu"
         model.check_channel(name, self.index)
-        self._layer = name
-        self._remember(model, model.layer(name))
+        self._layer, self._model_ref, self._channels = name, weakref.ref(model), int(model.layer(name).channels)
         return self
 
     def feature_loss(self, features):
@@ -317,8 +312,7 @@ class LayerMean(Objective):
 
     def __init__(self, name: str, squared: bool = False, model=None):
         self.name = _check_layer_name(name)
-        self.layers = (self.name,)
-        self.squared = bool(squared)
+        self.layers, self.squared = (self.name,), bool(squared)
         if model is not None:
             self.validate(model)
 

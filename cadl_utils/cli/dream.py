@@ -7,8 +7,14 @@ import sys
 import time
 from pathlib import Path
 
+from .. import objectives
+from ..config import PRECISIONS, profile
+from ..dream import MIN_IMAGE, DreamSettings, feedback_loop, fractal_zoom, required_side
 from ..errors import ParameterError
 from ..files import check_output_paths
+from ..files import check_output_paths
+from ..images import load_image
+from ..models import MODEL_NAMES
 from ..settings import check_int
 from . import add_model_options, add_settings_options, input_path, load_cli_model, settings_from_args
 
@@ -26,10 +32,6 @@ DESCRIPTIONS = {
 
 def add_commands(subparsers) -> None:
     """Add the ``dream`` and ``zoom`` sub-commands."""
-    from ..config import PRECISIONS, profile
-    from ..dream import DreamSettings
-    from ..models import MODEL_NAMES
-
     active = profile()
     for command, (summary, description) in DESCRIPTIONS.items():
         parser = subparsers.add_parser(command, help=summary, description=description)
@@ -59,8 +61,6 @@ def add_commands(subparsers) -> None:
 
 def run(args, command: str) -> int:
     """Check the settings and outputs, load the model, render, write the frames."""
-    from ..dream import MIN_IMAGE, DreamSettings, feedback_loop, fractal_zoom
-
     # Checked here so that the message names the option typed (--steps is the settings' frame_every).
     check_int(args.frame_every, "--steps", minimum=1, fix="use 1 or more, e.g. 5")
     settings = settings_from_args(DreamSettings, args)
@@ -97,8 +97,6 @@ def run(args, command: str) -> int:
 
 def _objective(args, model):
     """The objective named by --layer / --neuron / --channel / --mean."""
-    from .. import objectives
-
     name = args.layer
     if name is None:
         softmaxes = model.layer_names("softmax")
@@ -113,10 +111,6 @@ def _objective(args, model):
 
 def _image(args, source: Path, model, objective):
     """Load the input at --size (raised to what the objective needs when --size was not given)."""
-    from ..config import profile
-    from ..dream import required_side
-    from ..images import load_image
-
     image = load_image(source, size=args.size if args.size is not None else profile().size)
     need = required_side(model, objective)
     if args.size is None and min(image.shape[:2]) < need:
