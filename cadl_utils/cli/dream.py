@@ -12,7 +12,6 @@ from ..config import PRECISIONS, profile
 from ..dream import MIN_IMAGE, DreamSettings, feedback_loop, fractal_zoom, required_side
 from ..errors import ParameterError
 from ..files import check_output_paths
-from ..files import check_output_paths
 from ..images import load_image
 from ..models import MODEL_NAMES
 from ..settings import check_int
