@@ -57,7 +57,7 @@ class RandomMultiscale(Model):
                 "model for style: it knows no objects")
 
     def min_size(self, name: str) -> int:
-        """Smallest input side of layer ``name`` (``scale<f>``): 2f + 1, three pixels at its level (the mirror)."""
+        """Smallest input side of layer ``name`` (``scale<f>``): 2f + 1, three pixels at its level."""
         return 2 * int(self.layer(name).name[len("scale"):]) + 1
 
     def preprocess(self, images):
@@ -75,10 +75,10 @@ class RandomMultiscale(Model):
         deepest = max(int(n[len("scale"):]) for n in names)
         for k, kernel in enumerate(self.kernels):
             if f"scale{2**k}" in names:
-                out[f"scale{2**k}"] = tf.nn.relu(tf.nn.conv2d(_mirror(x, kernel.shape[0] // 2), kernel, 1, "VALID"))
+                out[f"scale{2**k}"] = tf.nn.relu(tf.nn.conv2d(_wrap(x, kernel.shape[0] // 2), kernel, 1, "VALID"))
             if 2 ** (k + 1) > deepest:
                 break
-            x = tf.nn.depthwise_conv2d(_mirror(x, 2), BLUR, [1, 2, 2, 1], "VALID")  # blur, keep every other pixel
+            x = tf.nn.depthwise_conv2d(_wrap(x, 2), BLUR, [1, 2, 2, 1], "VALID")  # blur, keep every other pixel
         return [out[n] for n in names]
 
     def classify(self, image, top: int = 5):
@@ -89,9 +89,11 @@ class RandomMultiscale(Model):
     probabilities = classify
 
 
-def _mirror(x, width: int):
-    """``x`` with ``width`` mirrored pixels at each side (the picture continues; no grey frame)."""
-    return tf.pad(x, [[0, 0], [width, width], [width, width], [0, 0]], mode="REFLECT")
+def _wrap(x, width: int):
+    """``x`` with ``width`` pixels of the opposite side added at each side: the picture is a torus, so its
+    borders are texture like the rest (zero or mirrored padding drew stripes along them)."""
+    x = tf.concat([x[:, -width:], x, x[:, :width]], axis=1)
+    return tf.concat([x[:, :, -width:], x, x[:, :, :width]], axis=2)
 
 
 def load_random_multiscale(weights: str | None = None, seed: int = 0) -> RandomMultiscale:
