@@ -13,19 +13,19 @@ inception5h model (``model.extract``) and objective (mean activation of ``--laye
   so they do the same work.
 
 Both run in one process, alternating, on the same images, sizes and numbers of steps (tracing
-excluded: each is warmed up first). Also measured in the same run:
+excluded: each is warmed up first). Also measured in the same run, interleaved round by round (ratios
+per round, then medians: another process on a shared machine slows a whole round alike):
 
-- FLOP/s of one 512 px step (convolution and matmul FLOPs counted from the graph's static shapes;
-  a step costs about 2x the forward pass: forward + gradient with respect to the input) divided
-  by the FLOP/s of a large ``tf.matmul``;
-- time per megapixel from 256 to 2048 px (untiled up to 1024, tiles of 512 from 1024);
-- peak RSS of a tiled 4096 px step, in a subprocess (``resource.getrusage``);
-- bfloat16 compute (``load_model(..., dtype="bfloat16")``): speed-up and the PSNR of its result
-  against float32 after the same steps from the same start.
+- float32, bfloat16 and ``auto`` precision steps at 512 px, the FLOP/s of a 4096^2 ``tf.matmul`` in
+  both dtypes, and TensorFlow itself running the frozen graph (``import_graph_def`` through
+  ``wrap_function``) with the tutorial's loop; a step's FLOPs are counted from the graph's convolutions
+  and matmuls (forward + input gradient = 2x the forward pass);
+- quality of bfloat16: the objective gain after 20 steps from the same start (both pictures judged by
+  the float32 network) and the PSNR of one step against float32;
+- time per megapixel from 256 to 2048 px, and the peak RSS of a tiled 4096 px step in a subprocess.
 
-Targets (issue 4): >= 0.85 of the matmul FLOP/s at 512 px; tiled 4096 px within 3 GB of peak RSS;
-time per megapixel flat (+-10 %) from 512 to 2048 px. Results: a table on stdout and
-``outputs/bench_dream.json``. The default run takes a few minutes on 2 cores.
+``python -m benchmarks.bench_dream`` prints every target of issues 4 and 14 with its value and met / not
+met, and writes ``outputs/bench_dream.json``. It takes several minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -176,22 +176,6 @@ def forward_flops(layers, height: int, width: int) -> int:
     return int(total)
 
 
-def matmul_flops_per_second(n: int = 4096, repeats: int = 3) -> float:
-    """Best FLOP/s of an n x n float32 tf.matmul (the machine's practical peak for dense maths)."""
-    import tensorflow as tf
-
-    a = tf.random.normal([n, n])
-    b = tf.random.normal([n, n])
-    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    matmul(a, b).numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matmul(a, b).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2.0 * n**3 / best
-
-
 def _time(fn) -> float:
     start = time.perf_counter()
     result = fn()
@@ -300,41 +284,93 @@ def per_megapixel(model, objective, sizes, tile, untiled_max, steps_for, rounds)
     return rows
 
 
-def bfloat16_comparison(objective_factory, layer, size, steps, rounds, weights) -> dict:
-    """Speed-up of bfloat16 compute and PSNR of its result against float32 (same start, same seed)."""
+class FrozenGraphTutorial(TutorialDeepDream):
+    """The tutorial's loop on TensorFlow executing the frozen graph itself (``import_graph_def``)."""
+
+    def __init__(self, graph_def, layer):
+        import tensorflow as tf
+
+        super().__init__(None, [layer])
+        # TF2's way to run a TF1 frozen graph: wrap_function + prune gives a differentiable function.
+        wrapped = tf.compat.v1.wrap_function(lambda: tf.graph_util.import_graph_def(graph_def, name=""), [])
+        self.network = wrapped.prune(feeds=["input:0"], fetches=[f"{layer}:0"])
+
+    def calc_loss(self, img):
+        import tensorflow as tf
+
+        return tf.reduce_mean(self.network(tf.expand_dims(img, 0) * 255.0 - 117.0)[0])
+
+
+def matmul_rate(dtype: str, n: int = 4096) -> float:
+    """FLOP/s of one n x n tf.matmul in ``dtype`` (float32 or bfloat16): the machine's dense-maths rate."""
+    import tensorflow as tf
+
+    a, b = (tf.cast(tf.random.normal([n, n], seed=i), dtype) for i in (1, 2))
+    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1], tf.float32)))
+    matmul(a, b).numpy()
+    return 2.0 * n**3 / min(_time(lambda: matmul(a, b)) for _ in range(2))
+
+
+def _psnr(a, b) -> float:
+    mse = float(np.mean((np.asarray(a) - np.asarray(b)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+def precision_comparison(weights, layer, size, steps, rounds) -> dict:
+    """float32, bfloat16 and ``auto`` steps at ``size`` px, the matmul rates of both dtypes and TensorFlow running
+    the frozen graph with the tutorial's loop, interleaved in every round (ratios per round, then medians: other
+    processes on a shared machine slow everything in a round alike); then the quality of bfloat16 vs float32."""
+    import tensorflow as tf
+
+    from cadl_utils import objectives
     from cadl_utils.dream import get_dreamer
     from cadl_utils.models import load_model
+    from cadl_utils.models.standin import standin_graphdef
 
     image = _image(size, 3)
-    results, times = {}, {}
-    dreamers = {}
-    for dtype in ("float32", "bfloat16"):
-        model = load_model("inception5h", weights, dtype=dtype)
-        dreamers[dtype] = get_dreamer(model, objective_factory())
-        _ours(dreamers[dtype], image, 1, 0.01).numpy()
-        times[dtype] = []
+    models = {p: load_model("inception5h", weights, precision=p) for p in ("float32", "bfloat16", "auto")}
+    dreamers = {p: get_dreamer(m, objectives.layer(layer)) for p, m in models.items()}
+    graph_def = standin_graphdef() if models["float32"].weights == "untrained" else None
+    frozen = FrozenGraphTutorial(graph_def, layer) if graph_def is not None else None
+    clocks = {p: (lambda d=d: _ours(d, image, steps, 0.01)) for p, d in dreamers.items()}
+    if frozen is not None:
+        clocks["frozen"] = lambda: frozen.run(image, steps, 0.01)
+    for clock in clocks.values():
+        clock().numpy()  # trace
+    flop = 2 * forward_flops([layer], size, size)
+    rows = []
     for _ in range(rounds):
-        for dtype in ("float32", "bfloat16"):
-            times[dtype].append(_time(lambda: _ours(dreamers[dtype], image, steps, 0.01)) / steps)
-    for dtype in ("float32", "bfloat16"):
-        results[dtype] = _ours(dreamers[dtype], image, steps, 0.01).numpy()
-        results[dtype + "_1"] = _ours(dreamers[dtype], image, 1, 0.01).numpy()
-    psnr = lambda a, b: float("inf") if np.mean((a - b) ** 2) == 0 else float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))  # noqa: E731
-    grads = [dreamers[dtype].gradient(image).ravel() for dtype in ("float32", "bfloat16")]
-    cosine = float(np.dot(grads[0], grads[1]) / (np.linalg.norm(grads[0]) * np.linalg.norm(grads[1]) + 1e-30))
-    mse = float(np.mean((results["float32"] - results["bfloat16"]) ** 2))
-    change = float(np.mean((results["float32"] - image) ** 2))
-    return {
-        "gradient_cosine_vs_float32": cosine,
-        "psnr_db_vs_float32_after_1_step": psnr(results["float32_1"], results["bfloat16_1"]),
-        "size": size,
-        "steps": steps,
-        "float32_s_per_step": statistics.median(times["float32"]),
-        "bfloat16_s_per_step": statistics.median(times["bfloat16"]),
-        "speedup": statistics.median(times["float32"]) / statistics.median(times["bfloat16"]),
-        "psnr_db_vs_float32": float("inf") if mse == 0 else 10 * np.log10(1.0 / mse),
-        "psnr_db_of_the_dream_itself": float("inf") if change == 0 else 10 * np.log10(1.0 / change),
-    }
+        row = {name: _time(clock) / steps for name, clock in clocks.items()}
+        row.update(mm_float32=matmul_rate("float32"), mm_bfloat16=matmul_rate("bfloat16"))
+        rows.append(row)
+    med = lambda f: statistics.median(f(r) for r in rows)  # noqa: E731
+    out = {"size": size, "steps": steps, "rounds": rows, "step_gflop": flop / 1e9, "auto_is": models["auto"].dtype,
+           "float32_of_matmul": med(lambda r: flop / r["float32"] / r["mm_float32"]),
+           "bfloat16_of_matmul": med(lambda r: flop / r["bfloat16"] / r["mm_bfloat16"]),
+           "auto_speedup": med(lambda r: r["float32"] / r["auto"]),
+           "bfloat16_speedup": med(lambda r: r["float32"] / r["bfloat16"]),
+           "matmul_bfloat16_over_float32": med(lambda r: r["mm_bfloat16"] / r["mm_float32"])}
+    if frozen is not None:
+        out["float32_over_frozen_graph"] = med(lambda r: r["float32"] / r["frozen"])
+    out.update(quality(models, layer, image))
+    return out
+
+
+def quality(models, layer, image, steps: int = 20) -> dict:
+    """bfloat16 against float32 from the same start: the objective gain after ``steps`` steps (both judged by
+    the float32 network) and the PSNR of one step."""
+    from cadl_utils import objectives
+    from cadl_utils.dream import get_dreamer
+
+    judge = lambda x: float(np.mean(models["float32"].extract(np.asarray(x)[None], [layer])[0]))  # noqa: E731
+    dreamers = {p: get_dreamer(models[p], objectives.layer(layer)) for p in ("float32", "bfloat16")}
+    after = {p: _ours(d, image, steps, 0.01, jitter=32).numpy() for p, d in dreamers.items()}
+    one = {p: _ours(d, image, 1, 0.01).numpy() for p, d in dreamers.items()}
+    gains = {p: judge(after[p]) - judge(image) for p in after}
+    return {"objective_gain_float32": gains["float32"], "objective_gain_bfloat16": gains["bfloat16"],
+            "gain_ratio": gains["bfloat16"] / gains["float32"], "quality_steps": steps,
+            "psnr_db_1_step": _psnr(one["float32"], one["bfloat16"]),
+            "psnr_db_after_steps": _psnr(after["float32"], after["bfloat16"])}
 
 
 def rss_child(size: int, tile: int, steps: int, layer: str, weights: str) -> dict:
@@ -391,60 +427,76 @@ def _reset_peak() -> bool:
 # --- report ----------------------------------------------------------------------------------------
 
 
-def _table(results: dict) -> str:
-    lines = []
+def targets(results: dict) -> list[tuple[str, float, str, bool]]:
+    """Every target of the dream benchmark: (what, measured value, goal, met)."""
+    rows = []
+    p = results.get("precision")
+    if p:
+        rows += [
+            (f"bf16 step FLOP/s / bf16 matmul FLOP/s ({p['size']} px)", p["bfloat16_of_matmul"], ">= 0.5",
+             p["bfloat16_of_matmul"] >= 0.5),
+            ("fp32 step FLOP/s / fp32 matmul FLOP/s", p["float32_of_matmul"], ">= 0.6", p["float32_of_matmul"] >= 0.6),
+            (f"auto ({p['auto_is']}) step speed-up over fp32", p["auto_speedup"], ">= 2.5", p["auto_speedup"] >= 2.5),
+            (f"bf16 objective gain / fp32's after {p['quality_steps']} steps", p["gain_ratio"], "0.95..1.05",
+             abs(p["gain_ratio"] - 1) <= 0.05),
+            ("bf16 vs fp32 PSNR after 1 step (dB)", p["psnr_db_1_step"], ">= 40", p["psnr_db_1_step"] >= 40),
+        ]
+        if "float32_over_frozen_graph" in p:
+            rows.append(("fp32 step time / TF running the frozen graph (tutorial loop)", p["float32_over_frozen_graph"],
+                         "< 1", p["float32_over_frozen_graph"] < 1))
     s = results["simple"]
-    lines.append(f"{'measurement':58s} {'value':>14s}  target")
-    lines.append("-" * 90)
-    lines.append(f"{'simple ' + str(s['size']) + ' px: tutorial s/step':58s} {s['tutorial_s_per_step']:14.4f}")
-    lines.append(f"{'simple ' + str(s['size']) + ' px: cadl s/step':58s} {s['ours_s_per_step']:14.4f}")
-    lines.append(f"{'simple: time ratio cadl / tutorial':58s} {s['time_ratio_ours_over_tutorial']:14.3f}  < 1")
-    lines.append(f"{'simple: max |difference| of the results after 1 step':58s} {s['max_abs_difference_of_results']:14.2e}")
-    t = results["tiled"]
-    lines.append(f"{'tiled ' + str(t['size']) + ' px / ' + str(t['tile']) + ': tutorial s/step':58s} {t['tutorial_s_per_step']:14.4f}")
-    lines.append(f"{'tiled: cadl s/step':58s} {t['ours_s_per_step']:14.4f}")
-    lines.append(f"{'tiled: time ratio cadl / tutorial':58s} {t['time_ratio_ours_over_tutorial']:14.3f}  < 1")
-    f = results["flops"]
-    lines.append(f"{'matmul ' + str(f['matmul_n']) + '^2 GFLOP/s':58s} {f['matmul_gflops']:14.1f}")
-    lines.append(f"{'step ' + str(f['size']) + ' px: GFLOP per step (2 x forward)':58s} {f['step_gflop']:14.2f}")
-    lines.append(f"{'step ' + str(f['size']) + ' px: achieved GFLOP/s':58s} {f['step_gflops']:14.1f}")
-    lines.append(f"{'step / matmul FLOP/s':58s} {f['fraction_of_matmul']:14.3f}  >= 0.85")
-    lines.append(f"{'step / matmul FLOP/s (fastest round)':58s} {f['fraction_of_matmul_best_round']:14.3f}")
-    for row in results["per_megapixel"]:
+    rows.append((f"untiled step / tutorial's DeepDream ({s['size']} px)", s["time_ratio_ours_over_tutorial"], "< 1",
+                 s["time_ratio_ours_over_tutorial"] < 1))
+    for t in results["tiled"]:
+        goal = 0.8 if t["size"] <= 1024 else 1.0
+        rows.append((f"tiled step / tutorial's TiledGradients ({t['size']} px, tiles {t['tile']})",
+                     t["time_ratio_ours_over_tutorial"], f"<= {goal}", t["time_ratio_ours_over_tutorial"] <= goal))
+    if "per_megapixel_spread_512_2048" in results:
+        spread = results["per_megapixel_spread_512_2048"]
+        rows.append(("s per megapixel spread 512..2048 px (max/min - 1)", spread, "<= 0.10", spread <= 0.10))
+    if results.get("rss"):
+        rows.append((f"peak RSS, tiled {results['rss']['size']} px step (MB)", results["rss"]["peak_rss_mb"], "<= 3072",
+                     results["rss"]["peak_rss_mb"] <= 3072))
+    return rows
+
+
+def _table(results: dict) -> str:
+    lines = [f"{'target':64s} {'measured':>10s}  {'goal':>10s}  met", "-" * 96]
+    for what, value, goal, met in targets(results):
+        lines.append(f"{what:64s} {value:10.3f}  {goal:>10s}  {'met' if met else 'NOT MET'}")
+    lines += ["", "details:"]
+    p = results.get("precision")
+    if p:
+        times = {k: statistics.median(r[k] for r in p["rounds"]) for k in p["rounds"][0]}
+        lines.append(f"  {p['size']} px step s (medians): " + ", ".join(
+            f"{k} {v:.3f}" for k, v in times.items() if not k.startswith("mm")))
+        lines.append(f"  matmul GFLOP/s: fp32 {times['mm_float32'] / 1e9:.0f}, bf16 {times['mm_bfloat16'] / 1e9:.0f}; "
+                     f"step {p['step_gflop']:.1f} GFLOP")
+        lines.append(f"  objective gain fp32 {p['objective_gain_float32']:.4f}, bf16 {p['objective_gain_bfloat16']:.4f}; "
+                     f"PSNR after {p['quality_steps']} steps {p['psnr_db_after_steps']:.1f} dB")
+    for t in results["tiled"]:
+        lines.append(f"  tiled {t['size']} px: tutorial {t['tutorial_s_per_step']:.3f} s, cadl {t['ours_s_per_step']:.3f} s")
+    for row in results.get("per_megapixel", []):
         mode = f"tiles {row['tile']}" if row["tile"] else "untiled"
-        lines.append(f"{'s per megapixel at ' + str(row['size']) + ' px (' + mode + ')':58s} {row['s_per_megapixel']:14.4f}")
-    lines.append(f"{'s/MP spread 512..2048 (max/min - 1)':58s} {results['per_megapixel_spread_512_2048']:14.3f}  <= 0.10")
-    r = results.get("rss")
-    if r:
-        lines.append(f"{'peak RSS, tiled ' + str(r['size']) + ' px / ' + str(r['tile']) + ' (MB)':58s} {r['peak_rss_mb']:14.0f}  <= 3072")
-        lines.append(f"{'  peak RSS while dreaming (MB)':58s} {r['peak_rss_while_dreaming_mb']:14.0f}")
-        lines.append(f"{'  RSS after loading, before dreaming (MB)':58s} {r['rss_before_dream_mb']:14.0f}")
-        lines.append(f"{'  peak RSS while loading the model (MB)':58s} {r['peak_rss_while_loading_mb']:14.0f}")
-        lines.append(f"{'  seconds per tiled ' + str(r['size']) + ' px step (incl. tracing)':58s} {r['seconds'] / r['steps']:14.1f}")
-    b = results.get("bfloat16")
-    if b:
-        lines.append(f"{'bfloat16 speed-up at ' + str(b['size']) + ' px':58s} {b['speedup']:14.2f}")
-        lines.append(f"{'bfloat16 PSNR vs float32 after ' + str(b['steps']) + ' steps (dB)':58s} {b['psnr_db_vs_float32']:14.1f}")
-        lines.append(f"{'  (PSNR of the float32 dream vs its start, dB)':58s} {b['psnr_db_of_the_dream_itself']:14.1f}")
-        lines.append(f"{'bfloat16 PSNR vs float32 after 1 step (dB)':58s} {b['psnr_db_vs_float32_after_1_step']:14.1f}")
-        lines.append(f"{'bfloat16 gradient cosine similarity to float32':58s} {b['gradient_cosine_vs_float32']:14.4f}")
-    lines.append(f"{'traces of the cadl step (all sizes)':58s} {results['trace_counts']!s:>14s}")
+        lines.append(f"  s per megapixel at {row['size']} px ({mode}): {row['s_per_megapixel']:.4f}")
+    lines.append(f"  traces of the cadl step (all sizes): {results['trace_counts']}")
     return "\n".join(lines)
 
 
 def main(argv=None) -> dict:
-    """Run the benchmark, print the table and write outputs/bench_dream.json. Returns the results."""
+    """Run the benchmark, print the targets table and write outputs/bench_dream.json. Returns the results."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_dream", description=__doc__.split("\n")[0])
     parser.add_argument("--weights", default=os.environ.get("CADL_WEIGHTS", "untrained"),
                         help="inception5h weights (default: $CADL_WEIGHTS or untrained)")
+    parser.add_argument("--precision", default="auto", help="precision of the tutorial comparisons (default auto)")
     parser.add_argument("--layer", default="mixed4c", help="objective: mean activation of this layer (default mixed4c)")
-    parser.add_argument("--size", type=int, default=512, help="image side of the simple comparison (default 512)")
-    parser.add_argument("--steps", type=int, default=10, help="steps per timed run (default 10)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
-    parser.add_argument("--tiled-size", type=int, default=1024, help="image side of the tiled comparison (default 1024)")
+    parser.add_argument("--size", type=int, default=512, help="image side of the untiled comparisons (default 512)")
+    parser.add_argument("--steps", type=int, default=4, help="steps per timed run (default 4)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds, medians taken (default 5)")
+    parser.add_argument("--tiled-sizes", type=int, nargs="*", default=[1024, 2048], help="tiled comparisons (px)")
     parser.add_argument("--tile", type=int, default=512, help="tile size (default 512)")
     parser.add_argument("--rss-size", type=int, default=4096, help="image side of the RSS run (0 skips it)")
-    parser.add_argument("--no-bfloat16", action="store_true", help="skip the bfloat16 comparison")
+    parser.add_argument("--no-megapixel", action="store_true", help="skip the time-per-megapixel rows")
     parser.add_argument("--out", default=str(REPO / "outputs" / "bench_dream.json"), help="JSON output")
     parser.add_argument("--child-rss", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--child-steps", type=int, default=1, help=argparse.SUPPRESS)
@@ -452,78 +504,57 @@ def main(argv=None) -> dict:
     if args.child_rss:
         _child_rss(args)
         return {}
-
-    from cadl_utils import objectives
-    from cadl_utils.dream import get_dreamer
-    from cadl_utils.models import load_model
-
-    started = time.perf_counter()
-    model = load_model("inception5h", args.weights)
-    objective = objectives.layer(args.layer)
-    print(f"{model.describe()}; objective: {objective.describe()}", flush=True)
-    results: dict = {"model": model.describe(), "objective": objective.describe(), "cpu_count": os.cpu_count()}
-
-    print("simple comparison...", flush=True)
-    results["simple"] = compare_simple(model, objective, args.layer, args.size, args.steps, args.rounds)
-    print("tiled comparison...", flush=True)
-    results["tiled"] = compare_tiled(model, objective, args.layer, args.tiled_size, args.tile, max(2, args.steps // 3), args.rounds)
-
-    print("FLOP/s...", flush=True)
-    step_flop = 2 * forward_flops([args.layer], args.size, args.size)
-    matmul = matmul_flops_per_second()
-    step_seconds = results["simple"]["ours_s_per_step"]
-    results["matmul_gflops_first"] = matmul / 1e9
-    results["flops"] = {
-        "size": args.size,
-        "matmul_n": 4096,
-        "matmul_gflops": matmul / 1e9,
-        "step_gflop": step_flop / 1e9,
-        "step_gflops": step_flop / step_seconds / 1e9,
-        "fraction_of_matmul": step_flop / step_seconds / matmul,
-    }
-
-    print("time per megapixel...", flush=True)
-    rows = per_megapixel(model, objective, [256, 512, 1024, 2048], args.tile, untiled_max=1024,
-                         steps_for=lambda size: {256: 8, 512: 4, 1024: 2}.get(size, 1), rounds=args.rounds)  # fmt: skip
-    results["per_megapixel"] = rows
-    # Flatness over 512..2048 px, each size by its fastest mode (untiled while it fits, then tiles).
-    best = {}
-    for row in rows:
-        if 512 <= row["size"] <= 2048:
-            best[row["size"]] = min(best.get(row["size"], float("inf")), row["s_per_megapixel"])
-    results["per_megapixel_spread_512_2048"] = max(best.values()) / min(best.values()) - 1.0
-
-    if not args.no_bfloat16:
-        print("bfloat16...", flush=True)
-        results["bfloat16"] = bfloat16_comparison(lambda: objectives.layer(args.layer), args.layer, args.size,
-                                                  args.steps, args.rounds, args.weights)  # fmt: skip
-    if args.rss_size:
-        print(f"peak RSS of a tiled {args.rss_size} px step (subprocess)...", flush=True)
-        results["rss"] = rss_child(args.rss_size, args.tile, 1, args.layer, args.weights)
-
-    # Measured again at the end; the better of the two is the machine's dense-maths rate.
-    matmul = max(matmul, matmul_flops_per_second())
-    flops = results["flops"]
-    flops["matmul_gflops"] = matmul / 1e9
-    flops["fraction_of_matmul"] = flops["step_gflops"] * 1e9 / matmul
-    # The simple comparison's median can include other processes' load; the fastest round is the
-    # cost of the step itself (reported alongside).
-    best_step = min(_time(lambda: _ours(get_dreamer(model, objective), _image(args.size), 2, 0.01)) / 2
-                    for _ in range(args.rounds))  # fmt: skip
-    flops["step_gflops_best_round"] = step_flop / best_step / 1e9
-    flops["fraction_of_matmul_best_round"] = step_flop / best_step / matmul
-    compiled = get_dreamer(model, objective).functions
-    results["trace_counts"] = {name: fn.experimental_get_tracing_count() for name, fn in compiled.items()}
-    results["seconds_total"] = time.perf_counter() - started
+    results = run(args)
     print()
     print(_table(results))
     print(f"total {results['seconds_total']:.0f} s")
+    results["targets"] = [{"what": w, "value": v, "goal": g, "met": m} for w, v, g, m in targets(results)]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(json.dumps(results, indent=2, default=float))
     os.replace(tmp, out)
     print(f"wrote {out}")
+    return results
+
+
+def run(args) -> dict:
+    """The measurements of ``main``."""
+    from cadl_utils import objectives
+    from cadl_utils.dream import get_dreamer
+    from cadl_utils.models import load_model
+
+    started = time.perf_counter()
+    model = load_model("inception5h", args.weights, precision=args.precision)
+    objective = objectives.layer(args.layer)
+    print(f"{model.describe()}; objective: {objective.describe()}", flush=True)
+    results: dict = {"model": model.describe(), "objective": objective.describe(), "cpu_count": os.cpu_count()}
+    print("precisions, matmul rates, TensorFlow on the frozen graph, quality...", flush=True)
+    results["precision"] = precision_comparison(args.weights, args.layer, args.size, args.steps, args.rounds)
+    print("simple comparison...", flush=True)
+    results["simple"] = compare_simple(model, objective, args.layer, args.size, args.steps, args.rounds)
+    results["tiled"] = []
+    for size in args.tiled_sizes:
+        print(f"tiled comparison at {size} px...", flush=True)
+        steps = max(1, 2 * 1024**2 // size**2)
+        results["tiled"].append(compare_tiled(model, objective, args.layer, size, args.tile, steps, max(2, args.rounds // 2)))
+    if not args.no_megapixel:
+        print("time per megapixel...", flush=True)
+        rows = per_megapixel(model, objective, [256, 512, 1024, 2048], args.tile, untiled_max=1024,
+                             steps_for=lambda size: {256: 8, 512: 4, 1024: 2}.get(size, 1), rounds=3)  # fmt: skip
+        results["per_megapixel"] = rows
+        # Flatness over 512..2048 px, each size by its fastest mode (untiled while it fits, then tiles).
+        best = {}
+        for row in rows:
+            if 512 <= row["size"] <= 2048:
+                best[row["size"]] = min(best.get(row["size"], float("inf")), row["s_per_megapixel"])
+        results["per_megapixel_spread_512_2048"] = max(best.values()) / min(best.values()) - 1.0
+    if args.rss_size:
+        print(f"peak RSS of a tiled {args.rss_size} px step (subprocess)...", flush=True)
+        results["rss"] = rss_child(args.rss_size, args.tile, 1, args.layer, args.weights)
+    compiled = get_dreamer(model, objective).functions
+    results["trace_counts"] = {name: fn.experimental_get_tracing_count() for name, fn in compiled.items()}
+    results["seconds_total"] = time.perf_counter() - started
     return results
 
 

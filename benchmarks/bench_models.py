@@ -65,7 +65,7 @@ def main() -> dict:
     from cadl_utils.models.inception5h import load_inception5h
 
     start = time.perf_counter()
-    model = load_inception5h(weights="untrained")
+    model = load_inception5h(weights="untrained", precision="float32")
     built = time.perf_counter() - start
     jellyfish = model.label_index("jellyfish")
     rows = {
@@ -73,10 +73,10 @@ def main() -> dict:
         "mixed4d @512": time_gradient(model, "mixed4d", 512),
         "conv2d2 @224": time_gradient(model, "conv2d2", 224),
     }
-    fast = load_inception5h(weights="untrained", dtype="bfloat16")
+    fast = load_inception5h(weights="untrained", precision="bfloat16")
     rows["softmax2[647] @224 bf16"] = time_gradient(fast, "softmax2", 224, jellyfish)
     rows["mixed4d @512 bf16"] = time_gradient(fast, "mixed4d", 512)
-    plain = load_inception5h(weights="untrained", rewrites=False)  # TensorFlow's own LRN and strided conv
+    plain = load_inception5h(weights="untrained", precision="float32", rewrites=False)  # TensorFlow's own LRN and strided conv
     rows["mixed4d @512 plain ops"] = time_gradient(plain, "mixed4d", 512)
 
     print(f"inception5h stand-in built in {built:.2f} s; TensorFlow {tf.__version__}, "

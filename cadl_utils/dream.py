@@ -303,7 +303,7 @@ class Dreamer:
         grad, pixel = self._combine(image, rolled_grad, shifts, ints)
         return _update(image, grad, ints, floats), pixel
 
-    def _tiled_gradient(self, image: tf.Tensor, ints: tf.Tensor, tile: int) -> tuple[tf.Tensor, tf.Tensor, float]:
+    def _tiled_gradient(self, image: tf.Tensor, ints: tf.Tensor, tile: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """The rolled feature gradient, tile by tile: (rolled gradient, shifts, summed tile loss)."""
         height, width = int(image.shape[0]), int(image.shape[1])
         rolled, shifts = self.functions["roll"](image, ints[:2], ints[2], tf.constant(tile))
@@ -322,7 +322,7 @@ class Dreamer:
                        min(tile_h, height - own_y), min(tile_w, width - own_x)]  # fmt: skip
                 piece, loss = self.functions["tile"](rolled, tf.constant(box, tf.int32), weight)
                 pieces.append(piece)
-                total += float(loss)
+                total += loss  # a tensor: no wait for the device between tiles
             strips.append(pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1))
             del pieces
         # Free each full-size buffer as soon as it is used up (a 4096 px image is 200 MB per copy).
@@ -342,7 +342,7 @@ class Dreamer:
             return new, float(loss)
         rolled_grad, shifts, loss = self._tiled_gradient(image, ints, settings.tile_size)
         new, pixel = self.functions["finish"](image, rolled_grad, shifts, ints, floats)
-        return new, loss + float(pixel)
+        return new, float(loss + pixel)
 
     def gradient(self, image, index: int = 0, settings: DreamSettings | None = None, **overrides) -> np.ndarray:
         """The ascent direction a step would use, float32 [H, W, 3] (for tests, benchmarks, pictures).
