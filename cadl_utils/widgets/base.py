@@ -53,7 +53,6 @@ class Explorer:
         self._last_job, self._stop = None, threading.Event()
 
     def _picker(self, name: str, kind: str, image: Any, noise: bool = False) -> ImagePicker:
-        # At the profile's size; bad images are reported in the status line.
         picker = ImagePicker(kind, image, description=name, max_side=self.profile.size, noise=noise,
                              report=lambda text: self._say(text, problem=True))
         picker.changed, self.pickers[name] = self.request_preview, picker
@@ -76,9 +75,8 @@ class Explorer:
         self.status_text, escaped = text, html.escape(text, quote=False)
         self.status.value = f'<span style="color:#a94442">&#9888; {escaped}</span>' if problem else escaped
 
-    def _fail(self, what: str, error: BaseException) -> None:
-        text = str(error) if isinstance(error, CadlError) else f"{type(error).__name__}: {error}"
-        self._say(f"{what} failed: {text}", problem=True)
+    def _fail(self, what: str, error: BaseException) -> None:  # unexpected errors also name their type
+        self._say(f"{what} failed: {error if isinstance(error, CadlError) else repr(error)}", problem=True)
 
     def params(self) -> SimpleNamespace:
         """The controls' values now, and each picker's image, ``<name>_name`` and ``<name>_version``."""

@@ -16,9 +16,8 @@ from ..errors import CadlError, ImageError, ParameterError
 DREAM_KINDS = ("conv", "mixed", "logits", "softmax")
 #: Layer kinds whose channels are classes (the channel slider shows their label).
 CLASS_KINDS = ("logits", "softmax")
-# First match is the layer an explorer starts on (the classic notebook's favourite, then a safe one).
-_PREFERRED_LAYERS = ("mixed4d_3x3_bottleneck", "mixed4c", "mixed")
-_PREFERRED_CHANNEL = 139
+# Where explorers start: the first of these layers the model has (the classic notebook's first), channel 139.
+_PREFERRED_LAYERS, _PREFERRED_CHANNEL = ("mixed4d_3x3_bottleneck", "mixed4c", "mixed"), 139
 _NOISE, _YOURS = "(noise)", "(your image)"
 
 
@@ -89,8 +88,9 @@ def layer_dropdown(model: Any, kinds: Sequence[str] | None = DREAM_KINDS, value:
 
 
 class ChannelSlider:
-    """A channel (or class) slider of one layer (``.slider``, class ``cadl-channel``) and a label naming
-    the choice (``.label``, class ``cadl-channel-label``: ``class 647: jellyfish`` or ``channel 139 of 528``)."""
+    """A channel (or class) slider of one layer (``.slider``, class ``cadl-channel``) starting at ``value`` (default:
+    jellyfish for class layers, else 139 or 0) and a label naming the choice (``.label``, ``cadl-channel-label``:
+    ``class 647: jellyfish`` or ``channel 139 of 528``). ``channel_slider`` is another name for it."""
 
     def __init__(self, model: Any, layer: str, value: int | None = None):
         self.model, self.layer = model, layer
@@ -126,10 +126,6 @@ class ChannelSlider:
             else f"channel {index} of {info.channels}"
 
 
-#: A channel slider for ``layer`` starting at ``value`` (default: jellyfish for class layers, else 139 or 0).
-channel_slider = ChannelSlider
-
-
 def samples(kind: str) -> dict[str, Path]:
     """The sample images of a kind by name (none when the package was installed without data/)."""
     try:
@@ -143,15 +139,14 @@ def _stem(source: Any) -> str:
 
 
 class ImagePicker:
-    """Choose an image: a sample dropdown (``cadl-image-picker``), a path box (``cadl-image-path``, press
-    Enter) and an upload button (``cadl-image-upload``), all in ``.widget``. ``image`` is the current float32
-    [H, W, 3] image (long side at most ``max_side``), ``name`` its short name, ``version`` grows with each
-    new image. A bad path or upload keeps the image; ``error`` and ``report(message)`` say why."""
+    """Choose an image: a sample dropdown (``cadl-image-picker``; ``noise`` adds grey noise), a path box
+    (``cadl-image-path``, press Enter) and an upload button (``cadl-image-upload``), all in ``.widget``. ``image``:
+    the current float32 [H, W, 3] image (long side at most ``max_side``); ``name``: its short name; ``version``
+    grows with each image. A bad path or upload keeps the image; ``error`` and ``report(message)`` say why."""
 
     def __init__(self, kind: str = "photo", image: Any = None, *, description: str = "image",
                  max_side: int | None = None, noise: bool = False, report: Callable[[str], None] | None = None):
-        """Args: kind: ``photo`` or ``style`` samples; image: the first (a path, array, sample name; None:
-        the first sample); noise: offer grey noise."""
+        """Args: kind: ``photo`` or ``style`` samples; image: the first (path, array, sample name; None: a sample)."""
         self.max_side, self.report, self.error, self.version = max_side, report, None, 0
         self.changed: Callable[[], Any] | None = None  # called after every new image
         # Each choice of the dropdown is (source, name).

@@ -10,7 +10,7 @@ import numpy as np
 from .. import dream as engine, images, objectives
 from ..runs import Result, StepInfo
 from .base import Explorer
-from .controls import CLASS_KINDS, DREAM_KINDS, channel_slider, control, layer_dropdown
+from .controls import CLASS_KINDS, DREAM_KINDS, ChannelSlider, control, layer_dropdown
 
 # The largest step size of a preview (its few steps are larger than the run's).
 MAX_PREVIEW_STEP = 0.25
@@ -31,15 +31,14 @@ class DreamExplorer(Explorer):
     def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, layer: str | None = None,
                  channel: int | None = None, kinds: Sequence[str] | None = DREAM_KINDS, step_size: float = 0.01,
                  steps: int = 5, octaves: int = 1, frames: int | None = None, **options: Any):
-        """Args: image: a path, array or sample name (None: the first sample photo); layer, channel, kinds:
-        the first layer and channel and the layer kinds offered; step_size, steps, octaves, frames: the
-        sliders' first values (frames of the GIF: the profile's); model, profile, **options: see Explorer."""
+        """Args: image: a path, array or sample name (None: a sample photo); layer, channel, kinds: the first layer
+        and channel, the layer kinds offered; the rest: first values (frames: the profile's), Explorer's."""
         super().__init__(model, profile, **options)
         self.frames = int(frames or self.profile.frames)
         self._objectives: dict[str, objectives.Objective] = {}
         self.picker = self._picker("image", "photo", image, noise=True)
         self.layer = layer_dropdown(self.model, kinds, value=layer)
-        self.channel_control = channel_slider(self.model, self.layer.value, channel)
+        self.channel_control = ChannelSlider(self.model, self.layer.value, channel)
         self.channel, self.channel_label = self.channel_control.slider, self.channel_control.label
         self.step_size = control(w.FloatSlider, "cadl-step-size", "step size", value=step_size, min=0.001, max=0.1,
                                  step=0.001, readout_format=".3f")

@@ -25,9 +25,8 @@ class GuidedExplorer(Explorer):
     def __init__(self, model: Any = None, dream_image: Any = None, guide_image: Any = None, profile: Any = None, *,
                  preset: str = "self", layers: str | Sequence[str] | None = None, step_size: float = 0.01,
                  steps: int | None = None, **options: Any):
-        """Args: dream_image, guide_image: the subjects (None: the first and second sample photos); preset:
-        the first preset; layers: feature layers (default ``guided.default_layers``); step_size, steps: the
-        sliders' first values (steps of the run: the profile's); model, profile, **options: see Explorer."""
+        """Args: dream_image, guide_image: the subjects (None: the first and second sample photos); layers: feature
+        layers (None: ``guided.default_layers``); the rest: first values (steps: the profile's), Explorer's."""
         super().__init__(model, profile, **options)
         start = engine.get_preset(preset)
         self.layers = engine.GuidedSettings(layers=layers).layers or engine.default_layers(self.model)
@@ -58,8 +57,7 @@ class GuidedExplorer(Explorer):
                 getattr(self, f"{term}_weight").value = getattr(chosen, f"{term}_weight")
 
     def objective(self, recipe: engine.Preset, params: SimpleNamespace) -> tuple[Any, Any]:
-        """(objective, start image) of the preview: the guide's features are computed once per preset
-        metrics, roles and images; the weights are set with ``set_term_weights`` (no recompiling)."""
+        """(objective, start image) of the preview, built once per preset metrics, roles and images."""
         key = (recipe.start, recipe.guide, recipe.feature_metric, recipe.pixel_metric, params.dream_version,
                params.guide_version)
         if key not in self._objectives:
@@ -68,7 +66,7 @@ class GuidedExplorer(Explorer):
             self._objectives[key] = (engine.guided_objective(self.model, recipe, getattr(params, recipe.guide),
                                                              self.layers, match_size=image.shape[:2]), image)
         objective, image = self._objectives[key]
-        objective.set_term_weights(recipe.feature_weight, recipe.pixel_weight, recipe.tv_weight)
+        objective.set_term_weights(recipe.feature_weight, recipe.pixel_weight, recipe.tv_weight)  # no recompiling
         return objective, image
 
     def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:

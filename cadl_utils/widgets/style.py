@@ -1,13 +1,12 @@
-"""StyleExplorer: content, style and TV weights (log sliders), layer preset and colour preservation, with a live
-preview."""
+"""StyleExplorer: style transfer's weights, layer preset and colour preservation, with a live preview."""
 
 from types import SimpleNamespace
 from typing import Any, Callable
 
 import ipywidgets as w
 
-from ..style import LAYER_PRESETS, StyleSettings, StyleTransfer, default_layers
 from ..runs import Result, StepInfo
+from ..style import LAYER_PRESETS, StyleSettings, StyleTransfer, default_layers
 from .base import Explorer
 from .controls import control, tag
 
@@ -18,20 +17,18 @@ _RANGES = {"content": (-3, 3), "style": (-2, 4), "tv": (-4, 2)}
 
 
 class StyleExplorer(Explorer):
-    """Style transfer: a preview is a few Adam steps at preview size, Run the full-size progression GIF. A
-    weight change reuses the engine's targets and compiled steps; a new image, layer preset or colour mode
-    builds a new ``StyleTransfer``. Controls: ``content_weight``, ``style_weight``, ``tv_weight``
-    (``cadl-weight-<term>``), ``layers`` (the preset, ``cadl-layers``; ``layers_info`` names its layers),
-    ``preserve_color``, ``steps``, ``content_picker``, ``style_picker``."""
+    """Style transfer: a preview is a few Adam steps at preview size, Run the full-size progression GIF. A weight
+    change reuses the engine's targets and compiled steps; a new image, layer preset or colour mode builds a new
+    ``StyleTransfer``. Controls: ``content_weight``, ``style_weight``, ``tv_weight`` (``cadl-weight-<term>``),
+    ``layers`` (``cadl-layers``, named by ``layers_info``), ``preserve_color``, ``steps``, two ImagePickers."""
 
     controls = ("content_weight", "style_weight", "tv_weight", "layers", "preserve_color", "steps")
 
     def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None, *,
                  settings: StyleSettings | None = None, threaded: bool = True, output_dir: Any = "outputs",
                  preview: bool = True, **overrides: Any):
-        """Args: content, style: images (a path, array or sample name; None: the first sample of each kind);
-        settings, **overrides: a StyleSettings and changes to it, where the sliders start (its weights,
-        ``preserve_color`` and ``steps``, default the profile's); model, profile, the rest: see Explorer."""
+        """Args: content, style: images (a path, array or sample name; None: a sample); settings, **overrides: a
+        StyleSettings and changes to it, where the controls start (steps: the profile's); the rest: Explorer's."""
         super().__init__(model, profile, threaded=threaded, output_dir=output_dir, preview=preview)
         self.settings = StyleSettings.make(settings, **overrides)
         self._engines: dict[tuple, StyleTransfer] = {}
@@ -56,9 +53,8 @@ class StyleExplorer(Explorer):
     def _layers_text(self, preset: str) -> str:
         """The layers of ``preset`` (or of the settings' own content_layer / style_layers) as one line."""
         content, style = default_layers(self.model, preset)
-        content = self.settings.content_layer or content
         style = [name for name, _ in self.settings.style_layers or style.items()]
-        return f"content {content}; style {', '.join(style)}"
+        return f"content {self.settings.content_layer or content}; style {', '.join(style)}"
 
     def engine(self, params: SimpleNamespace, size: int) -> StyleTransfer:
         """The StyleTransfer of the current images and colour mode at ``size`` (built once, then reused)."""
