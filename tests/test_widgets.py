@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from cadl_utils import widgets
+from cadl_utils.errors import ParameterError
 from cadl_utils.config import profile
 from cadl_utils.errors import LayerError
 
@@ -505,3 +506,19 @@ def test_dream_explorer_on_untrained_inception5h(traces, tmp_path, monkeypatch):
     explorer.layer.value = "softmax2"
     assert "class" in explorer.channel_label.value
     assert "failed" not in explorer.status_text
+
+
+def test_dream_explorer_sliders_start_from_a_settings_object(tiny_model, tmp_path):
+    from cadl_utils.dream import DreamSettings
+
+    first = DreamSettings(step_size=0.02, frame_every=7, octaves=2, frames=9)
+    explorer = widgets.DreamExplorer(tiny_model, profile="quick", layer="mixed", settings=first, threaded=False,
+                                     preview=False, output_dir=tmp_path)  # fmt: skip
+    assert (explorer.step_size.value, explorer.steps.value, explorer.octaves.value) == (0.02, 7, 2)
+    assert explorer.frames == 9
+    overridden = widgets.DreamExplorer(tiny_model, profile="quick", layer="mixed", settings=first, step_size=0.05,
+                                       threaded=False, preview=False, output_dir=tmp_path)  # fmt: skip
+    assert overridden.step_size.value == 0.05 and overridden.steps.value == 7
+    with pytest.raises(ParameterError, match="step_size"):
+        widgets.DreamExplorer(tiny_model, profile="quick", layer="mixed", step_size=float("nan"), threaded=False,
+                              preview=False, output_dir=tmp_path)  # fmt: skip
