@@ -86,8 +86,6 @@ class RandomMultiscale(Model):
         raise ModelError("random-multiscale has no classes (random filters, no training): classify with "
                          "load_model('inception5h') or load_model('vgg19')")
 
-    probabilities = classify
-
 
 def _wrap(x, width: int):
     """``x`` with ``width`` pixels of the opposite side added at each side: the picture is a torus, so its
