@@ -144,3 +144,13 @@ def test_sigterm_is_handled_like_ctrl_c(monkeypatch, capsys):
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_announce_model_gives_no_pretrained_hint_for_a_random_by_design_model(capsys):
+    from cadl_utils.cli import UNTRAINED_NOTE, announce_model
+    from cadl_utils.models import load_model
+
+    model = load_model("random-multiscale")
+    announce_model(model)
+    out = capsys.readouterr().out
+    assert model.describe() in out and UNTRAINED_NOTE not in out

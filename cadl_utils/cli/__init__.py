@@ -30,9 +30,10 @@ UNTRAINED_NOTE = (
 
 
 def announce_model(model) -> None:
-    """Print which network runs and, when its weights are untrained, say what that means for the pictures."""
+    """Print which network runs and, when its weights are untrained stand-ins for real ones, say what that
+    means for the pictures (a model that is random by design, such as random-multiscale, has no real ones)."""
     print(model.describe())
-    if getattr(model, "weights", "") == "untrained":
+    if getattr(model, "weights", "") == "untrained" and getattr(model, "has_pretrained", True):
         print(UNTRAINED_NOTE)
 
 

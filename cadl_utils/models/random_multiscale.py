@@ -33,6 +33,8 @@ class RandomMultiscale(Model):
     ``scale4``... (named by the level's downsampling; kind ``conv``). No classes: ``classify`` refuses.
     ``weights`` is ``untrained`` (there is no training), ``seed`` draws the filters."""
 
+    has_pretrained = False  # random by design: no "use the pretrained weights" hint applies
+
     def __init__(self, seed: int = 0, levels: Sequence[tuple[int, int]] = LEVELS):
         self.name, self.weights, self.seed = "random-multiscale", "untrained", int(seed)
         rng = np.random.default_rng(self.seed)
