@@ -11,6 +11,7 @@ import json
 import re
 import warnings
 import zlib
+from contextlib import suppress
 from pathlib import Path
 from typing import Sequence
 
@@ -81,15 +82,14 @@ class KerasBackbone(Model):
         self._builder, self.head_size = SPECS[key]
         self.features_model = self._build(include_top=False, input_shape=(None, None, 3))
         self._keras_name, self.layers = _inventory(self.features_model, self.name)
-        spatial = [self._keras_name[info.name] for info in self.layers]
-        sides = smallest_input_sizes(self.features_model, spatial)
-        self._min_sizes = {info.name: sides[self._keras_name[info.name]] for info in self.layers}
+        memo: dict[tuple[int, int], int] = {}  # shared: the networks' branches meet again
+        self._min_sizes = {info.name: smallest_input_side(self.features_model.get_layer(self._keras_name[info.name]),
+                                                          memo=memo) for info in self.layers}
         # VGG19's Flatten + fc1 need exactly 7x7x512 (224 px); InceptionV3 pools globally after mixed10.
         head_min = self.head_size if self.name == "vgg19" else max(self._min_sizes.values())
         self.layers += [LayerInfo("logits", "logits", NUM_CLASSES), LayerInfo("predictions", "softmax", NUM_CLASSES)]
         self._min_sizes.update(logits=head_min, predictions=head_min)
         self._head_model: keras.Model | None = None
-        self._vgg_penultimate: keras.Model | None = None
         self._runners: dict[tuple[str, ...], keras.Model] = {}
         self.labels = imagenet_labels(allow_download=weights == "pretrained")
 
@@ -154,14 +154,7 @@ class KerasBackbone(Model):
         heads = any(self.layer(n).kind in HEAD_KINDS for n in names)
         if heads and self.name == "inception_v3" and "mixed10" not in spatial:
             spatial.append("mixed10")  # its global average feeds the classifier
-        results = {}
-        if spatial:
-            key = tuple(spatial)
-            if key not in self._runners:  # outputs exactly these layers, so only their ancestors run
-                outputs = [self.features_model.get_layer(self._keras_name[n]).output for n in key]
-                self._runners[key] = keras.Model(self.features_model.input, outputs, name=f"{self.name}_features")
-            outputs = self._runners[key](self.preprocess(x), training=False)
-            results = dict(zip(spatial, outputs if isinstance(outputs, (list, tuple)) else [outputs]))
+        results = dict(zip(spatial, self._features(x, spatial))) if spatial else {}
         if heads:
             results["logits"] = self._logits(x, results)
             results["predictions"] = tf.nn.softmax(results["logits"], axis=-1)
@@ -174,22 +167,26 @@ class KerasBackbone(Model):
         resized = resize(image[None], (self.head_size, self.head_size))
         return self.head_model(self.preprocess(resized), training=False)[0].numpy()
 
+    def _features(self, x: tf.Tensor, names: Sequence[str]) -> list[tf.Tensor]:
+        """The feature network's outputs of ``names`` for a batch in [0, 1]."""
+        key = tuple(names)
+        if key not in self._runners:  # outputs exactly these layers, so only their ancestors run
+            outputs = [self.features_model.get_layer(self._keras_name[n]).output for n in key]
+            self._runners[key] = keras.Model(self.features_model.input, outputs, name=f"{self.name}_features")
+        outputs = self._runners[key](self.preprocess(x), training=False)
+        return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
     def _logits(self, x: tf.Tensor, features: dict[str, tf.Tensor]) -> tf.Tensor:
         """Class scores from the penultimate features and the ``predictions`` layer's weights."""
-        dense = self.head_model.get_layer("predictions")
         if self.name == "inception_v3":
             penultimate = tf.reduce_mean(features["mixed10"], axis=[1, 2])
-        else:
-            if self._vgg_penultimate is None:
-                # fc2 from the *feature* network's block5_pool and the head's dense layers.
-                inputs = keras.Input((self.head_size, self.head_size, 3))
-                out = keras.Model(self.features_model.input, self.features_model.get_layer("block5_pool").output)(inputs)
-                for layer_name in ("flatten", "fc1", "fc2"):
-                    out = self.head_model.get_layer(layer_name)(out)
-                self._vgg_penultimate = keras.Model(inputs, out, name="vgg19_penultimate")
+        else:  # fc2 from the *feature* network's block5_pool and the head's dense layers
             size = (self.head_size, self.head_size)
             resized = x if x.shape[1:3] == size else tf.image.resize(x, size, method="bilinear")  # differentiable
-            penultimate = self._vgg_penultimate(self.preprocess(resized), training=False)
+            penultimate = self._features(resized, ["block5_pool"])[0]
+            for layer_name in ("flatten", "fc1", "fc2"):
+                penultimate = self.head_model.get_layer(layer_name)(penultimate)
+        dense = self.head_model.get_layer("predictions")
         return tf.matmul(penultimate, tf.convert_to_tensor(dense.kernel)) + tf.convert_to_tensor(dense.bias)
 
 
@@ -255,33 +252,18 @@ def seed_kernels(model: keras.Model, seed: int) -> None:
             variable.assign(tf.random.stateless_uniform(shape, stateless_seed, minval=-limit, maxval=limit))
 
 
-def smallest_input_sizes(model: keras.Model, names: Sequence[str], limit: int = 2048) -> dict[str, int]:
-    """Smallest square input side at which each named Keras layer has a non-empty output, found by
-    propagating integer sides through each conv/pool layer's kernel, stride and padding."""
-    missing, result = set(names), {}
-    for side in range(1, limit + 1):
-        sides: dict[int, int] = {}
-        for name in list(missing):
-            if _output_side(model.get_layer(name), side, sides) >= 1:
-                result[name] = side
-                missing.discard(name)
-        if not missing:
-            return result
-    raise ModelError(f"layers {sorted(missing)} stay empty for inputs up to {limit} px")
-
-
-def _output_side(layer: keras.layers.Layer, side: int, memo: dict[int, int]) -> int:
-    """Spatial side of ``layer``'s output for a square input of ``side`` px (0 = empty)."""
-    if id(layer) not in memo:
-        incoming = min((_output_side(parent, side, memo) for parent in _parents(layer)), default=side)
+def smallest_input_side(layer: keras.layers.Layer, side: int = 1, memo: dict | None = None) -> int:
+    """Smallest square input side (px) at which ``layer``'s output is at least ``side`` px: each conv or pool
+    layer's kernel, stride and padding taken back towards the input; where branches meet, the largest need."""
+    memo = {} if memo is None else memo
+    if (id(layer), side) not in memo:
         window = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
-        if incoming < 1 or window is None:
-            memo[id(layer)] = max(incoming, 0)
-        elif layer.padding == "same":
-            memo[id(layer)] = -(-incoming // layer.strides[0])
-        else:
-            memo[id(layer)] = (incoming - window[0]) // layer.strides[0] + 1 if incoming >= window[0] else 0
-    return memo[id(layer)]
+        need = side
+        if window is not None:  # "valid" needs the whole window at the last position, "same" one pixel
+            need = (side - 1) * layer.strides[0] + (1 if layer.padding == "same" else window[0])
+        memo[id(layer), side] = max((smallest_input_side(parent, need, memo) for parent in _parents(layer)),
+                                    default=need)
+    return memo[id(layer), side]
 
 
 def imagenet_labels(allow_download: bool = False) -> list[str]:
@@ -289,11 +271,9 @@ def imagenet_labels(allow_download: bool = False) -> list[str]:
     else ``class N`` placeholders; never fails."""
     path = keras_cache_dir() / CLASS_INDEX_FILE
     if not path.is_file() and allow_download:
-        try:
+        with suppress(Exception):  # offline or refused: placeholders below
             path = Path(keras.utils.get_file(CLASS_INDEX_FILE, CLASS_INDEX_URL, cache_subdir="models",
                                              file_hash=CLASS_INDEX_MD5))
-        except Exception:  # offline or refused: placeholders below
-            pass
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
         return [str(index[str(i)][1]) for i in range(NUM_CLASSES)]
