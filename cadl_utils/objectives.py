@@ -194,9 +194,11 @@ class WeightedSum(Objective):
 class _IndexedObjective(Objective):
     """Shared code of objectives that pick one channel (or class) of one layer."""
 
-    def __init__(self, layer: str, index: int):
-        self._layer, self._model_ref, self._channels = layer, None, None  # the last two are set by validate()
+    def __init__(self, layer: str, index: int, model=None):
+        self._layer, self._model_ref = _check_layer_name(layer), None  # the model is set by validate()
         self._index = tf.Variable(index, dtype=tf.int32, trainable=False)
+        if model is not None:
+            self.validate(model)
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -212,15 +214,18 @@ class _IndexedObjective(Objective):
         """The model this objective was last validated against (None before ``validate``)."""
         return self._model_ref() if self._model_ref is not None else None
 
-    def _check_range(self, index: int) -> int:
-        if self._channels is not None and not 0 <= index < self._channels:
-            raise LayerError(f"index {index} is out of range for {self._layer!r}, which has {self._channels} "
-                             f"channels (valid: 0..{self._channels - 1})")
-        return index
+    def _point(self, model, layer: str, index: int) -> None:
+        """Point at ``index`` of ``layer`` of ``model`` (LayerError if it has no such channel)."""
+        model.check_channel(layer, index)
+        self._layer, self._model_ref = layer, weakref.ref(model)
+        self._index.assign(index)
 
     def set_index(self, index: int) -> None:
         """Point at another channel (or class) without recompiling."""
-        self._index.assign(self._check_range(_check_index(index, "index")))
+        index = _check_index(index, "index")
+        if self.model is not None:
+            self.model.check_channel(self._layer, index)
+        self._index.assign(index)
 
 
 class Neuron(_IndexedObjective):
@@ -229,14 +234,12 @@ class Neuron(_IndexedObjective):
     with ``model=`` (LayerError), else at first use."""
 
     def __init__(self, label_or_index: str | int, layer: str = "softmax2", model=None):
-        _check_layer_name(layer)
         if isinstance(label_or_index, str) and not label_or_index.strip():
             raise LayerError("the neuron label is empty; give a class label such as 'jellyfish' or an index")
         # A label is resolved by every validate() (label lists differ between models); an index is kept.
         self._target = label_or_index if isinstance(label_or_index, str) else None
-        super().__init__(layer, 0 if self._target is not None else _check_index(label_or_index, "neuron index"))
-        if model is not None:
-            self.validate(model)
+        index = 0 if self._target is not None else _check_index(label_or_index, "neuron index")
+        super().__init__(layer, index, model)
 
     @property
     def label(self) -> str | None:
@@ -245,22 +248,16 @@ class Neuron(_IndexedObjective):
         return model.label(self.index) if model is not None else self._target
 
     def validate(self, model) -> "Neuron":
-        info = model.layer(self._layer)
-        index = model.label_index(self._target) if self._target is not None else self.index
-        model.check_channel(self._layer, index)
-        self._model_ref, self._channels = weakref.ref(model), int(info.channels)
-        self._index.assign(index)
+        self._point(model, self._layer, model.label_index(self._target) if self._target is not None else self.index)
         return self
 
     def set_index(self, label_or_index: str | int) -> None:
         """Point at another class or channel (an index, or a label with a validated model) without recompiling."""
-        if not isinstance(label_or_index, str):
-            super().set_index(label_or_index)
-        elif self.model is None:
+        is_label = isinstance(label_or_index, str)
+        if is_label and self.model is None:
             raise ModelError("a label needs a model: call validate(model) first, or pass an index")
-        else:
-            self._index.assign(self._check_range(self.model.label_index(label_or_index)))
-        self._target = label_or_index if isinstance(label_or_index, str) else None
+        super().set_index(self.model.label_index(label_or_index) if is_label else label_or_index)
+        self._target = label_or_index if is_label else None
 
     def feature_loss(self, features):
         if self._target is not None and self.model is None:
@@ -283,11 +280,8 @@ class Channel(_IndexedObjective):
     conv layer ``X`` is read as ``X_pre_relu`` if the model has it. Checked now with ``model=``, else at first use."""
 
     def __init__(self, layer: str, index: int, pre_relu: bool = True, model=None):
-        self.requested_layer = _check_layer_name(layer)
-        self.pre_relu = bool(pre_relu)
-        super().__init__(layer, _check_index(index, "channel index"))
-        if model is not None:
-            self.validate(model)
+        self.requested_layer, self.pre_relu = layer, bool(pre_relu)
+        super().__init__(layer, _check_index(index, "channel index"), model)
 
     def validate(self, model) -> "Channel":
         name = self.requested_layer
@@ -295,8 +289,7 @@ class Channel(_IndexedObjective):
         relu_conv = model.layer(name).kind == "conv"
         if self.pre_relu and relu_conv and f"{name}_pre_relu" in model.layer_names("conv_pre_relu"):
             name = f"{name}_pre_relu"
-        model.check_channel(name, self.index)
-        self._layer, self._model_ref, self._channels = name, weakref.ref(model), int(model.layer(name).channels)
+        self._point(model, name, self.index)
         return self
 
     def feature_loss(self, features):
