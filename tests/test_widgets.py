@@ -153,7 +153,7 @@ def test_layer_dropdown_shows_channel_counts(tiny_model):
 
 
 def test_channel_slider_shows_class_labels_for_class_layers(tiny_model):
-    control = widgets.channel_slider(tiny_model, "softmax")
+    control = widgets.ChannelSlider(tiny_model, "softmax")
     assert "cadl-channel" in control.slider._dom_classes and "cadl-channel-label" in control.label._dom_classes
     # The tiny model's class 1 is "jellyfish", where a class slider starts.
     assert control.slider.value == 1 and control.label.value == "class 1: jellyfish"

@@ -90,7 +90,7 @@ def layer_dropdown(model: Any, kinds: Sequence[str] | None = DREAM_KINDS, value:
 class ChannelSlider:
     """A channel (or class) slider of one layer (``.slider``, class ``cadl-channel``) starting at ``value`` (default:
     jellyfish for class layers, else 139 or 0) and a label naming the choice (``.label``, ``cadl-channel-label``:
-    ``class 647: jellyfish`` or ``channel 139 of 528``). ``channel_slider`` is another name for it."""
+    ``class 647: jellyfish`` or ``channel 139 of 528``)."""
 
     def __init__(self, model: Any, layer: str, value: int | None = None):
         self.model, self.layer = model, layer

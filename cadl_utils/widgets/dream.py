@@ -67,18 +67,17 @@ class DreamExplorer(Explorer):
             self._objectives[layer].set_index(index)
         return self._objectives[layer]
 
-    def _inputs(self, params: SimpleNamespace, preview: bool, **extra: Any) -> tuple[np.ndarray, Any, Any]:
-        """(working image, objective, DreamSettings) of a preview (fewer, larger steps) or a run."""
+    def _engine(self, params: SimpleNamespace, preview: bool) -> tuple[Callable, dict]:
+        """The engine function of a preview or a run, and its settings besides the sliders'."""
+        return (engine.dream if preview else engine.feedback_loop), {"frames": self.frames}
+
+    def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
         objective = self.objective(params.layer, params.channel)
         side = self.profile.preview_size if preview else self.profile.size
         image = fit(params.image, side, engine.required_side(self.model, objective))
         steps, step_size = self._steps(preview, params.steps, params.step_size, MAX_PREVIEW_STEP)
+        run, extra = self._engine(params, preview)
         settings = engine.DreamSettings(steps=steps, frame_every=steps, step_size=step_size, octaves=params.octaves,
                                         jitter=max(1, max(image.shape[:2]) // 16), seed=0, progress=False, **extra)
-        return image, objective, settings
-
-    def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
-        image, objective, settings = self._inputs(params, preview, frames=self.frames)
-        run = engine.dream if preview else engine.feedback_loop
         result = run(image, objective, self.model, settings, callback=callback)
         return result, f"{params.image_name}_{params.layer}_{params.channel}"

@@ -6,7 +6,7 @@ from typing import Any, Callable
 import ipywidgets as w
 
 from .. import dream as engine, images
-from ..runs import Result, StepInfo
+from ..runs import Result
 from .controls import control
 from .dream import DreamExplorer
 
@@ -35,12 +35,10 @@ class ZoomExplorer(DreamExplorer):
                                      max=max(120, self.frames))
         super()._finish(rows + [w.HBox([self.margin, self.center_x, self.center_y, self.frames_slider])])
 
-    def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
+    def _engine(self, params: SimpleNamespace, preview: bool) -> tuple[Callable, dict]:
         frames = self.preview_frames if preview else self.frames_slider.value
-        image, objective, settings = self._inputs(params, preview, frames=frames, margin=params.margin,
-                                                  center=(params.center_y, params.center_x))
-        result = engine.fractal_zoom(image, objective, self.model, settings, callback=callback)
-        return result, f"{params.image_name}_{params.layer}_{params.channel}"
+        return engine.fractal_zoom, {"frames": frames, "margin": params.margin,
+                                     "center": (params.center_y, params.center_x)}
 
     def _picture(self, result: Result) -> Any:
         return images.montage(result.frames, cols=len(result.frames))
