@@ -669,3 +669,21 @@ def test_inception5h_no_retrace_and_tiles(inception):
     image = _image(29, 96)
     np.testing.assert_allclose(dreamer.gradient(image, tile_size=96), dreamer.gradient(image), rtol=1e-4,
                                atol=1e-5 * np.abs(dreamer.gradient(image)).max())  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_bfloat16_step_stays_close_to_float32(inception):
+    """The network in bfloat16, the image, normalisation and update in float32: one step is within 40 dB
+    of float32's, untiled and tiled, and the image stays float32 (untrained stand-in; pretrained may differ)."""
+    from cadl_utils.models import load_model
+
+    fast = load_model("inception5h", weights="untrained", precision="bfloat16")
+    assert fast.dtype == "bfloat16" and inception.dtype == "float32"
+    image = _smooth(30, 160)
+    for tile in (None, 96):
+        settings = D.DreamSettings(jitter=8, tile_size=tile)  # the default step, 0.01
+        results = [D.get_dreamer(m, O.layer("mixed4c")).step(image, settings) for m in (inception, fast)]
+        (want, want_loss), (got, got_loss) = results
+        assert got.dtype == tf.float32 and isinstance(got_loss, float)
+        assert 10 * np.log10(1.0 / np.mean((got.numpy() - want.numpy()) ** 2)) >= 40
+        assert abs(got_loss - want_loss) <= 0.05 * abs(want_loss)

@@ -253,6 +253,11 @@ def test_precision_follows_the_hardware(monkeypatch):
     monkeypatch.setenv("CADL_PRECISION", "fp8")
     with pytest.raises(ParameterError, match="CADL_PRECISION"):
         load_inception5h(weights="untrained")
+    from cadl_utils.cli import build_parser
+
+    for flag in ("--precision", "--dtype"):  # --dtype: the old name
+        assert build_parser().parse_args(["dream", flag, "bfloat16"]).precision == "bfloat16"
+    assert build_parser().parse_args(["zoom"]).precision is None  # None: CADL_PRECISION, else auto
 
 
 def test_classify(model):
