@@ -101,12 +101,17 @@ def compute_dtype(value: str | None = None) -> tuple[str, str]:
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
     """The folder for downloaded weights (not created here): ``path``, else ``CADL_CACHE_DIR``, else
     ``$XDG_CACHE_HOME/cadl_utils`` or ``~/.cache/cadl_utils``."""
-    if path is not None:
-        return Path(path).expanduser()
-    if os.environ.get("CADL_CACHE_DIR"):
-        return Path(os.environ["CADL_CACHE_DIR"]).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "cadl_utils"
+    folder = Path(os.path.expanduser(path if path is not None else os.environ.get("CADL_CACHE_DIR") or (
+        Path(os.path.expanduser(xdg or Path.home() / ".cache")) / "cadl_utils")))
+    try:
+        os.stat(folder)  # raises for names the system cannot take (a NUL byte, too long)
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # created, or refused with its reason, when the weights are downloaded
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"cannot use the cache folder {str(folder)!r} ({exc}): give an ordinary folder name "
+                             "(argument cache_dir or the environment variable CADL_CACHE_DIR)") from exc
+    return folder
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import tensorflow as tf
 from .errors import LayerError, ParameterError
 from .images import as_image, resize
 from .objectives import Objective
-from .runs import Callback, Result, StepInfo, Stop, progress_bar, report
+from .runs import Callback, Result, StepInfo, Stop, check_finite, finish, progress_bar, report
 from .settings import Settings, check_choice, check_float, check_int, check_seed, is_int, setting
 
 NORMALIZERS = ("std", "maxabs", "laplacian", "none")
@@ -446,6 +446,7 @@ class _Run:
         self.latest = x
         for _ in range(count):
             x, loss = self.dreamer.step(x, self.settings, self.done)
+            check_finite(x, loss, self.done + 1)  # a NaN step stops the run; latest stays the last finite image
             self.latest = x
             self.done += 1
             if self.bar is not None:
@@ -517,14 +518,14 @@ def dream(image, objective: Objective, model=None, settings: DreamSettings | Non
     settings = DreamSettings.make(settings, **overrides)
     dreamer, array, sizes = _prepare(image, objective, model, settings, settings.octave_count(4))
     run = _Run(dreamer, settings, settings.steps * len(sizes), callback, "dream")
-    interrupted = False
+    interrupted, stopped = False, None
     try:
         picture = _octave_dream(run, array, sizes, settings.steps)
     except (KeyboardInterrupt, Stop) as stop:
-        picture, interrupted = stop.partial, True  # type: ignore[attr-defined]
+        picture, interrupted, stopped = stop.partial, True, stop  # type: ignore[attr-defined]
     finally:
         run.close()
-    return Result([np.ascontiguousarray(picture.numpy(), np.float32)], interrupted, run.done)
+    return finish(Result([np.ascontiguousarray(picture.numpy(), np.float32)], interrupted, run.done), stopped)
 
 
 def _frame_loop(dreamer: Dreamer, array: np.ndarray, sizes, settings: DreamSettings, callback, desc: str,
@@ -533,7 +534,7 @@ def _frame_loop(dreamer: Dreamer, array: np.ndarray, sizes, settings: DreamSetti
     total = settings.frames * settings.frame_every * len(sizes)
     run = _Run(dreamer, settings, total, callback, desc)
     frames = [array.copy()] if settings.include_start else []
-    interrupted = False
+    interrupted, stopped = False, None
     x = tf.constant(array)
     try:
         for index in range(settings.frames):
@@ -541,11 +542,11 @@ def _frame_loop(dreamer: Dreamer, array: np.ndarray, sizes, settings: DreamSetti
             frames.append(np.ascontiguousarray(x.numpy(), np.float32))
             if transform is not None and index + 1 < settings.frames:
                 x = transform(x)
-    except (KeyboardInterrupt, Stop):
-        interrupted = True
+    except (KeyboardInterrupt, Stop) as stop:
+        interrupted, stopped = True, stop
     finally:
         run.close()
-    return Result(frames, interrupted, run.done)
+    return finish(Result(frames, interrupted, run.done), stopped)
 
 
 def feedback_loop(image, objective: Objective, model=None, settings: DreamSettings | None = None, *,

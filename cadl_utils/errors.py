@@ -37,3 +37,7 @@ class DownloadError(ModelError):
 
 class IntegrityError(DownloadError):
     """A downloaded or supplied file does not match its pinned SHA-1 (or is an unsafe archive)."""
+
+
+class NonFiniteError(ParameterError):
+    """A step produced NaN or infinite values; ``result`` holds the finite frames before it."""

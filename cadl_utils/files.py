@@ -2,6 +2,7 @@
 so no crash, Ctrl-C or full disk leaves a half-written file, and no input is overwritten by accident."""
 
 import errno
+import glob
 import os
 import secrets
 from collections.abc import Iterable, Iterator
@@ -18,11 +19,15 @@ _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # the disk,
 def check_output_path(path: PathLike, inputs: Iterable[object] = (), overwrite_inputs: bool = False) -> Path:
     """``path`` as a Path after checking it can be written (OutputError) and creating its folders; it may
     be one of ``inputs`` (the files the output is made from; non-paths are ignored) only if ``overwrite_inputs``."""
-    if path is None or str(path) == "":
-        raise OutputError("no output path given: pass a file name such as 'outputs/dream.png'")
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise OutputError(f"no output path given ({path!r}): pass a file name such as 'outputs/dream.png'")
     if "\0" in str(path):
         raise OutputError(f"output path {str(path)!r} contains a NUL byte: give an ordinary file name")
-    target = Path(path).expanduser()
+    target = Path(os.path.expanduser(path))
+    try:
+        target.exists()  # raises for names the system cannot take (too long, a loop of links)
+    except OSError as exc:
+        raise OutputError(f"cannot use the output path {target}: {exc.strerror or exc}; give a shorter, ordinary file name") from exc
     if target.exists() and not target.is_dir() and not target.is_file():
         # Devices, FIFOs and sockets: "replacing" one would destroy it or write into something else.
         raise OutputError(f"output path {target} is not a regular file (a device, pipe or socket): "
@@ -40,7 +45,7 @@ def check_output_path(path: PathLike, inputs: Iterable[object] = (), overwrite_i
         raise OutputError(f"cannot write {target}: the folder {parent} is not writable. "
                           "Choose another output folder (for example outputs/) or fix its permissions.")
     for source in () if overwrite_inputs else inputs:
-        if isinstance(source, (str, os.PathLike)) and _same_file(target, Path(source).expanduser()):
+        if isinstance(source, (str, os.PathLike)) and _same_file(target, Path(os.path.expanduser(source))):
             raise OutputError(f"refusing to overwrite the input file {source} with an output: choose another "
                               "output path, or pass overwrite_inputs=True if you really mean to replace it.")
     return target
@@ -56,15 +61,19 @@ def check_output_paths(paths: Iterable[PathLike], inputs: Iterable[object] = (),
 @contextmanager
 def atomic_write(path: PathLike) -> Iterator[Path]:
     """Yield a new, empty, hidden temporary file next to ``path`` (same extension) that replaces ``path``
-    when the body finishes and is deleted on any exception (an OSError becomes an OutputError)."""
-    target = Path(path).expanduser()
-    tmp = target.parent / f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}"
-    try:
+    when the body finishes and is deleted on any exception (an OSError becomes an OutputError). Its name
+    holds the writer's PID, so temporaries of killed writers (SIGKILL) are removed by the next write."""
+    target = Path(os.path.expanduser(path))
+    stale = target.parent.glob(f".{glob.escape(target.stem)}.*-*.tmp{glob.escape(target.suffix)}")
+    for old in stale if os.name == "posix" else ():  # os.kill(pid, 0) only probes on POSIX
+        pid = old.name[len(target.stem) + 2:].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with suppress(OSError):
+                old.unlink()
+    tmp = target.parent / f".{target.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{target.suffix}"
+    try:  # one try from creation on: an interrupt at any point removes the temporary file
         # Mode 0o666 & ~umask like a normal open(), not mkstemp's private 0o600.
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    except OSError as exc:
-        raise _output_error(exc, target) from exc
-    try:
         yield tmp
         _fsync(tmp)
         os.replace(tmp, target)
@@ -85,6 +94,17 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    """True if a process with this PID exists (or may: it is another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True
+    return True
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from . import config
 from .dream import MAX_STEPS, DreamSettings, feedback_loop
-from .errors import LayerError, ModelError, ParameterError
+from .errors import LayerError, ModelError, NonFiniteError, ParameterError
 from .files import check_output_paths
 from .images import as_image, crop_to_aspect, resize
 from .models import resolve_model
@@ -414,7 +414,7 @@ def guided(dream_image, guide_image, model=None, settings: GuidedSettings | None
 
 def preset_paths(out_dir, presets: Sequence[str]) -> dict[str, tuple[Path, Path]]:
     """preset name -> (``guided_<preset>.gif``, ``guided_<preset>.png``) in ``out_dir``."""
-    folder = Path(out_dir).expanduser()
+    folder = Path(os.path.expanduser(out_dir))
     return {name: (folder / f"guided_{name}.gif", folder / f"guided_{name}.png") for name in presets}
 
 
@@ -424,6 +424,8 @@ def render_presets(dream_image, guide_image, out_dir, presets: Sequence[str] | N
     """Run ``presets`` (default: all seven), writing ``preset_paths`` (every file checked first) with
     ``duration_ms`` per GIF frame; the rest as in ``guided``. Returns each preset's GuidedResult; after
     Ctrl-C the last is ``interrupted`` (its files are written) and later presets are skipped."""
+    if presets is not None and not isinstance(presets, (list, tuple)):
+        raise ParameterError(f"presets must be a list of preset names such as ['self', 'l1'], got {presets!r}")
     names = PRESET_NAMES if presets is None else tuple(get_preset(name).name for name in presets)
     settings = GuidedSettings.make(settings, **overrides)
     inputs = [item for item in (dream_image, guide_image) if isinstance(item, (str, os.PathLike))]
@@ -432,7 +434,13 @@ def render_presets(dream_image, guide_image, out_dir, presets: Sequence[str] | N
     model = resolve_model(model)
     results = []
     for name in names:
-        result = guided(dream_image, guide_image, model, settings, callback=callback, preset=name)
+        try:
+            result = guided(dream_image, guide_image, model, settings, callback=callback, preset=name)
+        except NonFiniteError as error:  # write the finite frames before it, then report it
+            if error.result.frames:
+                error.result.save_gif(targets[name][0], duration_ms, inputs=inputs)
+                error.result.save(targets[name][1], inputs=inputs)
+            raise
         result.save_gif(targets[name][0], duration_ms, inputs=inputs)
         result.save(targets[name][1], inputs=inputs)
         results.append(result)

@@ -82,8 +82,8 @@ def _pixel_budget(max_pixels: int | None) -> int:
         value = int(float(text))
     except (ValueError, OverflowError):
         value = 0
-    if value <= 0:
-        raise ParameterError(f"CADL_MAX_PIXELS={text!r} is not a positive number of pixels: set it to e.g. "
+    if not 0 < value <= 10**12:
+        raise ParameterError(f"CADL_MAX_PIXELS={text!r} is not a number of pixels from 1 to 10^12: set it to e.g. "
                              "100000000 (100 megapixels) or unset it for the default of 64 megapixels")
     return value
 
@@ -92,16 +92,17 @@ def _decode(source: PathLike | bytes, name: str | None, max_pixels: int | None) 
     """Decode a whole image file (a path, or bytes named ``name``) within the pixel budget."""
     max_pixels = _pixel_budget(max_pixels)
     if not isinstance(source, bytes):
-        source = Path(source).expanduser()
+        source = Path(os.path.expanduser(source))
         name = str(source)
-        if not source.exists():
+        if not os.path.exists(source):  # False, not an error, for names the system refuses
             raise ImageError(f"image file not found: {source} (relative paths start at {Path.cwd()}). "
                              "Check the spelling, or use sample_images() for the bundled pictures.")
         if source.is_dir():
             raise ImageError(f"{source} is a folder, not an image file: pass one of the image files inside it")
         if source.stat().st_size == 0:
             raise ImageError(f"{source} is an empty file (0 bytes): copy or download the image again")
-    too_big = (f"{name} has {{}} pixels, over the budget of {max_pixels} (a guard against decompression "
+    # Not a template: the file name may contain braces.
+    too_big = (f" pixels, over the budget of {max_pixels} (a guard against decompression "
                "bombs): shrink the image first, or raise the budget with load_image(..., max_pixels=N) or "
                "the environment variable CADL_MAX_PIXELS")
     # Pillow's limits are global: ours hold for this read only; truncation is an error even if others allowed it.
@@ -116,13 +117,13 @@ def _decode(source: PathLike | bytes, name: str | None, max_pixels: int | None) 
             if width * height == 0:
                 raise ImageError(f"{name} has no pixels ({width}x{height}): use another image")
             if width * height > max_pixels:
-                raise ImageError(too_big.format(width * height))
+                raise ImageError(f"{name} has {width * height}{too_big}")
             opened.load()
             return _pil_to_float(ImageOps.exif_transpose(opened), name)
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageError(too_big.format(f"more than {2 * max_pixels}")) from exc
+        raise ImageError(f"{name} has more than {2 * max_pixels}{too_big}") from exc
     except PermissionError as exc:
         raise ImageError(f"cannot read {name}: permission denied. Copy the image somewhere you can read, "
                          "or fix its permissions") from exc
@@ -303,7 +304,7 @@ def save_image(image: object, path: PathLike, *, inputs: Iterable[object] = (), 
 
 
 def _output(path: PathLike, extensions: Sequence[str], caller: str) -> Path:
-    target = Path(path).expanduser()
+    target = Path(os.path.expanduser(path if isinstance(path, (str, os.PathLike)) else check_output_path(path)))
     if target.suffix.lower() not in extensions:
         raise OutputError(f"{caller} cannot write {target}: end the file name with one of "
                           f"{', '.join(extensions)} (the extension picks the format)")
@@ -355,7 +356,7 @@ def save_gif(frames: Frames, path: PathLike, duration_ms: float | Sequence[float
     play less than 20 ms as 100 ms); ``loop``: 0 repeats forever. Identical consecutive frames merge."""
     target = _output(path, (".gif",), "save_gif")
     pixels = np.stack([to_uint8(frame) for frame in _frames(frames, "save_gif", same_size=True)])
-    durations = [duration_ms] * len(pixels) if np.isscalar(duration_ms) else list(duration_ms)
+    durations = list(duration_ms) if isinstance(duration_ms, (list, tuple, np.ndarray)) else [duration_ms] * len(pixels)
     if len(durations) != len(pixels):
         raise ParameterError(f"duration_ms has {len(durations)} values for {len(pixels)} frames: give one, or "
                              "one per frame")
@@ -422,7 +423,7 @@ def show(image: object, title: str | None = None, width: int | None = None) -> N
 
 def gif_html(path: PathLike, width: int | None = None) -> str:
     """An ``<img>`` tag embedding a GIF file as a base64 data URI; ImageError if it is not a GIF."""
-    gif = Path(path).expanduser()
+    gif = Path(os.path.expanduser(path))
     if not gif.is_file():
         raise ImageError(f"GIF not found: {gif}. Save one first with save_gif(frames, '{gif}')")
     data = gif.read_bytes()

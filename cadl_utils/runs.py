@@ -73,3 +73,26 @@ def progress_bar(enabled: bool, total: int, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="step", leave=False) if enabled else None
+
+
+class NonFinite(Stop):
+    """Raised inside a loop when a step made NaN or infinite values."""
+
+
+def check_finite(image, loss: float, step: int) -> None:
+    """Raise ``NonFinite`` when a step's picture (array or tensor) or loss is NaN or infinite."""
+    if not (np.isfinite(loss) and np.isfinite(np.asarray(image)).all()):
+        raise NonFinite(step)
+
+
+def finish(result: Result, stop: BaseException | None) -> Result:
+    """``result``, unless ``stop`` was a ``NonFinite``: then a ``NonFiniteError`` carrying it (``.result``)."""
+    from .errors import NonFiniteError
+
+    if isinstance(stop, NonFinite):
+        error = NonFiniteError(f"step {stop.args[0]} produced NaN or infinite values, so the run stopped (the "
+                               f"{len(result.frames)} finite frame(s) before it are kept): use a smaller step size or "
+                               "learning rate, or smaller weights")
+        error.result = result
+        raise error
+    return result

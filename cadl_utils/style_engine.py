@@ -17,7 +17,7 @@ from .errors import ImageError, LayerError, ParameterError
 from .images import as_image, resize
 from .models import resolve_model
 from .objectives import total_variation
-from .runs import StepInfo, Stop, progress_bar, report
+from .runs import NonFinite, StepInfo, Stop, check_finite, finish, progress_bar, report
 from .settings import check_choice
 from .style import (INITS, MAX_SIDE, TERMS, StyleResult, StyleSettings, SweepResult, _spatial_layer, check_pairs,
                     combine_luminance, content_loss, default_layers, gram_loss, gram_matrix, match_luminance,
@@ -181,7 +181,7 @@ class StyleTransfer:
         self._scale.assign(1.0)
         first = self.terms_now().numpy()
         self._scale.assign(1.0 / first[-1] if math.isfinite(first[-1]) and first[-1] > 1e-30 else 1.0)
-        recorder, began = _Recorder(self, settings, callback), time.perf_counter()
+        recorder, began, stopped = _Recorder(self, settings, callback), time.perf_counter(), None
         result = recorder.result
         if settings.optimizer == "lbfgs":
             recorder.advance([first], 0)  # Adam's compiled steps report it as their first row
@@ -190,12 +190,16 @@ class StyleTransfer:
                 self._adam(settings, recorder)
             else:
                 _lbfgs(self, settings, recorder)
-        except (KeyboardInterrupt, Stop):
-            result.interrupted = True
+        except (KeyboardInterrupt, Stop) as stop:
+            result.interrupted, stopped = True, stop
         finally:
             if recorder.bar is not None:
                 recorder.bar.close()
         result.seconds = time.perf_counter() - began
+        if isinstance(stopped, NonFinite):  # keep the last finite frame, as the picture too
+            result.steps_done = result.frame_steps[-1]
+            self.image.assign(self.initial_image(result.frames[-1])[None])
+            return finish(result, stopped)
         if settings.optimizer == "adam":
             recorder.advance([self.terms_now().numpy()], 0)  # the terms after the last Adam step
         result.steps_done = len(result.history["total"]) - 1
@@ -250,6 +254,8 @@ class _Recorder:
 
     def advance(self, rows, steps: int) -> None:
         """Add rows of terms to the history after ``steps`` more steps; take a frame when one is due."""
+        if steps:
+            check_finite(self.engine.image.numpy(), np.sum(rows), self.done + steps)
         for row in rows:
             for name, value in zip(TERMS, row):
                 self.result.history[name].append(float(value))

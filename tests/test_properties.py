@@ -12,12 +12,13 @@ a property may compile a TensorFlow function.
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -443,6 +444,222 @@ def test_style_cli_exits_0_or_2_for_any_option_value(tiny_model, option, value, 
             code = stop.code
         err = capsys.readouterr().err
         assert code in (0, 2) and "Traceback" not in err, err
+
+
+# ==================================================================================================
+# Fuzz: the other commands and the public functions (issue 15). Most cases stop at validation; a spy
+# that raises ``WouldWork`` makes "the model would load / the download would start now" observable, so
+# valid cases cost nothing. Every case: a CadlError (exit 2) or success (exit 0), never another
+# exception or a traceback, in bounded time, no temporary file left, the inputs untouched.
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Option values as a user could type them, and odd paths (empty, NUL, braces, devices, folders, long).
+cli_values = st.one_of(st.text(min_size=1, max_size=6), st.integers(-(10**12), 10**12).map(str),
+                       st.floats().map(repr))  # fmt: skip
+odd_paths = st.one_of(st.sampled_from(["", ".", "..", "/", "/dev/null", "/proc/version", "{x}.png", "a\0b.png",
+                                       "out/{0}%s.gif", "x" * 300 + ".png", "~/", "out.PNG", "out.exe", "-1"]),
+                      st.text(min_size=1, max_size=12))  # fmt: skip
+odd_arrays = st.one_of(arrays(np.float64, st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 4)),
+                              elements=st.floats(allow_nan=True, allow_infinity=True)),
+                       arrays(np.int64, st.tuples(st.integers(1, 3), st.integers(1, 3), st.just(3)),
+                              elements=st.integers(-(2**40), 2**40)),
+                       st.builds(make_image, kinds, sides, sides, seeds))  # fmt: skip
+
+
+class WouldWork(BaseException):
+    """Raised by a spy where the real work (loading a model, downloading, rendering) would begin."""
+
+
+def _would_work(*args, **kwargs):
+    raise WouldWork()
+
+
+def run_cli(args: list[str], folder: str, capsys, main=None) -> int:
+    """``cli.main(args)`` in ``folder``: its exit code (WouldWork counts as 0); asserts no traceback, a
+    bounded time and no temporary (hidden) file left."""
+    from cadl_utils import cli
+
+    started = time.monotonic()
+    try:
+        code = (main or cli.main)(args)
+    except SystemExit as stop:  # argparse refuses a value of the wrong type
+        code = stop.code
+    except WouldWork:
+        code = 0
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err, (args, err)
+    assert time.monotonic() - started < 30, args
+    assert not [p for p in Path(folder).rglob("*") if ".tmp" in p.name], "temporary files left"
+    return code
+
+
+def tiny_loader(tiny_model):
+    """A ``load_model`` that checks its arguments as the real one does, then gives the tiny model."""
+    from cadl_utils import models
+    from cadl_utils.config import weights_mode
+
+    real = models.load_model
+
+    def load(name="inception5h", weights=None, **kwargs):
+        if str(name).strip().lower().replace("-", "_") not in {n.replace("-", "_") for n in models.MODEL_NAMES}:
+            return real(name, weights)  # raises the ModelError
+        weights_mode(weights)
+        return tiny_model
+
+    return load
+
+
+# command -> (its first arguments, the options fuzzed; IN / OUT: the positional input / output)
+COMMAND_OPTIONS = {
+    "layers": (["layers"], ["--kind", "--model", "--weights"]),
+    "fetch": (["fetch", "--cache-dir", "cache"], ["--url", "--path", "--cache-dir"]),
+    "export-standin": (["export-standin"], ["OUT", "--seed"]),
+    "demo": (["demo", "--out", "out"], ["--out", "--weights"]),
+    "dream": (["dream", "--layer", "mixed", "--mean"], ["IN", "--out", "--weights", "--model", "--size"]),
+    "zoom": (["zoom", "--layer", "mixed", "--mean"], ["IN", "--out", "--margin", "--center", "--frames"]),
+    "guide": (["guide", "--steps", "2"], ["IN", "--out", "--weights", "--preset", "--all-presets"]),
+    "style": (["style", "--steps", "1"], ["IN", "--out", "--name", "--weights", "--model"]),
+}
+
+
+@pytest.mark.parametrize("command", list(COMMAND_OPTIONS))
+@FUZZ
+@given(data=st.data())
+def test_every_command_exits_0_or_2_for_any_value_and_path(tiny_model, command, data, capsys):
+    """Fuzz: each command with an odd option value, input or output path, up to the point where the model
+    would load (a spy): exit 0 or 2, no traceback, no temporary file."""
+    from cadl_utils import cli, style_engine
+    from cadl_utils.models import download, standin
+
+    first, options = COMMAND_OPTIONS[command]
+    option = data.draw(st.sampled_from(options))
+    paths = ("IN", "OUT", "--path", "--cache-dir", "--out", "--name")
+    value = data.draw(odd_paths if option in paths else cli_values)
+    value = " " + value if value.startswith("-") else value  # not an option name for argparse
+    # An input name longer than the system allows is a known bug of cli.input_path (strict xfail in
+    # test_reliability.py::test_cli_input_name_too_long_exits_2); the fuzzer leaves it to that test.
+    assume(not (option == "IN" and len(value) > 255))
+    if option in ("IN", "OUT"):
+        args = [*first, value]
+    else:
+        args = [*first, *(["standin.zip"] if command == "export-standin" else []), option, value]
+    main = cli.main
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # relative paths stay in the temporary folder
+        patch.setenv("HOME", folder)
+        patch.setattr("cadl_utils.models.load_model", tiny_loader(tiny_model))
+        patch.setattr(download.pooch, "retrieve", _would_work)  # a download would start now
+        patch.setattr(standin, "standin_graphdef", _would_work)  # the export would build the graph now
+        patch.setattr("cadl_utils.cli.dream.load_cli_model", _would_work)
+        patch.setattr("cadl_utils.cli.guide.load_cli_model", _would_work)
+        patch.setattr(style_engine, "resolve_model", _would_work)
+        patch.setattr(cli, "main", _would_work)  # the demo's first job would start now
+        run_cli(args, folder, capsys, main)
+
+
+def call_public(function, *args, **kwargs) -> str:
+    """Call a public function with odd arguments: 'ok', 'refused' (a CadlError) or 'would work' (a spy);
+    any other exception fails the test. Asserts a bounded time."""
+    from cadl_utils.errors import CadlError
+
+    started = time.monotonic()
+    try:
+        function(*args, **kwargs)
+        outcome = "ok"
+    except CadlError:
+        outcome = "refused"
+    except WouldWork:
+        outcome = "would work"
+    assert time.monotonic() - started < 30, (function.__name__, args, kwargs)
+    return outcome
+
+
+def assert_untouched(before: list, after: list) -> None:
+    for old, new in zip(before, after):
+        if isinstance(old, np.ndarray):
+            assert old.dtype == new.dtype and np.array_equal(old, new, equal_nan=old.dtype.kind == "f")
+
+
+@pytest.mark.parametrize("function", ["load_image", "save_image", "save_animation", "save_gif"])
+@FUZZ
+@given(data=st.data())
+def test_image_functions_accept_or_refuse_any_input(function, data):
+    """Fuzz: load_image / save_image / save_animation / save_gif with odd arrays, paths, sizes and durations."""
+    from cadl_utils import images
+
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        if function == "load_image":
+            args = [data.draw(st.one_of(odd_arrays, odd_paths, any_values))]
+            kwargs = {name: data.draw(st.one_of(any_values, st.tuples(any_values, any_values)), label=name)
+                      for name in data.draw(st.lists(st.sampled_from(["size", "max_side", "crop", "max_pixels"]),
+                                                     max_size=2, unique=True))}  # fmt: skip
+        elif function == "save_image":
+            args, kwargs = [data.draw(odd_arrays), data.draw(odd_paths | any_values)], {}
+        else:
+            args = [data.draw(st.lists(odd_arrays, max_size=3)), data.draw(odd_paths.map(lambda p: p + ".gif")
+                                                                           | odd_paths)]  # fmt: skip
+            kwargs = {"duration_ms": data.draw(any_values)}
+        before = [arg.copy() if isinstance(arg, np.ndarray) else arg for arg in args[0:1]]
+        call_public(getattr(images, function), *args, **kwargs)
+        assert_untouched(before, args[0:1])
+        assert not [p for p in Path(folder).rglob("*") if ".tmp" in p.name], "temporary files left"
+
+
+@pytest.mark.parametrize("function", ["load_model", "export_standin_zip"])
+@FUZZ
+@given(first=st.one_of(any_values, odd_paths), second=any_values)
+def test_model_functions_accept_or_refuse_any_input(function, first, second):
+    """Fuzz: load_model(name, weights) and export_standin_zip(path, seed); spies stand where the work begins."""
+    from cadl_utils import models
+    from cadl_utils.models import standin
+
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.setenv("HOME", folder)
+        for module, loader in [("inception5h", "load_inception5h"), ("keras_backbones", "load_keras_backbone"),
+                               ("random_multiscale", "load_random_multiscale")]:  # fmt: skip
+            patch.setattr(f"cadl_utils.models.{module}.{loader}", _would_work)
+        patch.setattr(standin, "standin_graphdef", _would_work)
+        if function == "load_model":
+            call_public(models.load_model, first, second)
+        else:
+            call_public(standin.export_standin_zip, first, second)
+        assert not [p for p in Path(folder).rglob("*")], "nothing is written before the work begins"
+
+
+@pytest.mark.parametrize("function", ["render_presets", "weight_sweep"])
+@FUZZ
+@given(data=st.data())
+def test_preset_and_sweep_functions_accept_or_refuse_any_input(tiny_model, function, data):
+    """Fuzz: render_presets (odd presets, folders, settings) and weight_sweep (odd pairs, settings), up to
+    the first render (a spy)."""
+    from cadl_utils import guided, style_engine
+    from cadl_utils.guided import GuidedSettings
+    from cadl_utils.style import StyleSettings, weight_sweep
+
+    content, style = make_image("smooth", 24, 28, 1), make_image("noise", 20, 20, 2)
+    before = [content.copy(), style.copy()]
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        if function == "render_presets":
+            patch.setattr(guided, "guided", _would_work)
+            overrides = {name: data.draw(any_values, label=name)
+                         for name in data.draw(st.lists(st.sampled_from(GuidedSettings.names()), max_size=2))}
+            presets = data.draw(st.one_of(st.none(), any_values, st.lists(st.sampled_from(guided.PRESET_NAMES)
+                                                                         | st.text(max_size=4), max_size=3)))
+            call_public(guided.render_presets, content, style, data.draw(odd_paths), presets, tiny_model,
+                        duration_ms=data.draw(any_values), **overrides)  # fmt: skip
+        else:
+            patch.setattr(style_engine.StyleTransfer, "run", _would_work)
+            overrides = {name: data.draw(any_values, label=name)
+                         for name in data.draw(st.lists(st.sampled_from(StyleSettings.names()), max_size=2))
+                         if name not in ("size",)}  # fmt: skip
+            pairs = data.draw(st.one_of(any_values, st.lists(st.tuples(any_values, any_values), max_size=3),
+                                        st.lists(st.tuples(style_weights, style_weights), min_size=1, max_size=2)))
+            call_public(weight_sweep, content, style, pairs, tiny_model, size=24, **overrides)
+        assert_untouched(before, [content, style])
+        assert not [p for p in Path(folder).rglob("*") if ".tmp" in p.name], "temporary files left"
 
 
 # ==================================================================================================

@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import objectives
 from ..config import PRECISIONS, profile
 from ..dream import MIN_IMAGE, DreamSettings, feedback_loop, fractal_zoom, required_side
-from ..errors import ParameterError
+from ..errors import NonFiniteError, ParameterError
 from ..files import check_output_paths
 from ..images import load_image
 from ..models import MODEL_NAMES
@@ -78,7 +78,10 @@ def run(args, command: str) -> int:
     print(f"{command}: {objective.describe()} on {source.name} ({image.shape[1]}x{image.shape[0]}), "
           f"{settings.frames} frame(s) x {settings.frame_every} step(s)")  # fmt: skip
     started = time.perf_counter()
-    result = (fractal_zoom if command == "zoom" else feedback_loop)(image, objective, model, settings)
+    try:
+        result, failure = (fractal_zoom if command == "zoom" else feedback_loop)(image, objective, model, settings), None
+    except NonFiniteError as error:  # write the finite frames before it, then report it
+        result, failure = error.result, error
     if result.frames:
         inputs = (source,)
         if out.suffix.lower() in ANIMATIONS:
@@ -86,6 +89,8 @@ def run(args, command: str) -> int:
         else:
             written = [result.save(out, inputs)]
         print("\n".join(f"wrote {path}" for path in written))
+    if failure is not None:
+        raise failure
     if result.interrupted:
         kept = f"{len(result.frames)} finished frame(s) were saved" if result.frames else "no frame was finished, nothing saved"
         print(f"interrupted after {result.steps_done} steps: {kept}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..settings import check_choice
 from . import add_model_options
 
 
@@ -32,6 +33,8 @@ def run_layers(args) -> int:
     from ..models import load_model
 
     model = load_model(args.model, args.weights)
+    if args.kind is not None:  # a typo would print no layer at all
+        check_choice(args.kind, "--kind", sorted({info.kind for info in model.layers}))
     print(model.describe())
     for info in model.layers:
         if args.kind is None or info.kind == args.kind:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import OutputError, ParameterError
+from ..errors import NonFiniteError, OutputError, ParameterError
 from ..files import check_output_paths
 from ..style import StyleSettings, StyleTransfer, check_pairs
 from . import add_model_options, add_settings_options, announce_model, input_path, settings_from_args
@@ -71,8 +71,12 @@ def run(args: argparse.Namespace) -> int:
     check_output_paths((gif_path, png_path), inputs=inputs)
     engine = StyleTransfer(content, styles, args.model, settings)
     announce_model(engine.model)
+    failure = None
     if pairs is None:
-        result = engine.run()
+        try:
+            result = engine.run()
+        except NonFiniteError as error:  # write the finite frames before it, then report it
+            result, failure = error.result, error
         written = [result.save_gif(gif_path, inputs=inputs), result.save(png_path, inputs=inputs)]
     else:
         result = engine.sweep(pairs)
@@ -81,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             written = [result.save_gif(gif_path, inputs=inputs), result.save_grid(png_path, inputs=inputs)]
     for path in written:
         print(f"wrote {path}")
+    if failure is not None:
+        raise failure
     if result.interrupted:
         kept = "the files above hold the frames rendered so far" if written else "no pair was finished, nothing saved"
         print(f"interrupted: {kept}", file=sys.stderr)

@@ -349,7 +349,11 @@ def inception5h_from_file(path, *, sha1: str | None = None, verify: bool = True,
     """Use an inception5h.zip or tensorflow_inception_graph.pb (or a folder holding one) the user has: checked
     against ``sha1`` (None: the pin; ``verify=False``: not, with a warning); a .pb is used in place, a zip unpacked
     into the cache's inception5h folder if it is the pinned one, else into a ``custom-<sha1>`` folder there."""
-    source = Path(path).expanduser()
+    source = Path(os.path.expanduser(path))
+    try:
+        source.exists()  # raises for names the system cannot take (too long, a loop of links)
+    except OSError as exc:
+        raise DownloadError(f"cannot use {source}: {exc.strerror or exc}; pass the path of {ZIP_NAME} or {PB_NAME}") from exc
     if source.is_dir():
         found = [source / name for name in (PB_NAME, ZIP_NAME) if (source / name).is_file()]
         if not found:
