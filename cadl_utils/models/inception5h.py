@@ -232,9 +232,8 @@ def _conv2d_fast(node: _Node, args):
 
 
 def _lrn_fast(node: _Node, args):
-    """LRN, y = x * (bias + alpha * window sum of x^2)^-beta, in the compute dtype, with the window sum as an
-    einsum with a banded 0/1 channel matrix and a hand-written gradient: a few fused-size ops instead of TF's
-    float32-only LRN kernel (and its casts) or the ~15 ops autodiff makes of this formula."""
+    """LRN, x * (bias + alpha * window sum of x^2)^-beta, in the compute dtype: the window sum an einsum with a
+    banded channel matrix, the gradient by hand (TF's LRN is float32-only; autodiff makes ~15 large ops)."""
     attrs = {key: node.attrs.get(key, default) for key, default in _LRN_DEFAULTS.items()}
     channels = args[0].shape[-1] if args[0].shape.rank is not None else None
     if channels is None or attrs["depth_radius"] < 0:
@@ -500,8 +499,7 @@ class LoadOptions(Settings):
     zip_sha1: str | None = setting(None, "expected SHA-1 of a downloaded zip (default: the pin)")
     pb_sha1: str | None = setting(None, "expected SHA-1 of its graph (default: the pin)")
     seed: int = setting(0, "seed of the untrained stand-in's weights")
-    precision: str | None = setting(None, "auto (bfloat16 where the hardware computes it natively), float32 or "
-                                          "bfloat16; None: CADL_PRECISION, else auto (old name: dtype)")
+    precision: str | None = setting(None, "auto, float32 or bfloat16 (None: CADL_PRECISION or auto; old name dtype)")
     rewrites: bool = setting(True, "faster LRN and conv2d0 rewrites (False: TensorFlow's plain ops)")
     progress: object = setting(True, "download progress bar: True, False or a tqdm-like object")
     timeout: float = setting(30.0, "seconds to wait for the server (0..3600)")
