@@ -487,6 +487,17 @@ def test_guided_explorer_presets_and_weights(traces, tiny_model, tmp_path):
     assert gif_frames(path) == 4 + 1
 
 
+def test_guided_and_zoom_explorers_start_from_their_settings(tiny_model, tmp_path):
+    guided = widgets.GuidedExplorer(tiny_model, profile="quick", preset="l1", tv_weight=0.0, steps=6, threaded=False,
+                                    preview=False, output_dir=tmp_path)  # fmt: skip
+    assert (guided.preset.value, guided.tv_weight.value, guided.steps.value) == ("l1", 0.0, 6)
+    zoom = widgets.ZoomExplorer(tiny_model, profile="quick", layer="mixed", margin=0.05, center=(0.25, 0.75),
+                                threaded=False, preview=False, output_dir=tmp_path)  # fmt: skip
+    assert (zoom.margin.value, zoom.center_y.value, zoom.center_x.value) == (0.05, 0.25, 0.75)
+    with pytest.raises(ParameterError, match="preset"):
+        widgets.GuidedExplorer(tiny_model, profile="quick", preset="nope", threaded=False, output_dir=tmp_path)
+
+
 # --- the real network ---------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from ..config import Profile, profile as active_profile
 from ..errors import CadlError, ParameterError
 from ..models import resolve_model
 from ..runs import Result, StepInfo
+from ..settings import Settings
 from .controls import ImagePicker, png_bytes, tag, untrained_banner
 
 _RUN = "Run (full-size GIF)"
@@ -26,17 +27,20 @@ _SHOWN = 192
 
 
 class Explorer:
-    """Preview runner, Run button, status line and layout of the explorers. A subclass names the controls
-    that ask for a preview in ``controls``, makes its ImagePickers with ``_picker``, calls ``_finish`` and
-    implements ``_run(params, preview, callback) -> (Result, file name)``, which calls the engine."""
+    """Preview runner, Run button, status line and layout of the explorers. A subclass names its engine's
+    ``settings_type`` and the controls that ask for a preview in ``controls``, makes its ImagePickers with
+    ``_picker``, calls ``_finish`` and implements ``_run(params, preview, callback) -> (Result, file name)``."""
 
     controls: tuple[str, ...] = ()
+    settings_type: type[Settings] = Settings
 
-    def __init__(self, model: Any, profile: Profile | str | None, *, threaded: bool = True,
-                 output_dir: str | Path = "outputs", preview: bool = True):
+    def __init__(self, model: Any, profile: Profile | str | None, settings: Settings | None = None, *,
+                 threaded: bool = True, output_dir: str | Path = "outputs", preview: bool = True, **overrides: Any):
         """Args (every explorer's): model: a Model, a model name, or None (inception5h, ``CADL_WEIGHTS``);
-        profile: a Profile, ``quick``/``full`` or None (``CADL_PROFILE``); threaded: previews and runs in a
-        background thread; output_dir: where Run writes GIFs; preview: compute the first preview now."""
+        profile: a Profile, ``quick``/``full`` or None (``CADL_PROFILE``); settings, **overrides: the engine's
+        settings (``settings_type``), where the controls start; threaded: previews and runs in a background
+        thread; output_dir: where Run writes GIFs; preview: compute the first preview now."""
+        self.settings = self.settings_type.make(settings, **overrides)  # checked before the model loads
         self.model = resolve_model(model)
         self.profile = profile if isinstance(profile, Profile) else active_profile(profile)
         self.threaded, self.output_dir, self._first_preview = bool(threaded), Path(output_dir), preview

@@ -27,28 +27,26 @@ class DreamExplorer(Explorer):
     (named by ``channel_label``), ``step_size``, ``steps`` (per frame of the run), ``octaves``, ``picker``."""
 
     controls = ("layer", "channel", "step_size", "steps", "octaves")
+    settings_type = engine.DreamSettings
 
     def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, layer: str | None = None,
-                 channel: int | None = None, kinds: Sequence[str] | None = DREAM_KINDS,
-                 settings: engine.DreamSettings | None = None, **options: Any):
+                 channel: int | None = None, kinds: Sequence[str] | None = DREAM_KINDS, **options: Any):
         """Args: image: a path, array or sample name (None: the first sample photo); layer, channel, kinds:
-        the first layer and channel and the layer kinds offered; settings (plus DreamSettings overrides in
-        ``options``: step_size, frame_every, octaves, frames): the sliders' first values (frames of the GIF:
-        the profile's unless given); model, profile and the other options: see Explorer."""
-        names = set(engine.DreamSettings.names())
-        first = engine.DreamSettings.make(settings, **{k: v for k, v in options.items() if k in names})
-        super().__init__(model, profile, **{k: v for k, v in options.items() if k not in names})
-        given_frames = settings is not None or "frames" in options
-        self.frames = first.frames if given_frames else self.profile.frames
+        the first layer and channel and the layer kinds offered; DreamSettings' step_size, frame_every,
+        octaves, frames (of the GIF: the profile's unless given): the sliders' first values; the rest: Explorer's."""
+        super().__init__(model, profile, **options)
+        given_frames = options.get("settings") is not None or "frames" in options
+        self.frames = self.settings.frames if given_frames else self.profile.frames
         self._objectives: dict[str, objectives.Objective] = {}
         self.picker = self._picker("image", "photo", image, noise=True)
         self.layer = layer_dropdown(self.model, kinds, value=layer)
         self.channel_control = ChannelSlider(self.model, self.layer.value, channel)
         self.channel, self.channel_label = self.channel_control.slider, self.channel_control.label
-        self.step_size = control(w.FloatSlider, "cadl-step-size", "step size", value=first.step_size,
+        self.step_size = control(w.FloatSlider, "cadl-step-size", "step size", value=self.settings.step_size,
                                  min=0.001, max=0.1, step=0.001, readout_format=".3f")
-        self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=first.frame_every, min=1, max=50)
-        self.octaves = control(w.IntSlider, "cadl-octaves", "octaves", value=first.octave_count(1), min=1, max=6)
+        self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=self.settings.frame_every, min=1, max=50)
+        self.octaves = control(w.IntSlider, "cadl-octaves", "octaves", value=self.settings.octave_count(1), min=1,
+                               max=6)
         self.layer.observe(self._layer_changed, "value")
         self._finish([self.layer, self.channel_control.widget, w.HBox([self.step_size, self.steps, self.octaves])])
 

@@ -1,7 +1,7 @@
 """GuidedExplorer: a guided-hallucination preset and its feature, pixel and TV weights, with a live preview."""
 
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import ipywidgets as w
 
@@ -21,15 +21,16 @@ class GuidedExplorer(Explorer):
     (``cadl-weight-<term>``), ``step_size``, ``steps`` (of the run), ``dream_picker``, ``guide_picker``."""
 
     controls = ("preset", "feature_weight", "pixel_weight", "tv_weight", "step_size", "steps")
+    settings_type = engine.GuidedSettings
 
-    def __init__(self, model: Any = None, dream_image: Any = None, guide_image: Any = None, profile: Any = None, *,
-                 preset: str = "self", layers: str | Sequence[str] | None = None, step_size: float = 0.01,
-                 steps: int | None = None, **options: Any):
-        """Args: dream_image, guide_image: the subjects (None: the first and second sample photos); layers: feature
-        layers (None: ``guided.default_layers``); the rest: first values (steps: the profile's), Explorer's."""
+    def __init__(self, model: Any = None, dream_image: Any = None, guide_image: Any = None, profile: Any = None,
+                 **options: Any):
+        """Args: dream_image, guide_image: the subjects (None: the first and second sample photos); GuidedSettings
+        (``settings`` and overrides: preset, layers, step_size, steps, weights): where the controls start (steps:
+        the profile's; layers: ``guided.default_layers``); the rest: Explorer's."""
         super().__init__(model, profile, **options)
-        start = engine.get_preset(preset)
-        self.layers = engine.GuidedSettings(layers=layers).layers or engine.default_layers(self.model)
+        start = self.settings.recipe()
+        self.layers = self.settings.layers or engine.default_layers(self.model)
         self._objectives: dict[tuple, Any] = {}
         others = list(samples("photo"))[1:]  # the second sample guides unless told otherwise
         self.dream_picker = self._picker("dream", "photo", dream_image)
@@ -41,9 +42,9 @@ class GuidedExplorer(Explorer):
             setattr(self, f"{term}_weight", control(w.FloatSlider, f"cadl-weight-{term}", term.replace("tv", "TV"),
                                                     value=getattr(start, f"{term}_weight"), min=-2.0, max=2.0,
                                                     step=0.05, readout_format=".2f"))
-        self.step_size = control(w.FloatSlider, "cadl-step-size", "step size", value=step_size, min=0.001, max=0.1,
-                                 step=0.001, readout_format=".3f")
-        steps = int(steps or self.profile.steps)
+        self.step_size = control(w.FloatSlider, "cadl-step-size", "step size", value=self.settings.step_size,
+                                 min=0.001, max=0.1, step=0.001, readout_format=".3f")
+        steps = self.settings.steps or self.profile.steps
         self.steps = control(w.IntSlider, "cadl-steps", "iterations", value=steps, min=1, max=max(500, steps))
         self.preset.observe(self._preset_changed, "value")
         weights = w.HBox([self.feature_weight, self.pixel_weight, self.tv_weight])

@@ -23,14 +23,13 @@ class StyleExplorer(Explorer):
     ``layers`` (``cadl-layers``, named by ``layers_info``), ``preserve_color``, ``steps``, two ImagePickers."""
 
     controls = ("content_weight", "style_weight", "tv_weight", "layers", "preserve_color", "steps")
+    settings_type = StyleSettings
 
-    def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None, *,
-                 settings: StyleSettings | None = None, threaded: bool = True, output_dir: Any = "outputs",
-                 preview: bool = True, **overrides: Any):
-        """Args: content, style: images (a path, array or sample name; None: a sample); settings, **overrides: a
-        StyleSettings and changes to it, where the controls start (steps: the profile's); the rest: Explorer's."""
-        super().__init__(model, profile, threaded=threaded, output_dir=output_dir, preview=preview)
-        self.settings = StyleSettings.make(settings, **overrides)
+    def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None,
+                 **options: Any):
+        """Args: content, style: images (a path, array or sample name; None: a sample); the StyleSettings
+        (``settings`` and overrides) where the controls start (steps: the profile's); the rest: Explorer's."""
+        super().__init__(model, profile, **options)
         self._engines: dict[tuple, StyleTransfer] = {}
         self.content_picker = self._picker("content", "photo", content)
         self.style_picker = self._picker("style", "style", style)

@@ -18,17 +18,17 @@ class ZoomExplorer(DreamExplorer):
 
     controls = DreamExplorer.controls + ("margin", "center_x", "center_y")  # frames_slider only matters for Run
 
-    def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, margin: float = 0.02,
-                 center: tuple[float, float] = (0.5, 0.5), preview_frames: int = 2, **options: Any):
-        """Args: the first ``margin`` and ``center`` (y, x), the frames the preview shows, and DreamExplorer's."""
-        self.preview_frames, self._start = max(1, int(preview_frames)), (margin, *center)
+    def __init__(self, model: Any = None, image: Any = None, profile: Any = None, *, preview_frames: int = 2,
+                 **options: Any):
+        """Args: the frames a preview shows, and DreamExplorer's (DreamSettings' ``margin`` and ``center`` (y, x):
+        where those sliders start)."""
+        self.preview_frames = max(1, int(preview_frames))
         super().__init__(model, image, profile, **options)
 
     def _finish(self, rows: list[w.Widget]) -> None:
-        margin, y, x = self._start
-        self.steps.description = "steps/frame"
-        self.margin = control(w.FloatSlider, "cadl-zoom-margin", "margin", value=margin, min=0.005, max=0.1,
-                              step=0.005, readout_format=".3f")
+        (y, x), self.steps.description = self.settings.center, "steps/frame"
+        self.margin = control(w.FloatSlider, "cadl-zoom-margin", "margin", value=self.settings.margin, min=0.005,
+                              max=0.1, step=0.005, readout_format=".3f")
         self.center_y = control(w.FloatSlider, "cadl-zoom-y", "centre y", value=y, min=0.0, max=1.0, step=0.05)
         self.center_x = control(w.FloatSlider, "cadl-zoom-x", "centre x", value=x, min=0.0, max=1.0, step=0.05)
         self.frames_slider = control(w.IntSlider, "cadl-frames", "frames", value=self.frames, min=2,
