@@ -119,6 +119,12 @@ def test_no_banner_for_pretrained_weights():
     assert widgets.banner_html(FakePretrained()) is None
 
 
+def test_no_banner_for_a_model_that_is_random_by_design():
+    from cadl_utils.models import load_model
+
+    assert widgets.banner_html(load_model("random-multiscale")) is None
+
+
 def test_banner_names_the_reason_when_auto_fell_back():
     class FellBack(FakePretrained):
         fallback_reason = "no internet <offline>"

@@ -40,7 +40,8 @@ def png_bytes(image: Any) -> bytes:
 def banner_html(model: Any) -> str | None:
     """The banner's inner HTML for a model with untrained weights (or an ``auto`` fallback), else None."""
     reason = getattr(model, "fallback_reason", None)
-    if getattr(model, "weights", None) != "untrained" and not reason:
+    stand_in = getattr(model, "weights", None) == "untrained" and getattr(model, "has_pretrained", True)
+    if not stand_in and not reason:  # random-multiscale is random by design: nothing better to point to
         return None
     name = html.escape(str(getattr(model, "name", "model")))
     lines = ["<b>These pictures come from an untrained network (random weights): expect textures, not jellyfish.</b>"]
