@@ -662,6 +662,29 @@ def test_preset_and_sweep_functions_accept_or_refuse_any_input(tiny_model, funct
         assert not [p for p in Path(folder).rglob("*") if ".tmp" in p.name], "temporary files left"
 
 
+@pytest.mark.parametrize("explorer", ["DreamExplorer", "ZoomExplorer", "GuidedExplorer", "StyleExplorer"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])  # fmt: skip
+@given(data=st.data())
+def test_explorer_constructors_accept_or_refuse_any_input(tiny_model, explorer, data):
+    """Fuzz: the widgets' explorers built with an odd image, profile, layer or setting: a CadlError or an
+    explorer, never another exception."""
+    from cadl_utils import widgets
+
+    cls = getattr(widgets, explorer)
+    names = ["profile", *[n for n in ("image", "content", "style", "dream_image", "guide_image", "layer", "channel")
+                          if n in cls.__init__.__code__.co_varnames], *cls.settings_type.names()]  # fmt: skip
+    chosen = data.draw(st.lists(st.sampled_from(names), max_size=2, unique=True))
+    values = {name: data.draw(st.one_of(any_values, odd_arrays, odd_paths), label=name) for name in chosen}
+    kwargs = {"profile": "quick", "threaded": False, **values}
+    before = {name: value.copy() for name, value in values.items() if isinstance(value, np.ndarray)}
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        call_public(cls, tiny_model, **kwargs)
+        assert_untouched(list(before.values()), [values[name] for name in before])
+        assert not [p for p in Path(folder).rglob("*") if ".tmp" in p.name], "temporary files left"
+
+
 # ==================================================================================================
 # load -> save -> load
 

@@ -44,7 +44,7 @@ class Model:
         for info in self.layers:
             if info.name == name:
                 return info
-        close = difflib.get_close_matches(name, self.layer_names(), n=5, cutoff=0.5)
+        close = difflib.get_close_matches(str(name), self.layer_names(), n=5, cutoff=0.5)
         hint = f" Closest names: {', '.join(close)}." if close else ""
         raise LayerError(f"{self.name} has no layer {name!r}.{hint} "
                          f"See model.layers or model.layer_names() for all {len(self.layers)} layers.")

@@ -81,8 +81,8 @@ def layer_dropdown(model: Any, kinds: Sequence[str] | None = DREAM_KINDS, value:
         raise ParameterError(f"{model.name} has no layers of {offered}: choose other kinds (see model.layers)")
     if value is None:
         value = next((name for name in _PREFERRED_LAYERS if name in names), names[len(names) // 2])
-    elif value not in names:
-        model.layer(value)  # an unknown name raises LayerError with the closest names
+    elif not isinstance(value, str) or value not in names:
+        model.layer(str(value))  # an unknown name raises LayerError with the closest names
         raise ParameterError(f"layer {value!r} is not offered here: use a layer of {offered}")
     return tag(w.Dropdown(options=options, value=value, description="layer", layout=w.Layout(width="28em")),
                "cadl-layer")
