@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -99,10 +100,11 @@ def input_path(name: str | None, kind: str, default: str) -> Path:
         return samples.get(default) or next(iter(samples.values()))
     if name in samples:
         return samples[name]
-    path = Path(name).expanduser()
-    if not path.exists():
+    # os.path, not Path: Path.expanduser raises on "~nobody" and Path.exists on an over-long name.
+    path = os.path.expanduser(name)
+    if not os.path.exists(path):
         raise ImageError(f"no image file {name!r} and no sample of that name; give a path or one of: {', '.join(samples)}")
-    return path
+    return Path(path)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: frames rendered so far were kept (see messages above)", file=sys.stderr)
+        print("interrupted: only the files listed above as written were kept", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         if debug:
