@@ -361,6 +361,14 @@ def save_gif(frames: Frames, path: PathLike, duration_ms: float | Sequence[float
         raise ParameterError(f"duration_ms has {len(durations)} values for {len(pixels)} frames: give one, or "
                              "one per frame")
     durations = [round(_duration(value)) for value in durations]
+    # Pillow merges identical consecutive frames, adding their durations; one GIF delay holds at most 655.35 s.
+    together = 0
+    for index, value in enumerate(durations):
+        same = index > 0 and np.array_equal(pixels[index], pixels[index - 1])
+        together = together + value if same else value
+        if together > 655_350:
+            raise ParameterError("identical consecutive frames would play for more than 655.35 s together, the "
+                                 "most one GIF frame can hold: give a shorter duration_ms")
     loop = check_int(loop, "loop", minimum=0, maximum=65535, fix="use 0 to repeat forever or a loop count")
     # Pillow takes a list of durations only for several frames.
     duration = durations if len(set(durations)) > 1 else durations[0]

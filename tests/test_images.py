@@ -1012,3 +1012,13 @@ def test_crop_to_aspect_extreme_ratios_are_refused_not_overflowed():
     with pytest.raises(ParameterError):
         load_image(np.zeros((4, 4, 3)), crop="1e300:1")
     assert crop_to_aspect(np.zeros((4, 4, 3)), 1e6, 1e-6).shape == (4, 1, 3)
+
+
+def test_identical_frames_whose_merged_duration_overflows_a_gif_delay_are_refused(tmp_path):
+    """Found by the fuzzer: Pillow merges identical consecutive frames and adds their delays."""
+    still = np.full((8, 8, 3), 0.5, np.float32)
+    with pytest.raises(ParameterError, match="more than 655.35 s together"):
+        save_gif([still, still, still], tmp_path / "long.gif", duration_ms=218_454)
+    assert not list(tmp_path.iterdir())
+    path = save_gif([still, still], tmp_path / "ok.gif", duration_ms=300_000)
+    assert path.exists()
