@@ -168,6 +168,19 @@ any_values = st.one_of(st.none(), st.booleans(), st.integers(-(10**12), 10**12),
                        st.lists(st.floats(-2.0, 2.0), max_size=3))  # fmt: skip
 
 
+def draw_settings(data, settings_class):
+    """Up to three fields of a settings class set to odd values: the checked settings, or None when they
+    were refused with a CadlError (anything else escapes and fails the test)."""
+    from cadl_utils.errors import CadlError
+
+    names = data.draw(st.lists(st.sampled_from(settings_class.names()), max_size=3, unique=True))
+    values = {name: data.draw(any_values, label=name) for name in names}
+    try:
+        return settings_class.make(**values)
+    except CadlError:
+        return None
+
+
 @BOUNDED
 @given(data=st.data())
 def test_dream_engines_accept_or_refuse_any_settings(tiny_model, data):
@@ -177,11 +190,8 @@ def test_dream_engines_accept_or_refuse_any_settings(tiny_model, data):
     from cadl_utils.dream import DreamSettings, dream, feedback_loop, fractal_zoom
     from cadl_utils.errors import CadlError
 
-    names = data.draw(st.lists(st.sampled_from(DreamSettings.names()), max_size=3, unique=True))
-    values = {name: data.draw(any_values, label=name) for name in names}
-    try:
-        chosen = DreamSettings.make(**values)
-    except CadlError:
+    chosen = draw_settings(data, DreamSettings)
+    if chosen is None:
         return
     # Accepted values are inside their documented ranges; keep the run itself tiny.
     chosen = dataclasses.replace(chosen, steps=1, frames=min(chosen.frames, 2), frame_every=1,
@@ -286,11 +296,8 @@ def test_guided_accepts_or_refuses_any_settings(tiny_model, data):
     from cadl_utils.errors import CadlError
     from cadl_utils.guided import GuidedSettings, guided
 
-    names = data.draw(st.lists(st.sampled_from(GuidedSettings.names()), max_size=3, unique=True))
-    values = {name: data.draw(any_values, label=name) for name in names}
-    try:
-        chosen = GuidedSettings.make(**values)
-    except CadlError:
+    chosen = draw_settings(data, GuidedSettings)
+    if chosen is None:
         return
     # Accepted values are inside their documented ranges; keep the run itself tiny.
     chosen = dataclasses.replace(chosen, steps=min(chosen.steps or 2, 2), frame_every=1,
@@ -403,11 +410,8 @@ def test_style_transfer_accepts_or_refuses_any_settings(tiny_model, data):
     from cadl_utils.errors import CadlError
     from cadl_utils.style import StyleSettings, style_transfer
 
-    names = data.draw(st.lists(st.sampled_from(StyleSettings.names()), max_size=3, unique=True))
-    values = {name: data.draw(any_values, label=name) for name in names}
-    try:
-        chosen = StyleSettings.make(**values)
-    except CadlError:
+    chosen = draw_settings(data, StyleSettings)
+    if chosen is None:
         return
     # Accepted values are inside their documented ranges; keep the run itself tiny.
     chosen = dataclasses.replace(chosen, steps=min(chosen.steps or 1, 2), size=min(chosen.size or 24, 24),
