@@ -320,8 +320,6 @@ def precision_comparison(weights, layer, size, steps, rounds) -> dict:
     """float32, bfloat16 and ``auto`` steps at ``size`` px, the matmul rates of both dtypes and TensorFlow running
     the frozen graph with the tutorial's loop, interleaved in every round (ratios per round, then medians: other
     processes on a shared machine slow everything in a round alike); then the quality of bfloat16 vs float32."""
-    import tensorflow as tf
-
     from cadl_utils import objectives
     from cadl_utils.dream import get_dreamer
     from cadl_utils.models import load_model

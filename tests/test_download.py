@@ -802,7 +802,7 @@ def test_disk_full_while_writing(server, bundle, cache, monkeypatch):
 
 def test_read_only_prefilled_cache_still_loads(server, bundle, cache, monkeypatch):
     server.routes["/z"] = Route(bundle.data)
-    files = fetch(cache, server.url("/z"), bundle)
+    fetch(cache, server.url("/z"), bundle)
     _refuse_writes(monkeypatch)
     again = fetch(cache, f"http://127.0.0.1:{free_port()}/z", bundle)
     assert again.source == "cache"
