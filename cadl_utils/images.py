@@ -364,8 +364,7 @@ def save_gif(frames: Frames, path: PathLike, duration_ms: float | Sequence[float
     # Pillow merges identical consecutive frames, adding their durations; one GIF delay holds at most 655.35 s.
     together = 0
     for index, value in enumerate(durations):
-        same = index > 0 and np.array_equal(pixels[index], pixels[index - 1])
-        together = together + value if same else value
+        together = value + (together if index and np.array_equal(pixels[index], pixels[index - 1]) else 0)
         if together > 655_350:
             raise ParameterError("identical consecutive frames would play for more than 655.35 s together, the "
                                  "most one GIF frame can hold: give a shorter duration_ms")
