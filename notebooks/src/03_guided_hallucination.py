@@ -32,8 +32,8 @@
 #
 # **How long it takes.** Measured top to bottom (without touching the sliders) on a busy 2-core CPU
 # that computes bfloat16 natively: about 20 seconds with the `quick` profile (128 px, 4 steps per
-# preset). The default `full` profile (512 px, 100 steps for each of the seven presets) was not
-# measured; from the per-step cost, expect roughly 10 to 15 minutes on the same CPU (an estimate).
+# preset) and about 5 minutes with the default `full` profile (512 px, 100 steps for each of the seven
+# presets; measured 4 min 43 s, while other tests shared the CPU).
 # These runs use the untrained stand-in, which has inception5h's layers and sizes, so the trained
 # weights cost the same; a CPU without bfloat16 is slower, a GPU much faster. To switch, set
 # `CADL_PROFILE=quick` in the environment before starting Jupyter (e.g. `CADL_PROFILE=quick make
