@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
 
 
 @dataclasses.dataclass
@@ -70,8 +72,6 @@ class Result:
 
 def progress_bar(enabled: bool, total: int, desc: str):
     """A tqdm progress bar counting steps, or None when ``enabled`` is false."""
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=desc, unit="step", leave=False) if enabled else None
 
 
@@ -80,8 +80,8 @@ class NonFinite(Stop):
 
 
 def check_finite(image, loss: float, step: int) -> None:
-    """Raise ``NonFinite`` when a step's picture (array or tensor) or loss is NaN or infinite."""
-    if not (np.isfinite(loss) and np.isfinite(np.asarray(image)).all()):
+    """Raise ``NonFinite`` if a step's picture or loss is NaN or infinite (only a scalar leaves the device)."""
+    if not (np.isfinite(loss) and bool(tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(image))))):
         raise NonFinite(step)
 
 

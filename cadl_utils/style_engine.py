@@ -255,7 +255,7 @@ class _Recorder:
     def advance(self, rows, steps: int) -> None:
         """Add rows of terms to the history after ``steps`` more steps; take a frame when one is due."""
         if steps:
-            check_finite(self.engine.image.numpy(), np.sum(rows), self.done + steps)
+            check_finite(self.engine.image, np.sum(rows), self.done + steps)
         for row in rows:
             for name, value in zip(TERMS, row):
                 self.result.history[name].append(float(value))
