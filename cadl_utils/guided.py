@@ -272,6 +272,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("l2_neg", "dream", "guide", "l2", -1.0, why="-L2 feature distance: the dream moves towards the guide"),
 )}  # fmt: skip
 PRESET_NAMES = tuple(PRESETS)
+#: The file (without extension) each preset writes: the course's own names.
+COURSE_FILES = {"self": "guided", "swapped": "guided2", "dot_notv": "guided_dot_notv", "l1": "guided_l1",
+                "l2": "guided_l2", "l1_neg": "guided_l1_-fl", "l2_neg": "guided_l2_-fl"}  # fmt: skip
 
 
 def get_preset(preset: str | Preset) -> Preset:
@@ -413,9 +416,10 @@ def guided(dream_image, guide_image, model=None, settings: GuidedSettings | None
 
 
 def preset_paths(out_dir, presets: Sequence[str]) -> dict[str, tuple[Path, Path]]:
-    """preset name -> (``guided_<preset>.gif``, ``guided_<preset>.png``) in ``out_dir``."""
+    """preset name -> (GIF, PNG) in ``out_dir``, named as the course named them (``COURSE_FILES``: self ->
+    ``guided.gif``, swapped -> ``guided2.gif``, l1_neg -> ``guided_l1_-fl.gif``...)."""
     folder = Path(os.path.expanduser(out_dir))
-    return {name: (folder / f"guided_{name}.gif", folder / f"guided_{name}.png") for name in presets}
+    return {name: (folder / f"{COURSE_FILES[name]}.gif", folder / f"{COURSE_FILES[name]}.png") for name in presets}
 
 
 def render_presets(dream_image, guide_image, out_dir, presets: Sequence[str] | None = None, model=None,

@@ -470,9 +470,9 @@ def test_cli_one_preset(tiny_default_model, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert code == 0
     assert "untrained" in printed
-    for name in ("guided_l2_neg.gif", "guided_l2_neg.png"):
+    for name in ("guided_l2_-fl.gif", "guided_l2_-fl.png"):
         assert (out / name).is_file() and f"wrote {out / name}" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["guided_l2_neg.gif", "guided_l2_neg.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["guided_l2_-fl.gif", "guided_l2_-fl.png"]
 
 
 @pytest.mark.slow
@@ -481,7 +481,7 @@ def test_cli_all_presets_from_sample_images(tiny_default_model, tmp_path, capsys
     printed = capsys.readouterr().out
     assert code == 0
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == sorted(f"guided_{n}.{ext}" for n in G.PRESET_NAMES for ext in ("gif", "png"))
+    assert written == sorted(f"{G.COURSE_FILES[n]}.{ext}" for n in G.PRESET_NAMES for ext in ("gif", "png"))
     assert printed.count("wrote ") == 14
     assert "dream: " in printed and "guide: " in printed
 
@@ -491,7 +491,7 @@ def test_cli_checks_every_preset_output_before_rendering(tiny_default_model, tmp
 
     # The guide sits where the LAST preset's PNG would go: found before the first preset is rendered.
     dream_path = save_image(_smooth_image(34, 32, 32), tmp_path / "dream.png")
-    guide_path = save_image(_smooth_image(35, 32, 32), tmp_path / f"guided_{G.PRESET_NAMES[-1]}.png")
+    guide_path = save_image(_smooth_image(35, 32, 32), tmp_path / f"{G.COURSE_FILES[G.PRESET_NAMES[-1]]}.png")
     before = guide_path.read_bytes()
     monkeypatch.setattr(G, "guided", lambda *a, **k: pytest.fail("rendered before checking the outputs"))
     code = _cli(["guide", str(dream_path), str(guide_path), "--all-presets", "--out", str(tmp_path), "--steps", "1",

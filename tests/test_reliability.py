@@ -1086,8 +1086,8 @@ def test_cli_guide_interrupted_exits_130_with_a_partial_gif(guide_cli, tmp_path,
                            "--out", str(out), "--no-progress"])  # fmt: skip
     assert code == 130
     assert "interrupted" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["guided_self.gif", "guided_self.png"]  # later presets skipped
-    assert len(read_gif(out / "guided_self.gif")) == 3  # start + 2 finished frames
+    assert sorted(p.name for p in out.iterdir()) == ["guided.gif", "guided.png"]  # later presets skipped
+    assert len(read_gif(out / "guided.gif")) == 3  # start + 2 finished frames
     assert leftovers(out) == []
 
 

@@ -108,7 +108,7 @@ COMMANDS = {
               "--out", "out", "--name", "style"],
     "demo": ["demo", "--out", "out"],
 }  # fmt: skip
-GIFS = {"dream": "out/dream.gif", "zoom": "out/zoom.gif", "guide": "out/guided_self.gif", "style": "out/style.gif",
+GIFS = {"dream": "out/dream.gif", "zoom": "out/zoom.gif", "guide": "out/guided.gif", "style": "out/style.gif",
         "demo": "out/dream-jellyfish.gif"}  # fmt: skip
 
 
