@@ -1,18 +1,23 @@
-"""Tests of the command line (python -m cadl_utils) and the demo."""
+"""Tests of the command line (python -m cadl_utils) and of `course` (the course's eleven pictures)."""
 
 from __future__ import annotations
 
+import html
 import os
+import socket
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 import imageio.v3 as iio
 import pytest
 
 from cadl_utils.cli import build_parser, main
-from cadl_utils.cli.demo import demo_jobs
+from cadl_utils.cli.course import course_pictures
 
-SUBCOMMANDS = ("dream", "zoom", "guide", "style", "demo", "layers", "fetch", "export-standin")
+SUBCOMMANDS = ("dream", "zoom", "guide", "style", "course", "layers", "fetch", "export-standin")
+COURSE_FILES = ("softmax.gif", "fractal.gif", "guided.gif", "guided2.gif", "guided_dot_notv.gif", "guided_l1.gif",
+                "guided_l2.gif", "guided_l1_-fl.gif", "guided_l2_-fl.gif", "stylenet.gif", "stylenet-c.gif")
 
 
 def test_every_subcommand_is_registered():
@@ -72,29 +77,102 @@ def test_export_standin_writes_a_zip(tmp_path, capsys):
     assert "UNTRAINED" in capsys.readouterr().out
 
 
-def test_demo_jobs_are_valid_command_lines(tmp_path):
+def test_course_pictures_are_the_eleven_files_as_valid_command_lines(tmp_path):
     parser = build_parser()
-    jobs = demo_jobs(tmp_path, "untrained")
-    assert {argv[0] for _, argv in jobs} == {"dream", "zoom", "guide", "style"}
-    for _, argv in jobs:
-        args = parser.parse_args(argv)
-        assert args.weights == "untrained"
+    for profile in ("quick", "full"):
+        for weights, style_model in (("untrained", "random-multiscale"), ("pretrained", "inception5h")):
+            pictures = course_pictures(tmp_path, weights, profile)
+            assert tuple(picture.file for picture in pictures) == COURSE_FILES
+            for picture in pictures:
+                args = parser.parse_args(picture.argv)
+                assert args.weights == weights and picture.title and picture.caption and picture.frames >= 3
+                assert str(tmp_path) in args.out
+                if args.command == "style":
+                    assert args.model == style_model
+            assert len({picture.argv for picture in pictures}) == 5  # the seven guided pictures: one guide job
+    full = {picture.file: picture for picture in course_pictures(tmp_path, "untrained", "full")}
+    assert full["softmax.gif"].frames * parser.parse_args(full["softmax.gif"].argv).frame_every >= 51
+    assert full["fractal.gif"].frames * parser.parse_args(full["fractal.gif"].argv).frame_every >= 101
+    assert parser.parse_args(full["stylenet.gif"].argv).steps >= 100
+
+
+def test_demo_is_an_alias_of_course(tmp_path):
+    args = build_parser().parse_args(["demo", "--out", str(tmp_path)])
+    assert args.func is not None and args.out == str(tmp_path)
+    assert build_parser().parse_args(["course"]).out == "outputs/course"
+
+
+class _Images(HTMLParser):
+    """The src of every <img> of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.sources = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.sources.append(dict(attrs)["src"])
 
 
 @pytest.mark.slow
-def test_demo_renders_every_technique(tmp_path):
-    """`python -m cadl_utils demo` (what `make demo` runs) writes every GIF, at the quick profile."""
+def test_course_renders_the_eleven_pictures_and_the_gallery(tmp_path):
+    """`python -m cadl_utils course` (what `make course` runs) at the quick profile: the course's eleven files with
+    the frames their records say, and index.html showing exactly those, with the untrained banner."""
     env = {"CADL_PROFILE": "quick", "CADL_WEIGHTS": "untrained"}
     result = subprocess.run(
-        [sys.executable, "-m", "cadl_utils", "demo", "--out", str(tmp_path)],
+        [sys.executable, "-m", "cadl_utils", "course", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=900, env={**os.environ, **env},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    gifs = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.gif"))
-    assert len(gifs) == 3 + 7 + 2, gifs
-    for name in gifs:
-        assert f"wrote {tmp_path / name}" in result.stdout
-        assert iio.imread(tmp_path / name, index=None).shape[0] >= 1
+    for picture in course_pictures(tmp_path, "untrained", "quick"):
+        assert f"wrote {tmp_path / picture.file}" in result.stdout
+        assert iio.imread(tmp_path / picture.file, index=None).shape[0] == picture.frames, picture.file
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    images = _Images()
+    images.feed(page)
+    assert sorted(images.sources) == sorted(COURSE_FILES)
+    assert "Untrained network: these pictures are textures, not the course's jellyfish/objects" in html.unescape(page)
+
+
+def test_course_with_pretrained_weights_offline_says_so_once_before_any_picture(tmp_path, monkeypatch, capsys):
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("CADL_INCEPTION5H_URL", f"http://127.0.0.1:{port}/inception5h.zip")
+    monkeypatch.setenv("CADL_CACHE_DIR", str(tmp_path / "empty-cache"))
+    assert main(["course", "--weights", "pretrained", "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("could not download") == 1 and "Traceback" not in captured.err
+    assert "==" not in captured.out  # no job started
+    assert not list((tmp_path / "out").glob("*.gif")) and not (tmp_path / "out" / "index.html").exists()
+
+
+def test_course_auto_fallback_is_said_once_and_a_failing_job_does_not_stop_the_others(tmp_path, monkeypatch,
+                                                                                        capsys, tiny_model):
+    import cadl_utils.cli as cli
+    from cadl_utils import models
+
+    monkeypatch.setattr(tiny_model, "fallback_reason", "offline", raising=False)
+    monkeypatch.setattr(models, "load_model", lambda name, weights: tiny_model)  # weights=auto fell back
+    ran = []
+
+    def fake_main(argv):
+        ran.append(list(argv))
+        return 2 if argv[0] == "guide" else 0
+
+    monkeypatch.setattr(cli, "main", fake_main)
+    assert cli.course.run_course(tmp_path, "auto") == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("pretrained weights cannot be had (offline)") == 1
+    assert [argv[0] for argv in ran] == ["dream", "zoom", "guide", "style", "style"]
+    assert all(argv[-2:] == ["--weights", "untrained"] for argv in ran)
+    assert "1 course job(s) failed: guided.gif, guided2.gif" in captured.err
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "<img" not in page and page.count("(not written)") == 11 and "weights=auto fell back" in page
+    monkeypatch.setattr(cli, "main", lambda argv: ran.append(argv) or 130)
+    ran.clear()
+    assert cli.course.run_course(tmp_path, "untrained") == 130
+    assert len(ran) == 1  # interrupted: no later job
 
 
 def _parser_running(func):

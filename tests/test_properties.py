@@ -518,7 +518,7 @@ COMMAND_OPTIONS = {
     "layers": (["layers"], ["--kind", "--model", "--weights"]),
     "fetch": (["fetch", "--cache-dir", "cache"], ["--url", "--path", "--cache-dir"]),
     "export-standin": (["export-standin"], ["OUT", "--seed"]),
-    "demo": (["demo", "--out", "out"], ["--out", "--weights"]),
+    "course": (["course", "--out", "out"], ["--out", "--weights"]),
     "dream": (["dream", "--layer", "mixed", "--mean"], ["IN", "--out", "--weights", "--model", "--size"]),
     "zoom": (["zoom", "--layer", "mixed", "--mean"], ["IN", "--out", "--margin", "--center", "--frames"]),
     "guide": (["guide", "--steps", "2"], ["IN", "--out", "--weights", "--preset", "--all-presets"]),
@@ -554,7 +554,7 @@ def test_every_command_exits_0_or_2_for_any_value_and_path(tiny_model, command, 
         patch.setattr("cadl_utils.cli.dream.load_cli_model", _would_work)
         patch.setattr("cadl_utils.cli.guide.load_cli_model", _would_work)
         patch.setattr(style_engine, "resolve_model", _would_work)
-        patch.setattr(cli, "main", _would_work)  # the demo's first job would start now
+        patch.setattr(cli, "main", _would_work)  # the course's first job would start now
         run_cli(args, folder, capsys, main)
 
 

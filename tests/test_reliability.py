@@ -1235,12 +1235,12 @@ def test_cli_export_standin_and_model_commands_refuse_bad_values(capsys, tmp_pat
     assert "e.g. standin.zip" in capsys.readouterr().err
     assert cli.main(["layers", "--kind", "mixd"]) == 2
     assert "unknown --kind 'mixd': use one of" in capsys.readouterr().err
-    monkeypatch.setattr(cli, "main", lambda argv: pytest.fail("a demo job ran"))
-    assert cli.build_parser().parse_args(["demo", "--weights", "imagenet"]).func is not None
-    from cadl_utils.cli import demo
+    monkeypatch.setattr(cli, "main", lambda argv: pytest.fail("a course job ran"))
+    assert cli.build_parser().parse_args(["course", "--weights", "imagenet"]).func is not None
+    from cadl_utils.cli import course
 
     with pytest.raises(ParameterError, match="unknown weights mode 'imagenet'"):
-        demo.run_demo(tmp_path / "out", "imagenet")
+        course.run_course(tmp_path / "out", "imagenet")
     assert list(tmp_path.iterdir()) == []
 
 

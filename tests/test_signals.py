@@ -106,10 +106,10 @@ COMMANDS = {
               "--no-progress", "--out", "out"],
     "style": ["style", "coffee", "--size", "32", "--steps", "40", "--frame-every", "1", "--no-progress",
               "--out", "out", "--name", "style"],
-    "demo": ["demo", "--out", "out"],
+    "course": ["course", "--out", "out"],
 }  # fmt: skip
 GIFS = {"dream": "out/dream.gif", "zoom": "out/zoom.gif", "guide": "out/guided.gif", "style": "out/style.gif",
-        "demo": "out/dream-jellyfish.gif"}  # fmt: skip
+        "course": "out/softmax.gif"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """The command line: ``python -m cadl_utils <command> ...`` (also installed as ``cadl``); the engines print nothing.
 
 Each module here adds its sub-commands with ``add_commands(subparsers)``: ``dream`` (dream, zoom), ``guide``,
-``style``, ``models`` (layers, fetch, export-standin), ``demo``. The options of a technique's settings come
-from its settings dataclass (``add_settings_options``): their names, defaults, help and checks are its own.
+``style``, ``models`` (layers, fetch, export-standin), ``course`` (alias ``demo``). The options of a technique's
+settings come from its settings dataclass (``add_settings_options``): their names, defaults, help, checks.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..errors import CadlError, ImageError
 from ..settings import Settings
 
 # Modules that add sub-commands, in the order --help lists them.
-COMMAND_MODULES = ("dream", "guide", "style", "demo", "models")
+COMMAND_MODULES = ("dream", "guide", "style", "course", "models")
 
 UNTRAINED_NOTE = (
     "note: UNTRAINED network (random weights): the pictures show textures, not objects. For the real "
