@@ -34,26 +34,26 @@ def add_commands(subparsers) -> None:
     active = profile()
     for command, (summary, description) in DESCRIPTIONS.items():
         parser = subparsers.add_parser(command, help=summary, description=description)
-        parser.add_argument("image", nargs="?", default=None,
-                            help="input image: a file path or a sample name (cat, coffee, astronaut, rocket); default cat")
+        parser.add_argument("image", nargs="?",
+                            help="input image: a file or a sample name (cat, coffee, astronaut, rocket; default cat)")
         add_model_options(parser, MODEL_NAMES)
-        parser.add_argument("--precision", "--dtype", dest="precision", default=None, choices=PRECISIONS,
+        parser.add_argument("--precision", "--dtype", dest="precision", choices=PRECISIONS,
                             help="inception5h's compute precision (default CADL_PRECISION, else auto: bfloat16 "
                                  "where the hardware computes it natively)")
-        parser.add_argument("--size", type=int, default=None, help="long side of the working image in px "
-                            "(default: the profile's, raised to what the layer needs)")
-        parser.add_argument("--layer", default=None, help="layer to dream with (default softmax2; see 'layers')")
-        parser.add_argument("--neuron", default=None, help="class label or index of a softmax/logits layer (default jellyfish)")
-        parser.add_argument("--channel", type=int, default=None, help="maximise this channel of --layer")
+        parser.add_argument("--size", type=int, help="long side of the working image in px (default: the profile's, "
+                            "raised to what the layer needs)")
+        parser.add_argument("--layer", help="layer to dream with (default softmax2; see 'layers')")
+        parser.add_argument("--neuron", help="class label or index of a softmax/logits layer (default jellyfish)")
+        parser.add_argument("--channel", type=int, help="maximise this channel of --layer")
         parser.add_argument("--mean", action="store_true", help="maximise the mean activation of the whole --layer")
-        parser.add_argument("--frames", type=int, default=active.frames, help=f"frames to render (default {active.frames})")
+        parser.add_argument("--frames", type=int, default=active.frames, help=f"frames (default {active.frames})")
         steps = max(1, active.steps // 20)
         parser.add_argument("--steps", dest="frame_every", type=int, default=steps,
                             help=f"gradient steps per frame and octave (default {steps})")
         skip = ("steps", "frames", "frame_every", "include_start") + (() if command == "zoom" else ("margin", "center"))
         add_settings_options(parser, DreamSettings, skip=skip)
         parser.add_argument("--duration-ms", type=int, default=100, help="display time of each GIF frame (default 100)")
-        parser.add_argument("--out", default=None, help="output: .gif or .mp4 for frames (a .png of the last frame is "
+        parser.add_argument("--out", help="output: .gif or .mp4 for frames (a .png of the last frame is "
                             f"written next to it), .png/.jpg for one image (default outputs/{command}-<image>.gif)")
         parser.set_defaults(func=lambda args, command=command: run(args, command))
 
@@ -66,33 +66,33 @@ def run(args, command: str) -> int:
     if args.size is not None:
         check_int(args.size, "--size", minimum=MIN_IMAGE, fix="use e.g. 512")
     source = input_path(args.image, "photo", "cat")
-    out = Path(args.out) if args.out else Path("outputs") / f"{command}-{source.stem}{'.gif' if settings.frames > 1 else '.png'}"
+    out = Path(args.out or f"outputs/{command}-{source.stem}{'.gif' if settings.frames > 1 else '.png'}")
     if out.suffix.lower() not in ANIMATIONS + STILLS:
         raise ParameterError(f"--out {out} has no known extension: end it in .gif, .mp4 or .png")
     check_int(args.duration_ms, "--duration-ms", minimum=1, maximum=60_000, fix="use e.g. 100 (ms per frame)")
     # Before the model loads: an output that cannot be written, or would replace the input, fails now.
-    check_output_paths([out, out.with_suffix(".png")] if out.suffix.lower() in ANIMATIONS else [out], inputs=(source,))
+    animated = out.suffix.lower() in ANIMATIONS  # a .png of the last frame goes next to an animation
+    check_output_paths([out, out.with_suffix(".png")] if animated else [out], inputs=(source,))
     model = load_cli_model(args, **({"precision": args.precision} if args.precision else {}))
     objective = _objective(args, model)
     image = _image(args, source, model, objective)
     print(f"{command}: {objective.describe()} on {source.name} ({image.shape[1]}x{image.shape[0]}), "
           f"{settings.frames} frame(s) x {settings.frame_every} step(s)")  # fmt: skip
-    started = time.perf_counter()
+    render = fractal_zoom if command == "zoom" else feedback_loop
+    started, failure = time.perf_counter(), None
     try:
-        result, failure = (fractal_zoom if command == "zoom" else feedback_loop)(image, objective, model, settings), None
+        result = render(image, objective, model, settings)
     except NonFiniteError as error:  # write the finite frames before it, then report it
         result, failure = error.result, error
     if result.frames:
-        inputs = (source,)
-        if out.suffix.lower() in ANIMATIONS:
-            written = [result.save_gif(out, args.duration_ms, inputs), result.save(out.with_suffix(".png"), inputs)]
-        else:
-            written = [result.save(out, inputs)]
+        written = [result.save_gif(out, args.duration_ms, (source,))] if animated else []
+        written.append(result.save(out.with_suffix(".png") if animated else out, (source,)))
         print("\n".join(f"wrote {path}" for path in written))
     if failure is not None:
         raise failure
     if result.interrupted:
-        kept = f"{len(result.frames)} finished frame(s) were saved" if result.frames else "no frame was finished, nothing saved"
+        frames = len(result.frames)
+        kept = f"{frames} finished frame(s) were saved" if frames else "no frame was finished, nothing saved"
         print(f"interrupted after {result.steps_done} steps: {kept}", file=sys.stderr)
         return 130
     print(f"done: {result.steps_done} steps in {time.perf_counter() - started:.1f} s")
@@ -115,9 +115,10 @@ def _objective(args, model):
 
 def _image(args, source: Path, model, objective):
     """Load the input at --size (raised to what the objective needs when --size was not given)."""
-    image = load_image(source, size=args.size if args.size is not None else profile().size)
-    need = required_side(model, objective)
-    if args.size is None and min(image.shape[:2]) < need:
-        image = load_image(source, size=int(math.ceil(max(image.shape[:2]) * need / min(image.shape[:2]))))
-        print(f"note: {objective.describe()} needs at least {need} px per side; using {image.shape[1]}x{image.shape[0]}")
+    image = load_image(source, size=args.size or profile().size)
+    need, short = required_side(model, objective), min(image.shape[:2])
+    if args.size is None and short < need:
+        image = load_image(source, size=math.ceil(max(image.shape[:2]) * need / short))
+        height, width = image.shape[:2]
+        print(f"note: {objective.describe()} needs at least {need} px per side; using {width}x{height}")
     return image

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+from ..models import MODEL_NAMES, load_model
+from ..models.download import ensure_inception5h, inception5h_from_file
+from ..models.standin import export_standin_zip
 from ..settings import check_choice
 from . import add_model_options
 
 
 def add_commands(subparsers) -> None:
     """Add the ``layers``, ``fetch`` and ``export-standin`` sub-commands."""
-    from ..models import MODEL_NAMES
-
     layers = subparsers.add_parser("layers", help="list a model's layers (name, kind, channels)")
     add_model_options(layers, MODEL_NAMES)
-    layers.add_argument("--kind", default=None,
-                        help="only layers of this kind (conv_pre_relu, conv, mixed, pool, logits, softmax)")
+    layers.add_argument("--kind", help="only layers of this kind (conv_pre_relu, conv, mixed, pool, logits, softmax)")
     layers.set_defaults(func=run_layers)
 
-    fetch = subparsers.add_parser("fetch", help="download and verify inception5h into the cache (or use a file you have)")
-    fetch.add_argument("--cache-dir", default=None, help="cache folder (default: $CADL_CACHE_DIR or ~/.cache/cadl_utils)")
-    fetch.add_argument("--url", default=None, help="https mirror of inception5h.zip (default: $CADL_INCEPTION5H_URL or Google's)")
-    fetch.add_argument("--path", default=None, help="an inception5h.zip or tensorflow_inception_graph.pb you already have")
+    fetch = subparsers.add_parser("fetch", help="download and verify inception5h into the cache (or use your file)")
+    fetch.add_argument("--cache-dir", help="cache folder (default: $CADL_CACHE_DIR or ~/.cache/cadl_utils)")
+    fetch.add_argument("--url", help="https mirror of inception5h.zip (default: $CADL_INCEPTION5H_URL or Google's)")
+    fetch.add_argument("--path", help="an inception5h.zip or tensorflow_inception_graph.pb you already have")
     fetch.set_defaults(func=run_fetch)
 
-    export = subparsers.add_parser("export-standin", help="write the untrained stand-in as a zip laid out like inception5h.zip")
+    export = subparsers.add_parser("export-standin", help="write the untrained stand-in as a zip like inception5h.zip")
     export.add_argument("out", help="path of the zip to write")
     export.add_argument("--seed", type=int, default=0, help="random seed of the weights (default 0)")
     export.set_defaults(func=run_export_standin)
@@ -30,8 +30,6 @@ def add_commands(subparsers) -> None:
 
 def run_layers(args) -> int:
     """Print the model line and one row per layer: name, kind, channels."""
-    from ..models import load_model
-
     model = load_model(args.model, args.weights)
     if args.kind is not None:  # a typo would print no layer at all
         check_choice(args.kind, "--kind", sorted({info.kind for info in model.layers}))
@@ -43,8 +41,6 @@ def run_layers(args) -> int:
 
 
 def run_fetch(args) -> int:
-    from ..models.download import ensure_inception5h, inception5h_from_file
-
     if args.path:
         files = inception5h_from_file(args.path, cache_dir=args.cache_dir)
     else:
@@ -54,8 +50,6 @@ def run_fetch(args) -> int:
 
 
 def run_export_standin(args) -> int:
-    from ..models.standin import export_standin_zip
-
     path = export_standin_zip(args.out, seed=args.seed)
     print(f"wrote {path} (UNTRAINED stand-in with inception5h's topology; not the real weights)")
     return 0

@@ -38,15 +38,12 @@ def parse_pairs(texts: str | Sequence[str]) -> list[tuple[float, float]]:
     pairs = []
     for text in [texts] if isinstance(texts, str) else texts:
         for token in filter(None, (t.strip() for t in str(text).split(","))):
-            left, sep, right = token.partition(":")
             try:
-                if not sep:
-                    raise ValueError(token)
+                left, right = token.split(":")  # not two parts: ValueError
                 pairs.append((float(left), float(right)))
             except ValueError:
-                raise ParameterError(
-                    f"cannot read sweep pair {token!r}: write CONTENT:STYLE weights, e.g. --sweep 1:1 1:10 1:100"
-                ) from None
+                raise ParameterError(f"cannot read sweep pair {token!r}: write CONTENT:STYLE weights, e.g. "
+                                     "--sweep 1:1 1:10 1:100") from None
     return check_pairs(pairs)
 
 
