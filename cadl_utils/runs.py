@@ -14,6 +14,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from .errors import NonFiniteError
+from .images import save_animation, save_image
+
 
 @dataclasses.dataclass
 class StepInfo:
@@ -59,14 +62,10 @@ class Result:
 
     def save(self, path: str | Path, inputs: Sequence = ()) -> Path:
         """Write the final picture (format by extension, atomically) and return its path."""
-        from .images import save_image
-
         return save_image(self.image, path, inputs=inputs)
 
     def save_gif(self, path: str | Path, duration_ms: int = 100, inputs: Sequence = ()) -> Path:
         """Write the frames as a GIF or MP4 (by extension, atomically) and return its path."""
-        from .images import save_animation
-
         return save_animation(self.frames, path, duration_ms=duration_ms, inputs=inputs)
 
 
@@ -87,8 +86,6 @@ def check_finite(image, loss: float, step: int) -> None:
 
 def finish(result: Result, stop: BaseException | None) -> Result:
     """``result``, unless ``stop`` was a ``NonFinite``: then a ``NonFiniteError`` carrying it (``.result``)."""
-    from .errors import NonFiniteError
-
     if isinstance(stop, NonFinite):
         error = NonFiniteError(f"step {stop.args[0]} produced NaN or infinite values, so the run stopped (the "
                                f"{len(result.frames)} finite frame(s) before it are kept): use a smaller step size or "

@@ -3,16 +3,11 @@
 The pixels are optimised to lower content + style + total variation terms: features at the *content
 layer*, Gram matrices (divided by positions x channels, so sizes need not match; several style images
 blend by averaging them) at the *style layers*. ``normalize`` makes each term relative to its target,
-so the same weights suit inception5h and VGG19. Layer presets (``StyleSettings(layers=...)``, ``LAYER_PRESETS``):
-``default``, inception5h content ``mixed4b`` (stride 16 like VGG19's ``block5_conv2``: the layout, not the
-textures), style ``conv2d2`` .. ``mixed4c`` (strokes up to motifs); ``course``, as the CADL course had it:
-content at an early layer (``conv2d2``: the picture's edges stay), style at late layers (``mixed4c`` ..
-``mixed4e``: large motifs, little of the fine strokes). Start with ``style_transfer``, ``StyleSettings``.
+so the same weights suit inception5h and VGG19. Start with ``style_transfer``, ``StyleSettings``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -22,20 +17,22 @@ import tensorflow as tf
 
 from .config import weights_mode
 from .errors import LayerError, ParameterError
+from .images import montage, save_image
 from .runs import Result
 from .settings import Settings, check_choice, check_float, check_int, check_seed, setting
 
 # Layer kinds whose outputs are feature maps [N, h, w, C] (logits and softmax are vectors).
 SPATIAL_KINDS = ("conv_pre_relu", "conv", "mixed", "pool")
 
+# The layer presets (StyleSettings(layers=...)). default: inception5h's content layer mixed4b has stride 16 like
+# VGG19's block5_conv2 (the layout, not the textures); style from conv2d2 to mixed4c (strokes up to motifs).
 DEFAULT_LAYERS: dict[str, dict[str, Any]] = {
     "inception5h": {"content": "mixed4b",
                     "style": dict.fromkeys(["conv2d2", "mixed3a", "mixed3b", "mixed4a", "mixed4c"], 1.0)},
     "vgg19": {"content": "block5_conv2", "style": {f"block{i}_conv1": 1.0 for i in range(1, 6)}},
-    "random-multiscale": {"content": "scale4", "style": dict.fromkeys(["scale1", "scale2", "scale4", "scale8",
-                                                                       "scale16"], 1.0)},  # fmt: skip
+    "random-multiscale": {"content": "scale4", "style": {f"scale{2**k}": 1.0 for k in range(5)}},
 }
-# The course's choice: content early (the picture's edges), style late (its motifs).
+# course, as the CADL course had it: content early (the picture's edges stay), style late (large motifs, few strokes).
 COURSE_LAYERS: dict[str, dict[str, Any]] = {
     "inception5h": {"content": "conv2d2", "style": dict.fromkeys(["mixed4c", "mixed4d", "mixed4e"], 1.0)},
     "vgg19": {"content": "block2_conv2", "style": dict.fromkeys(["block4_conv1", "block5_conv1"], 1.0)},
@@ -141,7 +138,7 @@ class StyleSettings(Settings):
     layers: str = setting("default", "layer preset: default, or course (content early, style late)",
                           choices=tuple(LAYER_PRESETS))  # fmt: skip
     content_layer: str | None = setting(None, "content layer (None: the preset's, e.g. mixed4b)")
-    style_layers: Any = setting(None, "style layers, optional weights: conv2d2,mixed3a:2 (None: the preset's)", type=str)
+    style_layers: Any = setting(None, "style layers[:weight], e.g. conv2d2,mixed3a:2 (None: the preset's)", type=str)
     blend: tuple[float, ...] | None = setting(None, "one weight per style image (None: equal)", type=float, nargs="+")
     style_scale: float = setting(1.0, "style image size relative to the content, (0, 16]; bigger, larger strokes")
     normalize: bool = setting(True, "relative loss terms (off: the tutorial's raw terms)")
@@ -238,14 +235,9 @@ def resolve_style_layers(model, style_layers: Any) -> dict[str, float]:
 
 @dataclass
 class StyleResult(Result):
-    """One run: ``frames`` every ``frame_every`` steps (the first is the start), and
-
-    Attributes:
-        frame_steps: the step of each frame.
-        history: the weighted terms content, style, tv and their total, at the start and after each step.
-        seconds, evaluations: wall time; loss-and-gradient evaluations (L-BFGS: one or more per step).
-        settings: the StyleSettings used (size, layers, steps and frame_every filled in).
-    """
+    """One run: ``frames`` every ``frame_every`` steps (the first is the start) and their ``frame_steps``;
+    ``history``: the weighted terms content, style, tv and total, at the start and after each step; ``seconds``;
+    ``evaluations`` of loss and gradient (L-BFGS: one or more per step); ``settings`` (all filled in)."""
 
     frame_steps: list[int] = field(default_factory=list)
     history: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TERMS})
@@ -263,11 +255,9 @@ class SweepResult(Result):
 
     def grid(self, cols: int | None = None) -> np.ndarray:
         """All final pictures in one montage (``cols`` default: about square)."""
-        from .images import montage
-
         if not self.frames:
             raise ParameterError("the sweep has no pictures yet: run at least one weight pair")
-        return montage(self.frames, cols or int(math.ceil(math.sqrt(len(self.frames)))))
+        return montage(self.frames, cols)
 
     def save_gif(self, path: str | Path, duration_ms: int = 500, inputs: Sequence = ()) -> Path:
         """Write the sweep GIF (one frame per pair, atomically) and return its path."""
@@ -276,8 +266,6 @@ class SweepResult(Result):
 
     def save_grid(self, path: str | Path, cols: int | None = None, inputs: Sequence = ()) -> Path:
         """Write the montage of all pairs (atomically) and return its path."""
-        from .images import save_image
-
         return save_image(self.grid(cols), path, inputs=inputs)
 
 

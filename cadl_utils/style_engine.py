@@ -88,9 +88,8 @@ class StyleTransfer:
         self._check_sizes(content_layer, style_layers)
         self.settings = dataclasses.replace(settings, size=size, content_layer=content_layer,
                                             style_layers=tuple(style_layers.items()))  # fmt: skip
-        self.preserve_color = settings.preserve_color
         net_content, net_styles = self.content, self.styles
-        if self.preserve_color:  # the network sees grey pictures: the luminance, the styles' matched to it
+        if settings.preserve_color:  # the network sees grey pictures: the luminance, the styles' matched to it
             luminance = rgb_to_yiq(self.content)[..., 0]
             net_content = np.repeat(luminance[..., None], 3, -1)
             net_styles = [np.repeat(match_luminance(rgb_to_yiq(s)[..., 0], luminance)[..., None], 3, -1)
@@ -115,9 +114,7 @@ class StyleTransfer:
         with tf.GradientTape() as tape:
             terms = self.loss(self.image)
             total = terms[-1]
-        grad = tape.gradient(total, self.image)
-        if grad is None:  # a dead network region gives no gradient
-            grad = tf.zeros_like(self.image)
+        grad = tape.gradient(total, self.image, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return terms, tf.where(tf.math.is_finite(grad), grad, 0.0) * self._scale
 
     def _adam_loop(self, count):
@@ -143,12 +140,12 @@ class StyleTransfer:
             rgb = np.random.default_rng(seed).uniform(0.0, 1.0, size=self.content.shape).astype(np.float32)
         else:
             rgb = self.content if kind == "content" else self._start_style
-        return np.ascontiguousarray(rgb_to_yiq(rgb)[..., :1] if self.preserve_color else rgb, np.float32)
+        return np.ascontiguousarray(rgb_to_yiq(rgb)[..., :1] if self.settings.preserve_color else rgb, np.float32)
 
     def picture(self) -> np.ndarray:
         """The current picture, RGB [H, W, 3] in [0, 1]."""
         values = self.image.numpy()[0]  # the optimisers keep it in [0, 1]
-        return combine_luminance(values[..., 0], self.content) if self.preserve_color else values
+        return combine_luminance(values[..., 0], self.content) if self.settings.preserve_color else values
 
     def set_term_weights(self, content_weight=None, style_weight=None, tv_weight=None) -> None:
         """Change the loss weights (None keeps one): no new targets, no retracing."""
@@ -183,12 +180,11 @@ class StyleTransfer:
         self._scale.assign(1.0 / first[-1] if math.isfinite(first[-1]) and first[-1] > 1e-30 else 1.0)
         recorder, began, stopped = _Recorder(self, settings, callback), time.perf_counter(), None
         result = recorder.result
-        if settings.optimizer == "lbfgs":
-            recorder.advance([first], 0)  # Adam's compiled steps report it as their first row
         try:
             if settings.optimizer == "adam":
                 self._adam(settings, recorder)
             else:
+                recorder.advance([first], 0)  # Adam's compiled steps report it as their first row
                 _lbfgs(self, settings, recorder)
         except (KeyboardInterrupt, Stop) as stop:
             result.interrupted, stopped = True, stop

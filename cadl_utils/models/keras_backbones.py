@@ -19,6 +19,7 @@ import numpy as np
 
 from ..config import quiet_tensorflow, weights_mode
 from ..errors import DownloadError, ModelError
+from ..images import resize
 from .base import LayerInfo, Model
 
 quiet_tensorflow()
@@ -162,8 +163,6 @@ class KerasBackbone(Model):
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """Keras's own classifier on the image resized to ``head_size`` (for ``classify``)."""
-        from ..images import resize
-
         resized = resize(image[None], (self.head_size, self.head_size))
         return self.head_model(self.preprocess(resized), training=False)[0].numpy()
 
