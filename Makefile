@@ -11,12 +11,13 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and CI run offline on the untrained stand-in at the quick profile.
 TEST_ENV := CADL_WEIGHTS=untrained CADL_PROFILE=quick
 
-.PHONY: setup lab test unit nbval e2e demo bench stats clean help
+.PHONY: setup lab test unit nbval e2e course demo bench stats clean help
 
 help:
 	@echo "make lab    - set up .venv and start JupyterLab on notebooks/"
 	@echo "make test   - set up .venv and run the whole test suite (unit, notebooks, browser)"
-	@echo "make demo   - render every technique into outputs/ (headless)"
+	@echo "make course - render the course's eleven pictures and a gallery, outputs/course/index.html"
+	@echo "make demo   - the same as make course (its old name)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make stats  - the package's size and shape against its targets"
 	@echo "make clean  - remove .venv, outputs/ and caches"
@@ -50,8 +51,10 @@ nbval: setup
 e2e: setup
 	@if [ -f tests/e2e/run.sh ]; then bash tests/e2e/run.sh; else echo "no browser test yet"; fi
 
-demo: setup
-	$(PY) -m cadl_utils demo --out outputs
+course: setup
+	$(PY) -m cadl_utils course --out outputs/course
+
+demo: course
 
 bench: setup
 	$(PY) -m benchmarks

@@ -34,7 +34,7 @@ def test_readme_quick_start_shows_lab_then_test():
 
 def test_makefile_has_the_readme_targets():
     makefile = (REPO / "Makefile").read_text()
-    for target in ("setup", "lab", "test", "demo", "bench", "clean", "e2e", "nbval"):
+    for target in ("setup", "lab", "test", "course", "demo", "bench", "clean", "e2e", "nbval"):
         assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no target {target!r}"
     # lab and test must create the venv themselves (fresh clone)
     assert re.search(r"^lab: setup", makefile, re.M)
