@@ -101,8 +101,9 @@ def write_index(out: Path, pictures: list[Picture], weights: tuple[str, str], pr
     esc, parser = html.escape, cli.build_parser()
     banner = ("<p class=banner>Untrained network: these pictures are textures, not the course's jellyfish/objects."
               "</p>" if weights[0] == "untrained" else "")  # fmt: skip
-    parts = ["<!doctype html><meta charset=utf-8><title>The course's pictures</title><style>body{font-family:"
-             "sans-serif;max-width:60em;margin:auto}.banner{background:#c00;color:#fff;padding:1em}</style>",
+    parts = ["<!doctype html><meta charset=utf-8><title>The course's pictures</title><style>body{font-family:sans-"
+             "serif;max-width:60em;margin:auto}.banner{background:#c00;color:#fff;padding:1em}pre{white-space:pre-wrap}"
+             "img{min-width:20em}</style>",
              f"<h1>The course's pictures</h1>{banner}<p>Weights: {esc(weights[1])}. Profile: {esc(profile_name)}.</p>"]
     for picture in pictures:
         found = (out / picture.file).exists()
