@@ -295,12 +295,39 @@ def test_guide_features_of_another_model_are_refused(tiny_model):
 def test_presets_table_signs():
     signs = {name: G.PRESETS[name].signs() for name in G.PRESET_NAMES}
     assert G.PRESET_NAMES == ("self", "swapped", "dot_notv", "l1", "l2", "l1_neg", "l2_neg")
-    assert signs["dot_notv"] == "+dot"
+    assert signs["dot_notv"] == "+dot -pixel(l1)"  # the course added the pixel pull to all its images; no TV
     assert signs["l1"] == "+l1 -pixel(l1) -tv" and signs["l2"] == "+l2 -pixel(l1) -tv"
-    assert signs["l1_neg"] == "-l1 -pixel(l1) -tv" and signs["l2_neg"] == "-l2 -pixel(l1) -tv"
+    assert signs["l1_neg"] == "-l1 -pixel(l1) -tv" and signs["l2_neg"] == "-l2 -pixel(l2) -tv"  # L2 pixel loss too
     assert (G.PRESETS["self"].start, G.PRESETS["self"].guide) == ("guide", "guide")
     assert (G.PRESETS["swapped"].start, G.PRESETS["swapped"].guide) == ("guide", "dream")
     assert all((G.PRESETS[n].start, G.PRESETS[n].guide) == ("dream", "guide") for n in G.PRESET_NAMES[2:])
+
+
+def test_dot_notv_keeps_the_pixel_pull_and_only_drops_tv(tiny_model):
+    dot, self_ = G.PRESETS["dot_notv"], G.PRESETS["self"]
+    assert (dot.feature_metric, dot.feature_weight, dot.tv_weight) == ("dot", 1.0, 0.0)
+    assert (dot.pixel_metric, dot.pixel_weight) == (self_.pixel_metric, self_.pixel_weight) == ("l1", -0.2)
+    objective = G.guided_objective(tiny_model, "dot_notv", _smooth_image(50, 32, 32))
+    assert objective.term_weights == pytest.approx((1.0, -0.2, 0.0))
+
+
+def test_l2_neg_pixel_pull_matches_l1_neg_at_the_sample_photos_distance():
+    """l2_neg descends the L2 pixel distance, weighted so that its pull (mean |gradient|) is close to l1_neg's
+    L1 pull for two sample photographs; at equal weights it would be about half as strong."""
+    from cadl_utils.images import load_image, sample_images
+
+    photos = sample_images("photo")
+    dream_image, guide = (load_image(photos[name], size=(128, 128)) for name in ("cat", "astronaut"))
+    assert 0.2 < np.abs(dream_image - guide).mean() < 0.35
+    pulls = {}
+    for name in ("l1_neg", "l2_neg"):
+        preset = G.PRESETS[name]
+        x = tf.Variable(dream_image[None])
+        with tf.GradientTape() as tape:
+            value = preset.pixel_weight * G.pixel_distance(x, guide, preset.pixel_metric)
+        pulls[name] = float(tf.reduce_mean(tf.abs(tape.gradient(value, x))))
+    assert G.PRESETS["l2_neg"].pixel_metric == "l2"
+    assert 0.75 < pulls["l2_neg"] / pulls["l1_neg"] < 1.33
 
 
 def test_unknown_preset_lists_the_presets(tiny_model, guide_passes):
