@@ -20,10 +20,9 @@ import tensorflow as tf
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, OutputError, ParameterError
-from .files import atomic_write, check_output_path
+from .files import PathLike, atomic_write, check_output_path
 from .settings import check_float, check_int
 
-PathLike = str | os.PathLike
 Size = int | tuple[int, int]
 Frames = Sequence[object] | np.ndarray
 
@@ -229,10 +228,7 @@ def resize(image: np.ndarray | tf.Tensor, size: Size) -> np.ndarray | tf.Tensor:
             target = _target_size(pixels.shape[-3], pixels.shape[-2], size)
         out = tf.image.resize(pixels, target, method="bilinear", antialias=True)
         return tf.cast(tf.clip_by_value(out, 0.0, 1.0), dtype)
-    if getattr(image, "ndim", 0) == 4:
-        array = np.stack([_as_float_image(frame, f"frame {i}") for i, frame in enumerate(image)])
-    else:
-        array = _as_float_image(image)
+    array = np.stack(_frames(image, "resize")) if getattr(image, "ndim", 0) == 4 else _as_float_image(image)
     height, width = _target_size(array.shape[-3], array.shape[-2], size)
     budget = _pixel_budget(None)
     if height * width > budget:

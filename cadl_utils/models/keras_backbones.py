@@ -236,19 +236,14 @@ def canonical_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
 
 
 def seed_kernels(model: keras.Model, seed: int) -> None:
-    """Redraw every kernel (Glorot uniform) by a stateless draw keyed by ``seed`` and its layer's canonical
-    name: the same weights whatever else the process did, equal in the feature and head networks.
-    Biases and batch-norm statistics keep Keras's initial values."""
+    """Redraw every kernel (Glorot uniform, Keras's initializer with an int seed draws statelessly) keyed by
+    ``seed`` and its layer's canonical name: the same weights whatever else the process did, equal in the feature
+    and head networks. Biases and batch-norm statistics keep Keras's initial values."""
     for canon, layer in canonical_layers(model).items():
         for variable in layer.weights:
-            if variable.name != "kernel":
-                continue
-            shape = tuple(int(d) for d in variable.shape)
-            receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
-            limit = float(np.sqrt(6.0 / (receptive * (shape[-2] + shape[-1]))))
-            key = zlib.crc32(f"{canon}/{variable.name}".encode())
-            stateless_seed = tf.constant([int(seed) & 0x7FFFFFFF, key & 0x7FFFFFFF], tf.int64)
-            variable.assign(tf.random.stateless_uniform(shape, stateless_seed, minval=-limit, maxval=limit))
+            if variable.name == "kernel":
+                key = zlib.crc32(f"{int(seed)}/{canon}".encode()) & 0x7FFFFFFF
+                variable.assign(keras.initializers.GlorotUniform(seed=key)(variable.shape))
 
 
 def smallest_input_side(layer: keras.layers.Layer, side: int = 1, memo: dict | None = None) -> int:

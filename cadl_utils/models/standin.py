@@ -170,11 +170,9 @@ def build_standin_graphdef(seed: int = 0):
     g = _GraphWriter(seed)
     placeholder = tf.compat.v1.NodeDef(name="input", op="Placeholder")
     placeholder.attr["dtype"].type = tf.float32.as_datatype_enum
-    for size in (-1, -1, -1, 3):
-        placeholder.attr["shape"].shape.dim.add(size=size)
+    placeholder.attr["shape"].shape.CopyFrom(tf.TensorShape([None, None, None, 3]).as_proto())
     g.ops.append(placeholder)
-    x = "input"
-    x = g.conv("conv2d0", x, 3, 64, 7, stride=2)
+    x = g.conv("conv2d0", "input", 3, 64, 7, stride=2)
     x = g.pool("maxpool0", "MaxPool", x, 3, 2, "SAME")
     x = g.node("localresponsenorm0", "LRN", [x], **LRN_ATTRS)
     x = g.conv("conv2d1", x, 64, 64, 1)
@@ -190,14 +188,12 @@ def build_standin_graphdef(seed: int = 0):
         if spec[0] in POOL_AFTER:
             x = g.pool(POOL_AFTER[spec[0]], "MaxPool", x, 3, 2, "SAME")
     pooled = g.pool("avgpool0", "AvgPool", x, 7, 1, "VALID")
-    softmax0 = _aux_head(g, 0, *heads_input["mixed4a"])
-    softmax1 = _aux_head(g, 1, *heads_input["mixed4d"])
+    heads = [_aux_head(g, 0, *heads_input["mixed4a"]), _aux_head(g, 1, *heads_input["mixed4d"])]
     flat = g.reshape("avgpool0/reshape", pooled, [-1, channels])
     logits = g.dense("softmax2", flat, channels, NUM_CLASSES, "_pre_activation")
-    softmax2 = g.node("softmax2", "Softmax", [logits])
-    g.node("output", "Identity", [softmax0])
-    g.node("output1", "Identity", [softmax1])
-    g.node("output2", "Identity", [softmax2])
+    heads.append(g.node("softmax2", "Softmax", [logits]))
+    for name, head in zip(("output", "output1", "output2"), heads):
+        g.node(name, "Identity", [head])
     g.graph.node.extend(g.consts + g.ops)  # constants first, as in the original file
     return g.graph
 

@@ -39,9 +39,8 @@ class StyleExplorer(Explorer):
                                                    value=getattr(self.settings, f"{term}_weight")))
         self.layers = tag(w.Dropdown(options=list(LAYER_PRESETS), value=self.settings.layers, description="layers"),
                           "cadl-layers")
-        self.layers_info = tag(w.Label(value=self._layers_text(self.settings.layers)), "cadl-layers-info")
-        self.layers.observe(lambda change: setattr(self.layers_info, "value", self._layers_text(change["new"])),
-                            "value")
+        self.layers_info = tag(w.Label(), "cadl-layers-info")
+        w.dlink((self.layers, "value"), (self.layers_info, "value"), self._layers_text)  # the preset's layers
         self.preserve_color = tag(w.Checkbox(value=self.settings.preserve_color, description="preserve colour"),
                                   "cadl-preserve-color")
         steps = self.settings.steps or self.profile.steps
