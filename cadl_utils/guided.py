@@ -1,10 +1,9 @@
 """Guided hallucination: move a *dream* image towards (or away from) what a network sees in a *guide*.
 
-Terms to MAXIMISE (a negative weight descends one): ``feature_similarity`` (``dot``, ``l1``, ``l2``),
-``pixel_similarity`` (``l1``, ``l2``), ``smoothness``; ``guided`` runs one of the course's ``PRESETS``. Features
-are pooled (averaged over positions: size, octave, jitter and tiles do not matter, the guide's are computed
-once), divided by the RMS of the guide's vector and (``balance``) multiplied by a gain measured on the guide
-that makes ``1.0 * feature`` pull as hard as ``1.0 * pixel(l1)`` (else 15 to 500 times harder).
+Terms to MAXIMISE (a negative weight descends one): ``feature_similarity`` (``dot``, ``l1``, ``l2``) of features
+``pooled`` over positions or, as the course did, compared at ``positions``; ``pixel_similarity`` (``l1``, ``l2``),
+``smoothness``; ``guided`` runs one of the course's ``PRESETS``. Feature terms are in units of the guide's RMS,
+times a gain (``balance``) that makes ``1.0 * feature`` pull as hard as ``1.0 * pixel(l1)`` (else 15-500x harder).
 """
 
 from __future__ import annotations
@@ -30,16 +29,20 @@ from .settings import Settings, check_choice, check_int, setting
 
 FEATURE_METRICS = ("dot", "l1", "l2")
 PIXEL_METRICS = ("l1", "l2")
+COMPARE = ("pooled", "positions")
 _L2_EPS = 1e-12  # keeps sqrt differentiable at a zero distance (identical dream and guide)
 TERM_WEIGHTS = ("feature_weight", "pixel_weight", "tv_weight")
 DEFAULT_LAYERS = {"inception5h": ("mixed4c",), "vgg19": ("block4_conv2",), "inception_v3": ("mixed5",)}
 
 
-def pool_features(features) -> tf.Tensor:
-    """The spatial mean of a feature map: [N, h, w, C] (or already [N, C]) -> float32 [N, C]."""
-    features = tf.cast(features, tf.float32)
+def feature_vector(features, compare: str = "pooled") -> tf.Tensor:
+    """The float32 vector a feature term compares: ``pooled`` the mean over positions, [N, h, w, C] -> [N, C];
+    ``positions`` the map flattened, [N, h, w, C] -> [N, h*w*C] (the course's form). [N, D] is kept."""
+    features, compare = tf.cast(features, tf.float32), check_choice(compare, "compare", COMPARE)
     if features.shape.rank not in (2, 4):
         raise ParameterError(f"features must be [N, h, w, C] or [N, C], got shape {features.shape}")
+    if features.shape.rank == 4 and compare == "positions":
+        return tf.reshape(features, [tf.shape(features)[0], -1])
     return tf.reduce_mean(features, axis=[1, 2]) if features.shape.rank == 4 else features
 
 
@@ -50,8 +53,8 @@ def feature_scale(guide_vector) -> float:
 
 
 def feature_term(dream_vector, guide_vector, metric: str, scale: float = 1.0) -> tf.Tensor:
-    """Pooled [N, C] dream and [C] guide features compared: ``dot`` mean(d * g) / scale**2 (1.0 when
-    d == g), ``l1`` mean|d - g| / scale, ``l2`` RMS(d - g) / scale (0.0 when d == g, finite gradient)."""
+    """[N, D] dream and [D] guide vectors (``feature_vector``) compared: ``dot`` mean(d * g) / scale**2 (1.0
+    when d == g), ``l1`` mean|d - g| / scale, ``l2`` RMS(d - g) / scale (0.0 when d == g, finite gradient)."""
     metric = check_choice(metric, "feature metric", FEATURE_METRICS)
     dream_vector, guide_vector = tf.cast(dream_vector, tf.float32), tf.cast(guide_vector, tf.float32)
     if metric == "dot":
@@ -74,21 +77,20 @@ def pixel_distance(image, guide, metric: str = "l1") -> tf.Tensor:
     height, width = int(guide.shape[0]), int(guide.shape[1])
     image = tf.convert_to_tensor(image, tf.float32)
     difference = resize(crop_to_aspect(image, height, width), (height, width)) - guide
-    if metric == "l1":
-        return tf.reduce_mean(tf.abs(difference))
-    return tf.reduce_mean(tf.square(difference))
+    return tf.reduce_mean(tf.abs(difference) if metric == "l1" else tf.square(difference))
 
 
 @dataclass(frozen=True)
 class GuideFeatures:
-    """Pooled features of a guide, computed once: per layer its [C] vector, its RMS (``scales``) and
-    the balance gain; ``image`` is the guide as the network saw it, ``model_name`` who saw it."""
+    """A guide's features, computed once: per layer its vector (``feature_vector`` with ``compare``), its RMS
+    (``scales``) and the balance gain; ``image`` is the guide as the network saw it, ``model_name`` who saw it."""
 
     vectors: dict
     scales: dict
     gains: dict
     image: np.ndarray
     model_name: str
+    compare: str = "pooled"
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -109,8 +111,9 @@ def _tiles(height: int, width: int, tile: int | None) -> tuple[int, int, list]:
     return tile_h, tile_w, tiles
 
 
-def _guide_pass(model, guide: np.ndarray, names: tuple, grid: tuple, reference: dict | None) -> tuple[dict, dict]:
-    """One pass over the guide's tiles (``grid`` from ``_tiles``): layer -> pooled [C] vector, and layer ->
+def _guide_pass(model, guide: np.ndarray, names: tuple, grid: tuple, reference: dict | None,
+                compare: str) -> tuple[dict, dict]:
+    """One pass over the guide's tiles (``grid`` from ``_tiles``): layer -> ``feature_vector``, and layer ->
     mean square of the gradient of the dot term with ``reference``'s vectors (None: the tile's own)."""
     (tile_h, tile_w, tiles), (height, width) = grid, guide.shape[:2]
     vectors, mean_squares = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)
@@ -121,32 +124,38 @@ def _guide_pass(model, guide: np.ndarray, names: tuple, grid: tuple, reference: 
             tape.watch(batch)
             outputs = model.extract(batch, list(names))
             # The gradient of the dot term at the guide says how strongly the layer pulls on pixels.
-            targets = [tf.stop_gradient(pool_features(o)) if reference is None else reference[name][None]
-                       for name, o in zip(names, outputs)]  # fmt: skip
-            dots = [share * tf.reduce_mean(pool_features(o) * target) for o, target in zip(outputs, targets)]
+            vecs = [feature_vector(output, compare) for output in outputs]
+            targets = [tf.stop_gradient(v) if reference is None else reference[name][None]
+                       for name, v in zip(names, vecs)]  # fmt: skip
+            dots = [share * tf.reduce_mean(v * target) for v, target in zip(vecs, targets)]
         for name, output, dot in zip(names, outputs, dots):
-            if output.shape.rank == 4:  # pool only the part of the map this tile adds
+            if output.shape.rank == 4:  # pool only the part of the map this tile adds (positions: one tile)
                 rows, cols = output.shape[1], output.shape[2]
                 y0, y1, x0, x1 = (round(f * n) for f, n in zip(own, (rows, rows, cols, cols)))
                 output = output[:, y0:y1, x0:x1] if y1 > y0 and x1 > x0 else output
-            vectors[name] = vectors[name] + share * pool_features(output)[0].numpy().astype(np.float64)
+            vectors[name] = vectors[name] + share * feature_vector(output, compare)[0].numpy().astype(np.float64)
             grad = tape.gradient(dot, batch, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             mean_squares[name] += share * float(tf.reduce_mean(tf.square(grad)))
     return {name: np.asarray(vectors[name], np.float32) for name in names}, mean_squares
 
 
 def compute_guide_features(model, guide_image, layers: str | Sequence[str], match_size=None,
-                           tile_size: int | None = None) -> GuideFeatures:
-    """Pooled features of the guide at ``layers`` and their balance gains, from one forward and backward
-    pass (with ``tile_size``: two, tile by tile, for bounded memory). ``match_size``: the dream's (height,
-    width); the guide is first resized to that many pixels (aspect kept)."""
-    names = _layer_names(model, layers)
+                           tile_size: int | None = None, compare: str = "pooled") -> GuideFeatures:
+    """The guide's feature vectors at ``layers`` (see ``feature_vector``) and their balance gains, from one
+    forward and backward pass (with ``tile_size``: two, tile by tile, for bounded memory). ``match_size``: the
+    dream's (height, width); the guide is resized to that many pixels (aspect kept), or for ``positions``
+    cropped to the dream's aspect and resized to exactly its size, so that the maps line up."""
+    names, compare = _layer_names(model, layers), check_choice(compare, "compare", COMPARE)
     guide = as_image(guide_image, "guide image")
-    if match_size is not None:
+    if compare == "positions" and match_size is not None:
+        guide = resize(crop_to_aspect(guide, *match_size), tuple(match_size))
+    elif match_size is not None:
         factor = math.sqrt(match_size[0] * match_size[1] / (guide.shape[0] * guide.shape[1]))
         guide = resize(guide, (max(1, round(guide.shape[0] * factor)), max(1, round(guide.shape[1] * factor))))
     height, width = guide.shape[:2]
     tile_h, tile_w, tiles = _tiles(height, width, tile_size)
+    if compare == "positions" and len(tiles) > 1:
+        raise ParameterError("compare='positions' needs the guide's whole feature map: use tile_size=None or 'pooled'")
     for name in names:
         if min(tile_h, tile_w) < model.min_size(name):
             raise LayerError(f"the guide{' (or its tiles)' if len(tiles) > 1 else ''} is {tile_w}x{tile_h} px but "
@@ -154,17 +163,17 @@ def compute_guide_features(model, guide_image, layers: str | Sequence[str], matc
                              "guide and dream, a larger tile, or an earlier layer")  # fmt: skip
     vectors = None
     for _ in range(2 if len(tiles) > 1 else 1):  # tiled, the gains need the whole guide's vectors first
-        vectors, mean_squares = _guide_pass(model, guide, names, (tile_h, tile_w, tiles), vectors)
+        vectors, mean_squares = _guide_pass(model, guide, names, (tile_h, tile_w, tiles), vectors, compare)
     pixel_unit = 1.0 / (3.0 * height * width)  # RMS of the pixel-L1 gradient at this size
     scales = {name: feature_scale(vectors[name]) for name in names}
     rms = {name: float(np.sqrt(mean_squares[name])) / scales[name] ** 2 for name in names}
     gains = {name: pixel_unit / rms[name] if rms[name] > 1e-12 else 1.0 for name in names}  # 1: not measurable
-    return GuideFeatures(vectors, scales, gains, guide, getattr(model, "name", "model"))
+    return GuideFeatures(vectors, scales, gains, guide, getattr(model, "name", "model"), compare)
 
 
 class FeatureSimilarity(Objective):
     """Feature term at ``layers`` (default: every layer of ``guide``, averaged): ``dot`` similarity or
-    ``l1`` / ``l2`` distance of pooled features; ``balance`` multiplies it by the guide's gains."""
+    ``l1`` / ``l2`` distance of features (``guide.compare``); ``balance`` multiplies it by the guide's gains."""
 
     def __init__(self, guide: GuideFeatures, layers: str | Sequence[str] | None = None, metric: str = "dot",
                  balance: bool = True):
@@ -187,14 +196,23 @@ class FeatureSimilarity(Objective):
     def layer_value(self, features, name: str) -> tf.Tensor:
         """This term at one layer (unbalanced), from the features of the whole image or a tile."""
         guide = self.guide
-        return feature_term(pool_features(features[name]), guide.vectors[name], self.metric, guide.scales[name])
+        vector = feature_vector(features[name], guide.compare)
+        if guide.compare == "positions":
+            # Read from the image rolled by the jitter (guided: <= 16 px, one cell of mixed4c), the dream's map is off
+            # the guide's by a random offset each step: the pull goes to the guide's layout blurred by ~16 px (tested).
+            check = tf.debugging.assert_equal(tf.shape(vector)[-1], guide.vectors[name].size, message=(
+                f"compare='positions' needs the dream at the guide's (height, width) {guide.image.shape[:2]}, "
+                "octaves=1 and tile_size=None; or use compare='pooled'"))
+            with tf.control_dependencies([check]):
+                vector = tf.identity(vector)
+        return feature_term(vector, guide.vectors[name], self.metric, guide.scales[name])
 
     def feature_loss(self, features) -> tf.Tensor:
         gains = self.guide.gains if self.balance else dict.fromkeys(self.layers, 1.0)
         return tf.add_n([gains[name] * self.layer_value(features, name) for name in self.layers]) / len(self.layers)
 
     def describe(self) -> str:
-        return f"feature {self.metric.upper()} term of the guide at {', '.join(self.layers)}"
+        return f"feature {self.metric.upper()} term of the guide ({self.guide.compare}) at {', '.join(self.layers)}"
 
 
 class PixelSimilarity(Objective):
@@ -290,13 +308,12 @@ def _layer_names(model, layers) -> tuple[str, ...]:
     names = default_layers(model) if layers is None else (layers,) if isinstance(layers, str) else layers
     if not isinstance(names, (list, tuple)) or not names:
         raise ParameterError(f"no feature layers given ({layers!r}): name at least one, e.g. layers=['mixed4c']")
-    names = tuple(names)
     for name in names:
         if not isinstance(name, str):
             raise LayerError(f"layer names must be strings such as 'mixed4c', got {name!r}")
         if model is not None:
             model.layer(name)
-    return names
+    return tuple(names)
 
 
 def default_layers(model) -> tuple[str, ...]:
@@ -311,13 +328,13 @@ def default_layers(model) -> tuple[str, ...]:
 
 
 def guided_objective(model, preset: str | Preset, guide_image, layers: str | Sequence[str] | None = None,
-                     match_size=None, tile_size: int | None = None) -> GuidedObjective:
+                     match_size=None, tile_size: int | None = None, compare: str = "pooled") -> GuidedObjective:
     """The objective of one preset (its metrics and weights): guide features computed once, pixel and
-    smoothness terms. ``match_size`` is the dream's (height, width) (default: the guide's own size);
-    ``layers`` and ``tile_size`` as in ``compute_guide_features``. Its weights change without recompiling."""
+    smoothness terms. ``match_size`` is the dream's (height, width) (default: the guide's own size); ``layers``,
+    ``tile_size`` and ``compare`` as in ``compute_guide_features``. Its weights change without recompiling."""
     recipe = get_preset(preset)
     guide = as_image(guide_image, "guide image")
-    features = compute_guide_features(model, guide, _layer_names(model, layers), match_size, tile_size)
+    features = compute_guide_features(model, guide, _layer_names(model, layers), match_size, tile_size, compare)
     # The pixel guide is fitted once from the original guide (sharper than from the area-matched copy).
     pixel_guide = guide if match_size is None else resize(crop_to_aspect(guide, *match_size), tuple(match_size))
     return GuidedObjective(recipe, features, pixel_guide)
@@ -340,6 +357,8 @@ class GuidedSettings(Settings):
     feature_weight: float | None = setting(None, "weight of the feature term (None: the preset's)")
     pixel_weight: float | None = setting(None, "weight of the pixel distance (None: the preset's)")
     tv_weight: float | None = setting(None, "weight of the total variation (None: the preset's)")
+    compare: str = setting("pooled", "feature terms on the spatial mean (pooled) or the map position by position "
+                           "(positions, the course's form: octaves=1, no tiles)", choices=COMPARE)
 
     def check(self) -> None:
         if not isinstance(self.preset, Preset):
@@ -357,6 +376,10 @@ class GuidedSettings(Settings):
         engine = self.dream_settings()
         for name in ("step_size", "octaves", "tile_size", "seed", "progress"):
             self._set(name, getattr(engine, name))
+        self._set("compare", check_choice(self.compare, "compare", COMPARE))
+        if self.compare == "positions" and (self.octaves > 1 or self.tile_size):
+            raise ParameterError("compare='positions' compares feature maps of the dream's full size: use octaves=1 "
+                                 "and tile_size=None, or compare='pooled'")  # fmt: skip
 
     def dream_settings(self) -> DreamSettings:
         """The feedback loop's settings: ``steps / frame_every`` frames, the start image first."""
@@ -410,12 +433,11 @@ def guided(dream_image, guide_image, model=None, settings: GuidedSettings | None
     start, guide = subjects[recipe.start], subjects[recipe.guide]
     model = resolve_model(model)
     names = _layer_names(model, settings.layers)
-    objective = guided_objective(model, recipe, guide, names, start.shape[:2], settings.tile_size)
+    objective = guided_objective(model, recipe, guide, names, start.shape[:2], settings.tile_size, settings.compare)
     run = feedback_loop(start, objective, model, loop, callback=callback)
-    return GuidedResult(
-        **vars(run), preset=recipe, layers=names, start=start, guide=objective.pixel.guide_image, objective=objective,
-        model_description=model.describe(), untrained=getattr(model, "weights", "") == "untrained",
-    )  # fmt: skip
+    return GuidedResult(**vars(run), preset=recipe, layers=names, start=start, guide=objective.pixel.guide_image,
+                        objective=objective, model_description=model.describe(),
+                        untrained=getattr(model, "weights", "") == "untrained")  # fmt: skip
 
 
 def preset_paths(out_dir, presets: Sequence[str]) -> dict[str, tuple[Path, Path]]:

@@ -26,8 +26,8 @@ class GuidedExplorer(Explorer):
     def __init__(self, model: Any = None, dream_image: Any = None, guide_image: Any = None, profile: Any = None,
                  **options: Any):
         """Args: dream_image, guide_image: the subjects (None: the first and second sample photos); GuidedSettings
-        (``settings`` and overrides: preset, layers, step_size, steps, weights): where the controls start (steps:
-        the profile's; layers: ``guided.default_layers``); the rest: Explorer's."""
+        (``settings`` and overrides: preset, layers, compare, step_size, steps, weights): where the controls start
+        (steps: the profile's; layers: ``guided.default_layers``); the rest: Explorer's."""
         super().__init__(model, profile, **options)
         start = self.settings.recipe()
         self.layers = self.settings.layers or engine.default_layers(self.model)
@@ -64,8 +64,9 @@ class GuidedExplorer(Explorer):
         if key not in self._objectives:
             need = max([dream.MIN_IMAGE] + [int(self.model.min_size(name)) for name in self.layers])
             image = fit(getattr(params, recipe.start), self.profile.preview_size, need)
-            self._objectives[key] = (engine.guided_objective(self.model, recipe, getattr(params, recipe.guide),
-                                                             self.layers, match_size=image.shape[:2]), image)
+            guide = getattr(params, recipe.guide)
+            self._objectives[key] = (engine.guided_objective(self.model, recipe, guide, self.layers, image.shape[:2],
+                                                             compare=self.settings.compare), image)
         objective, image = self._objectives[key]
         objective.set_term_weights(recipe.feature_weight, recipe.pixel_weight, recipe.tv_weight)  # no recompiling
         return objective, image
@@ -73,7 +74,8 @@ class GuidedExplorer(Explorer):
     def _run(self, params: SimpleNamespace, preview: bool, callback: Callable[[StepInfo], bool]) -> tuple[Result, str]:
         weights = {f"{term}_weight": getattr(params, f"{term}_weight") for term in _TERMS}
         settings = engine.GuidedSettings(preset=params.preset, layers=self.layers, steps=params.steps, progress=False,
-                                         step_size=params.step_size, max_side=self.profile.size, **weights)
+                                         step_size=params.step_size, max_side=self.profile.size,
+                                         compare=self.settings.compare, **weights)
         name = f"{params.preset}_{params.dream_name}_{params.guide_name}"
         if not preview:
             return engine.guided(params.dream, params.guide, self.model, settings, callback=callback), name
