@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import operator
 from typing import Any, Sequence, TypeVar
 
 import numpy as np
@@ -49,17 +50,10 @@ def check_float(value: Any, name: str, *, above: float | None = None, at_least: 
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ParameterError(f"{name} must be a finite number, got {value!r}{tail}")
     value = float(value)
-    problem = None
-    if above is not None and not value > above:
-        problem = f"greater than {above:g}"
-    elif at_least is not None and not value >= at_least:
-        problem = f"at least {at_least:g}"
-    elif below is not None and not value < below:
-        problem = f"less than {below:g}"
-    elif at_most is not None and not value <= at_most:
-        problem = f"at most {at_most:g}"
-    if problem:
-        raise ParameterError(f"{name} must be {problem}, got {value:g}{tail}")
+    for words, bound, holds in (("greater than", above, operator.gt), ("at least", at_least, operator.ge),
+                                ("less than", below, operator.lt), ("at most", at_most, operator.le)):
+        if bound is not None and not holds(value, bound):
+            raise ParameterError(f"{name} must be {words} {bound:g}, got {value:g}{tail}")
     return value
 
 

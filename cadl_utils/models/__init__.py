@@ -10,6 +10,8 @@ import difflib
 from ..config import weights_mode
 from ..errors import ModelError
 from .base import LayerInfo, Model
+from .keras_backbones import load_keras_backbone
+from .random_multiscale import load_random_multiscale
 
 MODEL_NAMES = ("inception5h", "vgg19", "inception_v3", "random-multiscale")
 
@@ -33,12 +35,8 @@ def load_model(name: str = "inception5h", weights: str | None = None, **kwargs) 
 
         return load_inception5h(weights=mode, **kwargs)
     if key in ("vgg19", "inception_v3"):
-        from .keras_backbones import load_keras_backbone
-
         return load_keras_backbone(key, weights=mode, **kwargs)
     if key == "random_multiscale":
-        from .random_multiscale import load_random_multiscale
-
         return load_random_multiscale(weights=mode, **kwargs)
     close = difflib.get_close_matches(key, MODEL_NAMES, n=3, cutoff=0.4)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
