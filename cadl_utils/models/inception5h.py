@@ -232,8 +232,9 @@ def _conv2d_fast(node: _Node, args):
 
 
 def _lrn_fast(node: _Node, args):
-    """LRN, x * (bias + alpha * window sum of x^2)^-beta, in the compute dtype: the window sum an einsum with a
-    banded channel matrix, the gradient by hand (TF's LRN is float32-only; autodiff makes ~15 large ops)."""
+    """LRN, x * (bias + alpha * window sum of x^2)^-beta, in the compute dtype: the window sum a 1x1 conv with a
+    banded channel matrix (the bias fused into it), the gradient by hand (TF's LRN is float32-only; autodiff
+    makes ~15 large ops). Elementwise ops on these large maps cost more than the convs: each one counts."""
     attrs = {key: node.attrs.get(key, default) for key, default in _LRN_DEFAULTS.items()}
     channels = args[0].shape[-1] if args[0].shape.rank is not None else None
     if channels is None or attrs["depth_radius"] < 0:
@@ -241,19 +242,20 @@ def _lrn_fast(node: _Node, args):
     index = np.arange(channels)
     band = (np.abs(index[:, None] - index[None, :]) <= int(attrs["depth_radius"])).astype(np.float32)
     bias, alpha, beta = float(attrs["bias"]), float(attrs["alpha"]), float(attrs["beta"])
-    # The scalars ride in the band matrices: every elementwise op on these large maps costs.
-    forward, backward = (tf.constant(band * factor, args[0].dtype) for factor in (alpha, 2.0 * alpha * beta))
+    forward, backward = (tf.constant(band[None, None] * f, args[0].dtype) for f in (alpha, 2.0 * alpha * beta))
+    offset = tf.constant(np.full(channels, bias, np.float32), args[0].dtype)
 
     @tf.custom_gradient
     def lrn(x):
-        # einsum, not a Conv2D/MatMul node: graph FLOP counters keep counting the network's own convs.
-        scale = tf.einsum("nhwc,cd->nhwd", tf.square(x), forward) + bias
+        scale = tf.nn.bias_add(tf.nn.conv2d(tf.square(x), forward, 1, "VALID"), offset)
         power = tf.math.rsqrt(scale) if beta == 0.5 else tf.pow(scale, -beta)
         y = x * power
 
         def grad(g):
             # dy_c/dx_k = power_k [c = k] - 2 alpha beta x_k y_c / scale_c [|c - k| <= radius]; the band is symmetric.
-            return g * power - x * tf.einsum("nhwc,cd->nhwd", g * y / scale, backward)
+            # With beta 0.5, -g y / scale is ReciprocalGrad(power, g y) = -g y power^2: one op, not a division.
+            ratio = tf.raw_ops.ReciprocalGrad(y=power, dy=g * y) if beta == 0.5 else -g * y / scale
+            return g * power + x * tf.nn.conv2d(ratio, backward, 1, "VALID")
 
         return y, grad
 
