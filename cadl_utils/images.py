@@ -241,8 +241,7 @@ def resize(image: np.ndarray | tf.Tensor, size: Size) -> np.ndarray | tf.Tensor:
 
 
 def crop_to_aspect(image: np.ndarray | tf.Tensor, height: float, width: float) -> np.ndarray | tf.Tensor:
-    """The largest centred crop of an array or tf.Tensor ([H, W, C] or [N, H, W, C]) with the aspect
-    ratio height:width, of the kind of the input."""
+    """The largest centred crop with aspect height:width of an array or tensor ([N,] H, W, C), of its kind."""
     ratio = check_float(height, "height", **_ASPECT) / check_float(width, "width", **_ASPECT)
     image = image if tf.is_tensor(image) else np.asarray(image)
     rows, cols = image.shape[-3], image.shape[-2]
@@ -387,8 +386,7 @@ def save_mp4(frames: Frames, path: PathLike, fps: float = 10, *, inputs: Iterabl
 
 
 def save_animation(frames: Frames, path: PathLike, duration_ms: float = 100, inputs: Iterable[object] = ()) -> Path:
-    """Write frames as ``save_gif`` or ``save_mp4`` (at 1000 / duration_ms fps), by the extension of
-    ``path``; ``inputs`` are source files that must not be overwritten."""
+    """Write frames as ``save_gif`` or ``save_mp4`` (at 1000 / duration_ms fps), by the extension of ``path``."""
     target = _output(path, (".gif", ".mp4"), "save_animation")
     if target.suffix.lower() == ".mp4":
         return save_mp4(frames, target, fps=1000.0 / _duration(duration_ms), inputs=inputs)
@@ -414,8 +412,7 @@ def montage(frames: Frames, cols: int | None = None, *, gap: int = 2, background
 
 
 def show(image: object, title: str | None = None, width: int | None = None) -> None:
-    """Display an image (anything ``load_image`` reads) in a notebook as a PNG, with an optional title
-    above it and a display ``width`` in pixels."""
+    """Display an image (anything ``load_image`` reads) in a notebook, with an optional title and ``width``."""
     from IPython.display import HTML, Image as IPyImage, display
 
     png = iio.imwrite("<bytes>", to_uint8(load_image(image)), extension=".png")

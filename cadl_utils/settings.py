@@ -99,8 +99,7 @@ class Settings:
 
     @classmethod
     def make(cls: type[S], settings: S | None = None, **overrides: Any) -> S:
-        """A checked settings object: ``settings`` (an instance of this class, or None for the
-        defaults) with ``overrides`` (settings to change, by name) applied."""
+        """A checked copy of ``settings`` (an instance of this class; None: the defaults) with ``overrides``."""
         if settings is None:
             settings = cls()
         elif not isinstance(settings, cls):

@@ -288,11 +288,8 @@ def style_transfer(content, style, model=None, settings: StyleSettings | None = 
 
 def weight_sweep(content, style, pairs, model=None, settings: StyleSettings | None = None, *, callback=None,
                  **overrides: Any) -> SweepResult:  # fmt: skip
-    """``style_transfer`` once per ``(content_weight, style_weight)`` in ``pairs``, sharing targets and traces.
-
-    Returns:
-        SweepResult: ``frames`` (one per pair), ``grid()``, ``save_gif``, ``save_grid``.
-    """
+    """``style_transfer`` once per ``(content_weight, style_weight)`` in ``pairs``, sharing targets and traces;
+    returns a SweepResult: ``frames`` (one per pair), ``grid()``, ``save_gif``, ``save_grid``."""
     checked = check_pairs(pairs)
     settings = StyleSettings.make(settings, **overrides)
     return StyleTransfer(content, style, model, settings).sweep(checked, callback=callback)

@@ -44,8 +44,7 @@ def load_model(name: str = "inception5h", weights: str | None = None, **kwargs) 
 
 
 def resolve_model(model: "Model | str | None" = None, weights: str | None = None) -> Model:
-    """The one model resolver of the engines and widgets: a Model as it is, else ``load_model(model or
-    "inception5h", weights)``."""
+    """The engines' and widgets' model: a Model as it is, else ``load_model(model or "inception5h", weights)``."""
     if model is None or isinstance(model, str):
         return load_model(model or "inception5h", weights)
     return model

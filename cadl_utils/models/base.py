@@ -91,8 +91,7 @@ class Model:
         raise LayerError(f"{self.name} has no class label {label!r}.{hint}")
 
     def check_batch(self, images, names: Sequence[str] | str) -> list[str]:
-        """The layer names as a list, once ``images`` (a tensor) is a float batch [N, H, W, 3] big enough
-        for every layer; ParameterError, LayerError or ImageError otherwise."""
+        """``names`` as a list once ``images`` is a float batch [N, H, W, 3] big enough for them (else a CadlError)."""
         names = [names] if isinstance(names, str) else list(names)
         if not names:
             raise ParameterError(f"extract needs at least one layer name, e.g. [{self.layers[0].name!r}]")

@@ -72,8 +72,7 @@ class KerasBackbone(Model):
     the side of the classifier's fixed input (224 or 299)."""
 
     def __init__(self, name: str, weights: str, seed: int = 0):
-        """Build the feature network (``weights``: ``pretrained`` or ``untrained``; DownloadError if the
-        pretrained ones cannot be had); the head comes later."""
+        """The feature network (the head comes later); DownloadError if pretrained weights cannot be had."""
         key = str(name).strip().lower().replace("-", "_")
         if key not in SPECS:
             raise ModelError(f"unknown Keras backbone {name!r}: choose one of {', '.join(SPECS)}")
@@ -261,8 +260,7 @@ def smallest_input_side(layer: keras.layers.Layer, side: int = 1, memo: dict | N
 
 
 def imagenet_labels(allow_download: bool = False) -> list[str]:
-    """The 1000 ImageNet class names from Keras's class index file (fetched through Keras if allowed),
-    else ``class N`` placeholders; never fails."""
+    """The 1000 ImageNet class names from Keras's class index (fetched if allowed), else ``class N``; never fails."""
     path = keras_cache_dir() / CLASS_INDEX_FILE
     if not path.is_file() and allow_download:
         with suppress(Exception):  # offline or refused: placeholders below
