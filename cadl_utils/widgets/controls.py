@@ -114,7 +114,7 @@ class ChannelSlider:
         channels = self.model.layer(layer).channels
         if value is None:
             value = self.slider.value if self.slider.value < channels else self._default(layer)
-        self.model.check_channel(layer, int(value))
+        self.model.check_channel(layer, value)  # LayerError for a non-integer, not int()'s TypeError
         self.layer = layer
         with self.slider.hold_trait_notifications():  # checked together: no clamping to the old range
             self.slider.max, self.slider.value = channels - 1, int(value)
