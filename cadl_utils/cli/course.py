@@ -33,7 +33,7 @@ CAPTIONS = {  # file -> (title, what the course describes)
     "stylenet.gif": ("Style transfer", "The Starry Night's style painted onto a photograph, progressing over the "
                      "optimisation: the content loss keeps the layout, the Gram-matrix style loss brings the strokes."),
     "stylenet-c.gif": ("Style transfer, other weights", "The same with other weights for the content and style "
-                       "losses (1:100 instead of 1:10): more of the painting, less of the photograph."),
+                       "losses (1:1 instead of 1:10): less of the painting, more of the photograph."),
 }  # fmt: skip
 
 
@@ -63,7 +63,8 @@ def course_pictures(out: Path | str, weights: str = "untrained", profile_name: s
     plan = PLANS[profile(profile_name).name]
     (frames, every), (zoom_frames, zoom_every), (steps, per), (style_steps, style_per) = plan
     model, out = "random-multiscale" if weights == "untrained" else "inception5h", Path(out)
-    style = ("style", "--model", model, "--steps", str(style_steps), "--frame-every", str(style_per), "--out", str(out))
+    style = ("style", "--model", model, "--steps", str(style_steps), "--frame-every", str(style_per), "--out", str(out),
+             "--content-weight", "1")
     guide = ("guide", "--all-presets", "--steps", str(steps), "--frame-every", str(per), "--out", str(out))
     jobs = {  # file -> (command line, frames of its GIF)
         "softmax.gif": (("dream", "cat", "--frames", str(frames), "--steps", str(every),
@@ -71,9 +72,8 @@ def course_pictures(out: Path | str, weights: str = "untrained", profile_name: s
         "fractal.gif": (("zoom", "coffee", "--frames", str(zoom_frames), "--steps", str(zoom_every),
                          "--out", str(out / "fractal.gif")), zoom_frames),
         **{f"{COURSE_FILES[name]}.gif": (guide, steps // per + 1) for name in PRESETS},
-        "stylenet.gif": ((*style, "--name", "stylenet"), style_steps // style_per + 1),
-        "stylenet-c.gif": ((*style, "--content-weight", "1", "--style-weight", "100", "--name", "stylenet-c"),
-                           style_steps // style_per + 1),
+        "stylenet.gif": ((*style, "--style-weight", "10", "--name", "stylenet"), style_steps // style_per + 1),
+        "stylenet-c.gif": ((*style, "--style-weight", "1", "--name", "stylenet-c"), style_steps // style_per + 1),
     }  # fmt: skip
     terms = {f"{COURSE_FILES[name]}.gif": f" Terms: {preset.signs()}." for name, preset in PRESETS.items()}
     return [Picture(file, CAPTIONS[file][0], CAPTIONS[file][1] + terms.get(file, ""), (*argv, "--weights", weights),
