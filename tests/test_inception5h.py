@@ -548,3 +548,17 @@ def test_the_rewrites_switch(model):
         fast = model.run_nodes(model.preprocess(image), [name])[0].numpy()
         slow = plain.run_nodes(plain.preprocess(image), [name])[0].numpy()
         np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-5 * float(np.abs(slow).max()), err_msg=name)
+
+
+
+def test_relu_after_max_pool_equals_the_plain_graph(model):
+    plain = load_inception5h(weights="untrained", rewrites=False)
+    fn = tf.function(lambda v: model.run_nodes(v, ["maxpool0"]))
+    ops = [op.type for op in fn.get_concrete_function(tf.TensorSpec([1, 64, 64, 3], tf.float32)).graph.get_operations()]
+    assert ops.index("MaxPool") < ops.index("Relu", ops.index("MaxPool"))  # a ReLU on the pooled map
+    x = tf.constant(model.preprocess(photo(64)))
+    for nodes in (["maxpool0"], ["maxpool0", "conv2d0"], ["mixed3a"]):  # conv2d0 asked for: it keeps its value
+        for index, name in enumerate(nodes):
+            got = _value_and_input_gradient(lambda v, nodes=nodes, index=index: model.run_nodes(v, nodes)[index], x)
+            want = _value_and_input_gradient(lambda v, nodes=nodes, index=index: plain.run_nodes(v, nodes)[index], x)
+            _assert_same(got, want, name)

@@ -3,9 +3,9 @@
 The frozen TF1 graph (``tensorflow_inception_graph.pb``) is interpreted node by node with a small op
 table, so features are TF2 tensors (differentiable, eager or in ``tf.function``); it matches TensorFlow's
 ``import_graph_def`` to float tolerance and is faster. Weights are non-trainable variables, and a request
-computes only the nodes its layers need. Two rewrites (LRN as a banded matmul, the strided RGB conv2d0
-as space-to-depth) sit behind one switch, ``rewrites``. Input: RGB 0..255 minus 117. Over 224 px,
-logits and softmax give several class rows per image: ``extract`` averages them (``rows=True`` keeps them).
+computes only the nodes its layers need. Three rewrites (LRN by a banded 1x1 conv, the strided RGB conv2d0 as
+space-to-depth, a ReLU moved after its max-pool) sit behind one switch, ``rewrites``. Input: RGB 0..255 minus 117.
+Over 224 px, logits and softmax give several class rows per image: ``extract`` averages them (``rows=True`` keeps them).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import graphlib
 import math
 import threading
 import warnings
-from collections import namedtuple
+from collections import Counter, namedtuple
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -186,7 +186,7 @@ _OPS = {
 SUPPORTED_OPS = ("Placeholder", "Const", *_OPS)
 
 
-# --- the two rewrites (used when the model's ``rewrites`` is True) ----------------------------------
+# --- the rewrites (used when the model's ``rewrites`` is True; the ReLU/max-pool swap is in _Graph.run) ----
 def _s2d_applies(node: _Node, x, kernel) -> bool:
     """Whether a Conv2D is strided SAME on few input channels (conv2d0 on the RGB image): only such a conv
     has a slow input gradient (TF's strided Conv2DBackpropInput with 3 output channels)."""
@@ -329,10 +329,16 @@ class _Graph:
 
     def run(self, inputs, targets: Sequence[str], rewrites: bool) -> list:
         """Compute ``targets`` for network-space inputs (float32 outputs)."""
-        values = {}
-        for name in self.plan(targets):
+        values, plan = {}, self.plan(targets)
+        readers = Counter(source for name in plan for source in self.nodes[name].inputs)
+        for name in plan:
             node = self.nodes[name]
-            if node.op == "Placeholder":
+            source = self.nodes[node.inputs[0]] if node.inputs else node
+            if rewrites and node.op == "MaxPool" and source.op == "Relu" and readers[source.name] == 1:
+                # ReLU after the max-pool: the same values, and its gradient on the 4x smaller pooled map (the
+                # unused ReLU before it is pruned from the traced graph).
+                values[name] = tf.nn.relu(_op_pool(node, [values[source.inputs[0]]]))
+            elif node.op == "Placeholder":
                 if name != INPUT_NODE:
                     raise ModelError(f"the graph has a second input {name!r}; only {INPUT_NODE!r} is fed")
                 values[name] = tf.cast(inputs, self.dtype)
@@ -351,7 +357,7 @@ class Inception5h(Model):
     Attributes: ``weights``; ``source`` (cache path, file, or the stand-in and its seed); ``fallback_reason``
     (why ``weights="auto"`` fell back, else None); ``precision`` (asked for: auto, float32 or bfloat16),
     ``dtype`` (what the network computes in) and ``precision_reason`` (why; outputs are float32);
-    ``rewrites`` (LRN and conv2d0 by the faster rewrites; False: TensorFlow's plain ops).
+    ``rewrites`` (LRN, conv2d0 and the ReLU before a max-pool by the faster rewrites; False: TF's plain ops).
     """
 
     name = "inception5h"
@@ -502,7 +508,7 @@ class LoadOptions(Settings):
     pb_sha1: str | None = setting(None, "expected SHA-1 of its graph (default: the pin)")
     seed: int = setting(0, "seed of the untrained stand-in's weights")
     precision: str | None = setting(None, "auto, float32 or bfloat16 (None: CADL_PRECISION or auto; old name dtype)")
-    rewrites: bool = setting(True, "faster LRN and conv2d0 rewrites (False: TensorFlow's plain ops)")
+    rewrites: bool = setting(True, "faster LRN, conv2d0 and ReLU/max-pool rewrites (False: TF's plain ops)")
     progress: object = setting(True, "download progress bar: True, False or a tqdm-like object")
     timeout: float = setting(30.0, "seconds to wait for the server (0..3600)")
     retries: int = setting(3, "download attempts after the first (0..20)")
