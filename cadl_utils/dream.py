@@ -261,7 +261,7 @@ class Dreamer:
             return tf.zeros_like(patch)[own_y : own_y + own_h, own_x : own_x + own_w, :], tf.constant(0.0)
         with tf.GradientTape() as tape:
             tape.watch(patch)
-            outputs = self.model.extract(patch[None], layers)
+            outputs = self.model.extract(tf.expand_dims(patch, 0), layers)  # patch[None]: a StridedSliceGrad
             loss = tf.cast(self.objective.feature_loss(dict(zip(layers, outputs))), tf.float32)
         grad = tape.gradient(loss, patch)
         if grad is None:
