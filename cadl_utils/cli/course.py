@@ -25,7 +25,7 @@ CAPTIONS = {  # file -> (title, what the course describes)
                     "back each frame, so the dream zooms in forever."),
     "guided.gif": ("Guided by itself", "The guide as the dream: the dot product grows what the network sees in it."),
     "guided2.gif": ("Guided, swapped", "The second subject as the dream, guided by the first (dot product)."),
-    "guided_dot_notv.gif": ("Dot product alone", "The feature dot product's gradient alone, without smoothing."),
+    "guided_dot_notv.gif": ("Dot product, no TV", "The feature dot product without the total variation: unsmoothed."),
     "guided_l1.gif": ("L1 feature distance", "Ascending it: what would make the dream different from the guide."),
     "guided_l2.gif": ("L2 feature distance", "Ascending it: what would make the dream different from the guide."),
     "guided_l1_-fl.gif": ("Negative L1 feature loss", "Descending the L1 feature distance: towards the guide."),
@@ -65,12 +65,13 @@ def course_pictures(out: Path | str, weights: str = "untrained", profile_name: s
     model, out = "random-multiscale" if weights == "untrained" else "inception5h", Path(out)
     style = ("style", "--model", model, "--steps", str(style_steps), "--frame-every", str(style_per), "--out", str(out),
              "--content-weight", "1")
-    guide = ("guide", "--all-presets", "--steps", str(steps), "--frame-every", str(per), "--out", str(out))
+    guide = ("guide", "cat", "astronaut", "--all-presets", "--steps", str(steps), "--frame-every", str(per),
+             "--out", str(out))
     jobs = {  # file -> (command line, frames of its GIF)
-        "softmax.gif": (("dream", "cat", "--frames", str(frames), "--steps", str(every),
+        "softmax.gif": (("dream", "coffee", "--frames", str(frames), "--steps", str(every), "--step-size", "0.02",
                          "--out", str(out / "softmax.gif")), frames),
         "fractal.gif": (("zoom", "coffee", "--frames", str(zoom_frames), "--steps", str(zoom_every),
-                         "--out", str(out / "fractal.gif")), zoom_frames),
+                         "--step-size", "0.02", "--out", str(out / "fractal.gif")), zoom_frames),
         **{f"{COURSE_FILES[name]}.gif": (guide, steps // per + 1) for name in PRESETS},
         "stylenet.gif": ((*style, "--style-weight", "10", "--name", "stylenet"), style_steps // style_per + 1),
         "stylenet-c.gif": ((*style, "--style-weight", "1", "--name", "stylenet-c"), style_steps // style_per + 1),
@@ -101,15 +102,14 @@ def write_index(out: Path, pictures: list[Picture], weights: tuple[str, str], pr
     esc, parser = html.escape, cli.build_parser()
     banner = ("<p class=banner>Untrained network: these pictures are textures, not the course's jellyfish/objects."
               "</p>" if weights[0] == "untrained" else "")  # fmt: skip
-    parts = ["<!doctype html><meta charset=utf-8><title>The course's pictures</title><style>body{font-family:sans-"
-             "serif;max-width:60em;margin:auto}.banner{background:#c00;color:#fff;padding:1em}pre{white-space:pre-wrap}"
-             "img{min-width:20em}</style>",
+    parts = ["<!doctype html><meta charset=utf-8><title>The course's pictures</title><style>body{font:16px sans-serif;"
+             "max-width:60em;margin:auto}.banner{background:#c00;color:#fff;padding:1em}pre{white-space:pre-wrap}"
+             "</style>",
              f"<h1>The course's pictures</h1>{banner}<p>Weights: {esc(weights[1])}. Profile: {esc(profile_name)}.</p>"]
     for picture in pictures:
         found = (out / picture.file).exists()
         image = f'<img src="{esc(picture.file)}" alt="{esc(picture.title)}">' if found else "<p>(not written)</p>"
-        values = vars(parser.parse_args(picture.argv))
-        settings = ", ".join(f"{key}={value}" for key, value in values.items()
+        settings = ", ".join(f"{key}={value}" for key, value in vars(parser.parse_args(picture.argv)).items()
                              if value is not None and key not in ("func", "command", "out"))  # fmt: skip
         parts.append(f"<h2>{esc(picture.title)}: {esc(picture.file)}</h2>{image}<p>{esc(picture.caption)}</p><pre>"
                      f"python -m cadl_utils {esc(shlex.join(picture.argv))}</pre><p>Settings: {esc(settings)}</p>")
