@@ -354,21 +354,31 @@ def precision_comparison(weights, layer, size, steps, rounds) -> dict:
     return out
 
 
-def quality(models, layer, image, steps: int = 20) -> dict:
-    """bfloat16 against float32 from the same start: the objective gain after ``steps`` steps (both judged by
-    the float32 network) and the PSNR of one step."""
+def quality(models, layer, image, steps: int = 20, starts: int = 4) -> dict:
+    """bfloat16 against float32 from the same starts: the objective gain after ``steps`` steps (both judged by
+    the float32 network) and the PSNR of one step. On the untrained network 20 steps are chaotic: one start's
+    gain ratio spreads about +-10 % either way for a given rounding, so the gains are summed over ``starts``
+    start images (``image`` and ``starts - 1`` others) and each start's ratio is kept too."""
     from cadl_utils import objectives
     from cadl_utils.dream import get_dreamer
 
     judge = lambda x: float(np.mean(models["float32"].extract(np.asarray(x)[None], [layer])[0]))  # noqa: E731
     dreamers = {p: get_dreamer(models[p], objectives.layer(layer)) for p in ("float32", "bfloat16")}
-    after = {p: _ours(d, image, steps, 0.01, jitter=32).numpy() for p, d in dreamers.items()}
-    one = {p: _ours(d, image, 1, 0.01).numpy() for p, d in dreamers.items()}
-    gains = {p: judge(after[p]) - judge(image) for p in after}
-    return {"objective_gain_float32": gains["float32"], "objective_gain_bfloat16": gains["bfloat16"],
-            "gain_ratio": gains["bfloat16"] / gains["float32"], "quality_steps": steps,
-            "psnr_db_1_step": _psnr(one["float32"], one["bfloat16"]),
-            "psnr_db_after_steps": _psnr(after["float32"], after["bfloat16"])}
+    images = [image] + [_image(image.shape[0], 100 + k) for k in range(starts - 1)]
+    gains, psnr_one, psnr_after = {"float32": [], "bfloat16": []}, [], []
+    for start in images:
+        after = {p: _ours(d, start, steps, 0.01, jitter=32).numpy() for p, d in dreamers.items()}
+        one = {p: _ours(d, start, 1, 0.01).numpy() for p, d in dreamers.items()}
+        for p in after:
+            gains[p].append(judge(after[p]) - judge(start))
+        psnr_one.append(_psnr(one["float32"], one["bfloat16"]))
+        psnr_after.append(_psnr(after["float32"], after["bfloat16"]))
+    return {"objective_gain_float32": float(np.mean(gains["float32"])),
+            "objective_gain_bfloat16": float(np.mean(gains["bfloat16"])),
+            "gain_ratio": float(np.sum(gains["bfloat16"]) / np.sum(gains["float32"])),
+            "gain_ratio_per_start": [b / f for b, f in zip(gains["bfloat16"], gains["float32"])],
+            "quality_steps": steps, "quality_starts": len(images),
+            "psnr_db_1_step": min(psnr_one), "psnr_db_after_steps": float(np.median(psnr_after))}
 
 
 def rss_child(size: int, tile: int, steps: int, layer: str, weights: str) -> dict:
@@ -435,9 +445,11 @@ def targets(results: dict) -> list[tuple[str, float, str, bool]]:
              p["bfloat16_of_matmul"] >= 0.5),
             ("fp32 step FLOP/s / fp32 matmul FLOP/s", p["float32_of_matmul"], ">= 0.6", p["float32_of_matmul"] >= 0.6),
             (f"auto ({p['auto_is']}) step speed-up over fp32", p["auto_speedup"], ">= 2.5", p["auto_speedup"] >= 2.5),
-            (f"bf16 objective gain / fp32's after {p['quality_steps']} steps", p["gain_ratio"], "0.95..1.05",
+            (f"bf16 objective gain / fp32's after {p['quality_steps']} steps ({p.get('quality_starts', 1)} starts)",
+             p["gain_ratio"], "0.95..1.05",
              abs(p["gain_ratio"] - 1) <= 0.05),
-            ("bf16 vs fp32 PSNR after 1 step (dB)", p["psnr_db_1_step"], ">= 40", p["psnr_db_1_step"] >= 40),
+            ("bf16 vs fp32 PSNR after 1 step (dB, worst start)", p["psnr_db_1_step"], ">= 40",
+             p["psnr_db_1_step"] >= 40),
         ]
         if "float32_over_frozen_graph" in p:
             rows.append(("fp32 step time / TF running the frozen graph (tutorial loop)", p["float32_over_frozen_graph"],
@@ -471,7 +483,8 @@ def _table(results: dict) -> str:
         lines.append(f"  matmul GFLOP/s: fp32 {times['mm_float32'] / 1e9:.0f}, bf16 {times['mm_bfloat16'] / 1e9:.0f}; "
                      f"step {p['step_gflop']:.1f} GFLOP")
         lines.append(f"  objective gain fp32 {p['objective_gain_float32']:.4f}, bf16 {p['objective_gain_bfloat16']:.4f}; "
-                     f"PSNR after {p['quality_steps']} steps {p['psnr_db_after_steps']:.1f} dB")
+                     f"PSNR after {p['quality_steps']} steps {p['psnr_db_after_steps']:.1f} dB; gain ratio per start "
+                     + ", ".join(f"{r:.3f}" for r in p.get("gain_ratio_per_start", [])))
     for t in results["tiled"]:
         lines.append(f"  tiled {t['size']} px: tutorial {t['tutorial_s_per_step']:.3f} s, cadl {t['ours_s_per_step']:.3f} s")
     for row in results.get("per_megapixel", []):
