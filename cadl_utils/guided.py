@@ -69,14 +69,15 @@ def feature_term(dream_vector, guide_vector, metric: str, scale: float = 1.0) ->
 
 def pixel_distance(image, guide, metric: str = "l1") -> tf.Tensor:
     """Mean absolute (``l1``) or mean squared (``l2``) difference of [N, H, W, 3] image and [h, w, 3]
-    guide, in [0, 1]. The image's centre, cropped to the guide's aspect ratio, is resized to the guide's
-    size (also inside a tf.function; ``guided`` fits the guide to the dream, so nothing is cropped)."""
+    guide, in [0, 1]. The image's centre, cropped to the guide's aspect ratio, is resized to the guide's size
+    if it differs (also in a tf.function; ``guided`` fits the guide to the dream: no crop, no costly resize)."""
     metric = check_choice(metric, "pixel metric", PIXEL_METRICS)
     guide = tf.convert_to_tensor(guide, tf.float32)
     guide = guide[0] if guide.shape.rank == 4 else guide
     height, width = int(guide.shape[0]), int(guide.shape[1])
-    image = tf.convert_to_tensor(image, tf.float32)
-    difference = resize(crop_to_aspect(image, height, width), (height, width)) - guide
+    fitted = crop_to_aspect(tf.convert_to_tensor(image, tf.float32), height, width)
+    same = tf.reduce_all(tf.equal(tf.shape(fitted)[1:3], (height, width)))  # decided as the step runs
+    difference = tf.cond(same, lambda: fitted, lambda: resize(fitted, (height, width))) - guide
     return tf.reduce_mean(tf.abs(difference) if metric == "l1" else tf.square(difference))
 
 
@@ -378,8 +379,7 @@ class GuidedSettings(Settings):
             self._set(name, getattr(engine, name))
         self._set("compare", check_choice(self.compare, "compare", COMPARE))
         if self.compare == "positions" and (self.octaves > 1 or self.tile_size):
-            raise ParameterError("compare='positions' compares feature maps of the dream's full size: use octaves=1 "
-                                 "and tile_size=None, or compare='pooled'")  # fmt: skip
+            raise ParameterError("compare='positions' needs octaves=1 and tile_size=None, or compare='pooled'")
 
     def dream_settings(self) -> DreamSettings:
         """The feedback loop's settings: ``steps / frame_every`` frames, the start image first."""

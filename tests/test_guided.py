@@ -136,7 +136,7 @@ def test_positions_with_jitter_still_find_the_guides_layout(tiny_model):
 
 @pytest.mark.parametrize("bad", [{"octaves": 2}, {"tile_size": 256}])
 def test_positions_refuse_octaves_and_tiles_naming_the_fix(bad):
-    with pytest.raises(ParameterError, match="octaves=1 and tile_size=None, or compare='pooled'"):
+    with pytest.raises(ParameterError, match="positions' needs octaves=1 and tile_size=None, or compare='pooled'"):
         G.GuidedSettings(compare="positions", **bad)
     assert G.GuidedSettings(compare="pooled", **bad).compare == "pooled"
     with pytest.raises(ParameterError, match="pooled, positions"):
@@ -226,9 +226,16 @@ def test_pixel_distance_follows_dynamic_sizes_inside_tf_function():
     def distance(image):
         return G.pixel_distance(image, guide, "l2")
 
-    for size in [(16, 24), (9, 40), (33, 33)]:
+    for size in [(16, 24), (9, 40), (33, 33), (20, 30)]:
         assert np.isfinite(float(distance(tf.zeros((1, *size, 3)))))
     assert distance.experimental_get_tracing_count() == 1
+    # At the guide's size nothing is resized: the exact value, and L1's gradient is sign(x - g) / 3HW.
+    image = tf.Variable(_random_image(1, 20, 30)[None])
+    with tf.GradientTape() as tape:
+        value = tf.function(lambda x: G.pixel_distance(x, guide, "l1"))(image)
+    assert float(value) == pytest.approx(float(np.abs(image.numpy()[0] - guide).mean()), rel=1e-6)
+    expected = np.sign(image.numpy()[0] - guide) / (3 * 20 * 30)
+    np.testing.assert_allclose(tape.gradient(value, image).numpy()[0], expected, rtol=1e-5)
 
 
 # --- guide features ------------------------------------------------------------------------------
