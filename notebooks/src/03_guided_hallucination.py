@@ -21,19 +21,25 @@
 #
 # In this notebook you will first **write the guided loss yourself**, one small function per term:
 #
-# * the *feature terms*: the dream's and the guide's features at a layer, averaged over positions,
-#   compared by dot product, L1 or L2 distance;
+# * the *feature terms*: the dream's and the guide's features at a layer, compared by dot product,
+#   L1 or L2 distance, either averaged over positions (*pooled*) or position by position, as the
+#   course did;
 # * the *pixel term* (L1 or L2 distance of the pictures) and the *total variation* (noise);
 #
 # then check with an assertion that the package (`cadl_utils.guided`, `cadl_utils.objectives`)
 # computes the same values, and **look at every term**: its gradient as a picture, and what one step
 # of it alone does to the dream. After that the engine, `guided(...)`, does the long runs: the seven
-# variants of the course as presets, rendered as GIFs side by side, and sliders to mix the terms.
+# variants of the course as presets, saved under the course's own file names (`guided.gif`,
+# `guided2.gif`, ...) and shown side by side, the pooled and the position-by-position form of one
+# preset next to each other, and sliders to mix the terms.
 #
-# **How long it takes.** Measured top to bottom (without touching the sliders) on a busy 2-core CPU
-# that computes bfloat16 natively: about 20 seconds with the `quick` profile (128 px, 4 steps per
-# preset) and about 5 minutes with the default `full` profile (512 px, 100 steps for each of the seven
-# presets; measured 4 min 43 s, while other tests shared the CPU).
+# **How long it takes.** Measured top to bottom (without touching the sliders) on a 2-core CPU that
+# computes bfloat16 natively: about 25 seconds with the `quick` profile (128 px, 4 steps per preset)
+# and 3 min 7 s with the default `full` profile (512 px), while other jobs shared the CPU (load
+# average 3 to 4: the lesson had about half of it). Its CPU time was 3 min 16 s over the 2 cores,
+# so alone on such a CPU we expect about 2 minutes (not measured). Most of it (157 s of the 187) is
+# the seven course pictures, 512 px and 100 steps each; the rest of the lesson works on 256 px
+# copies wherever 512 px would show nothing more (gradient pictures, our own loop, comparisons).
 # These runs use the untrained stand-in, which has inception5h's layers and sizes, so the trained
 # weights cost the same; a CPU without bfloat16 is slower, a GPU much faster. To switch, set
 # `CADL_PROFILE=quick` in the environment before starting Jupyter (e.g. `CADL_PROFILE=quick make
@@ -59,8 +65,9 @@ import tensorflow as tf
 from IPython.display import HTML, display
 
 from cadl_utils.config import profile
-from cadl_utils.guided import (PRESETS, feature_scale, feature_term, guided, pixel_distance, pool_features)
-from cadl_utils.images import gif_html, load_image, montage, sample_images, show, show_gif
+from cadl_utils.guided import (COURSE_FILES, PRESETS, compute_guide_features, feature_scale, feature_term,
+                                feature_vector, guided, pixel_distance)
+from cadl_utils.images import gif_html, load_image, montage, resize, sample_images, show, show_gif
 from cadl_utils.models import load_model
 from cadl_utils.objectives import total_variation
 from cadl_utils.widgets import GuidedExplorer, show_banner
@@ -102,13 +109,16 @@ show(montage([dream_image, guide_image], cols=2), title="subject 1: dream (cat),
 #
 # $$\bar F(x) = \frac{1}{hw}\sum_{i,j} F^{l}_{ij}(x) \in \mathbb{R}^{C},$$
 #
-# so that dream and guide may differ in size and layout, and the guide's vector is computed once.
-# **This pooled form is this package's choice.** The CADL course compared the two feature *maps*
-# position by position (both images of one size, $F_{ij}(x)$ against $F_{ij}(g)$ at every $i, j$), which
-# also asks the dream to put things *where* the guide has them; pooling keeps only *what* is there.
+# so that dream and guide may differ in size and layout, and the guide's vector is computed once:
+# the **pooled** form, the package's default. **The CADL course compared the two feature maps position
+# by position** instead: both pictures of one size, each map flattened into one long vector of
+# $h \cdot w \cdot C$ numbers, $F_{ij}(x)$ against $F_{ij}(g)$ at every $i, j$. That asks the dream
+# to put things *where* the guide has them; pooling keeps only *what* is there. The package offers both
+# (`compare="pooled"` or `compare="positions"`), and section 7 shows the difference.
 #
 # With $r$ the root-mean-square of the guide's vector $\bar F(g)$ as the unit (so that one number means
-# the same on every layer), the three terms are
+# the same on every layer), the three terms are (for the course's form, read $\bar F$ as the flattened
+# map and $C$ as its length $hwC$)
 #
 # $$S_{\text{dot}}(x) = \frac{1}{C r^{2}}\sum_{c} \bar F_c(x)\,\bar F_c(g), \qquad
 # D_{1}(x) = \frac{1}{C r}\sum_{c} \big|\bar F_c(x) - \bar F_c(g)\big|, \qquad
@@ -125,6 +135,12 @@ def pooled(net, image, name=LAYER):
     """The channel means of layer `name` for one image [H, W, 3]: a [1, C] tensor."""
     maps = tf.cast(net.extract(image[None], [name])[0], tf.float32)
     return tf.reduce_mean(maps, axis=[1, 2])
+
+
+def flattened(net, image, name=LAYER):
+    """The course's form: the whole map of layer `name`, position by position, as one [1, h*w*C] tensor."""
+    maps = tf.cast(net.extract(image[None], [name])[0], tf.float32)
+    return tf.reshape(maps, [1, -1])
 
 
 def rms(vector):
@@ -160,15 +176,21 @@ print(f"twice the guide: dot {float(feature_dot(doubled, guide_vector, r)):.3f},
 
 # %%
 dream_vector = pooled(model, dream_image)
+guide_map, dream_map = flattened(model, guide_image)[0], flattened(model, dream_image)
+print(f"pooled: {guide_vector.shape[0]} numbers per picture; position by position: {guide_map.shape[0]}")
 for metric, term in FEATURE_TERMS.items():
-    print(f"dream vs guide, {metric}: {float(term(dream_vector, guide_vector, r)):.3f}")
+    print(f"dream vs guide, {metric}: pooled {float(term(dream_vector, guide_vector, r)):.3f}, "
+          f"position by position {float(term(dream_map, guide_map, rms(guide_map))):.3f}")
 
 
 # %% [markdown]
 # The dot term has no maximum: a dream with twice the guide's features scores 2, so ascending it
 # never stops, it keeps amplifying the guide's features. The distances are measured in units of $r$:
 # twice the guide is exactly one unit away in L2 ($\lVert g \rVert / r = 1$), and L1, a mean of
-# absolute values, is never more than L2, a root mean square.
+# absolute values, is never more than L2, a root mean square. Position by position the cat and the
+# astronaut are further apart than pooled (the numbers above): their channel means may be alike
+# while the things sit in other places, and a map compared position by position counts every
+# misplaced feature.
 #
 # ## 2. The pixel term and the total variation
 #
@@ -213,20 +235,23 @@ print(f"TV: dream {float(tv(dream_image)):.3f}, guide {float(tv(guide_image)):.3
 # %% [markdown]
 # ## 3. The package computes the same terms
 #
-# `cadl_utils.guided` has these functions as `pool_features`, `feature_scale`, `feature_term` and
-# `pixel_distance` (which also crops and resizes a guide of another shape), and
-# `cadl_utils.objectives.total_variation`. Their values must equal ours. As in lesson 01 we compare on
+# `cadl_utils.guided` has these functions as `feature_vector` (our `pooled` with `compare="pooled"`,
+# our `flattened` with `compare="positions"`), `feature_scale`, `feature_term` and `pixel_distance`
+# (which also crops and resizes a guide of another shape), and `cadl_utils.objectives.total_variation`.
+# Their values must equal ours, in both forms. As in lesson 01 we compare on
 # a float32 copy of the network: on CPUs that compute bfloat16 natively the notebook's model runs in
 # bfloat16, whose rounding differs between graphs by about 1 %.
 
 # %%
 exact = load_model("inception5h", precision="float32")
-d, g = pooled(exact, dream_image), pooled(exact, guide_image)[0]
-assert np.allclose(d, pool_features(exact.extract(dream_image[None], [LAYER])[0]), rtol=1e-5, atol=1e-6)
-assert np.isclose(rms(g), feature_scale(g), rtol=1e-6)
-for metric, term in FEATURE_TERMS.items():
-    ours, package = float(term(d, g, rms(g))), float(feature_term(d, g, metric, feature_scale(g)))
-    assert np.isclose(ours, package, rtol=1e-4, atol=1e-6), (metric, ours, package)
+maps = exact.extract(dream_image[None], [LAYER])[0]
+for ours_vector, compare in ((pooled, "pooled"), (flattened, "positions")):
+    d, g = ours_vector(exact, dream_image), ours_vector(exact, guide_image)[0]
+    assert np.allclose(d, feature_vector(maps, compare), rtol=1e-5, atol=1e-6), compare
+    assert np.isclose(rms(g), feature_scale(g), rtol=1e-6)
+    for metric, term in FEATURE_TERMS.items():
+        ours, package = float(term(d, g, rms(g))), float(feature_term(d, g, metric, feature_scale(g)))
+        assert np.isclose(ours, package, rtol=1e-4, atol=1e-6), (compare, metric, ours, package)
 for metric, term in {"l1": pixel_l1, "l2": pixel_l2}.items():
     ours, package = float(term(dream_image, guide_image)), float(pixel_distance(dream_image[None], guide_image, metric))
     assert np.isclose(ours, package, rtol=1e-4, atol=1e-6), (metric, ours, package)
@@ -246,9 +271,16 @@ assert np.isclose(float(tv(noise)), float(total_variation(noise)), rtol=1e-5)
 #
 # $$x_{1} = \operatorname{clip}_{[0,1]}\!\Big(x_0 \pm \eta\,\frac{g}{\sigma(g) + \epsilon}\Big), \qquad g = \nabla_x T(x_0).$$
 #
-# A large step ($\eta = 0.1$) makes one step visible.
+# A large step ($\eta = 0.1$) makes one step visible. Pictures of gradients need no 512 px: this
+# section and the next work on 256 px copies of the two subjects, a quarter of the pixels to wait for.
 
 # %%
+SMALL = min(P.size, 256)
+x0, g0 = resize(dream_image, (SMALL, SMALL)), resize(guide_image, (SMALL, SMALL))
+g0_vector, g0_map = pooled(model, g0)[0], flattened(model, g0)[0]
+r0, r0_map = rms(g0_vector), rms(g0_map)
+
+
 def gradient(loss, image):
     """(d loss / d image as an array of the image's shape, the loss's value)."""
     x = tf.constant(image, tf.float32)
@@ -268,27 +300,31 @@ def one_step(grad, image, sign, step_size=0.1):
 
 
 TERMS = {  # name: (the term as a function of the dream x, the sign the presets give it)
-    "+feature dot": (lambda x: feature_dot(pooled(model, x), guide_vector, r), +1),
-    "+feature L1": (lambda x: feature_l1(pooled(model, x), guide_vector, r), +1),
-    "+feature L2": (lambda x: feature_l2(pooled(model, x), guide_vector, r), +1),
-    "-pixel L1": (lambda x: pixel_l1(x, guide_image), -1),
-    "-pixel L2": (lambda x: pixel_l2(x, guide_image), -1),
+    "+feature dot": (lambda x: feature_dot(pooled(model, x), g0_vector, r0), +1),
+    "+feature dot, position by position": (lambda x: feature_dot(flattened(model, x), g0_map, r0_map), +1),
+    "+feature L1": (lambda x: feature_l1(pooled(model, x), g0_vector, r0), +1),
+    "+feature L2": (lambda x: feature_l2(pooled(model, x), g0_vector, r0), +1),
+    "-pixel L1": (lambda x: pixel_l1(x, g0), -1),
+    "-pixel L2": (lambda x: pixel_l2(x, g0), -1),
     "-TV": (tv, -1),
 }
-gradients = {name: gradient(term, dream_image)[0] for name, (term, _) in TERMS.items()}
+gradients = {name: gradient(term, x0)[0] for name, (term, _) in TERMS.items()}
 for name, (_, sign) in TERMS.items():
     grad = gradients[name]
-    show(montage([as_picture(grad), one_step(grad, dream_image, sign)], cols=2),
-         title=f"{name}: its gradient around grey, and one step of it alone", width=2 * max(P.size, 192))
+    show(montage([as_picture(grad), one_step(grad, x0, sign)], cols=2),
+         title=f"{name}: its gradient around grey, and one step of it alone", width=2 * max(SMALL, 192))
 
 # %% [markdown]
 # What to look for (with trained weights; the untrained stand-in shows the same kinds of pattern, but
 # random ones):
 #
-# * the three **feature** gradients are fine textures spread over the whole picture: pooling threw the
-#   positions away, so every position may add what the guide's vector has more of. `dot` adds the
-#   guide's features; `L1` and `L2` (ascended) push each channel mean *away* from the guide's value,
-#   so they differ from `dot` wherever the dream has less of a channel than the guide;
+# * the three pooled **feature** gradients are fine textures spread over the whole picture: pooling
+#   threw the positions away, so every position may add what the guide's vector has more of. `dot`
+#   adds the guide's features; `L1` and `L2` (ascended) push each channel mean *away* from the guide's
+#   value, so they differ from `dot` wherever the dream has less of a channel than the guide;
+# * the dot product **position by position** asks each place of the dream for the features the guide
+#   has *at that place*: its gradient carries the guide's layout (with trained weights, the
+#   astronaut's outline shows through), where the pooled one is the same texture everywhere;
 # * the **pixel** gradients are the guide itself minus the dream: a faint astronaut over a negative
 #   cat. L1's gradient is only the *sign* of each difference (every pixel pulls equally hard), L2's is
 #   proportional to the difference, so large differences dominate;
@@ -325,25 +361,36 @@ show(montage([dream_image, smoothed, as_picture(removed)], cols=3),
 # for the dot term against the pixel L1 term only**: with $w_f = w_p = 1$, $S_{\text{dot}}$ and $P_1$
 # pull about equally hard. For $D_1$, $D_2$ or $P_2$ equal weights do *not* pull equally hard (their
 # gradients have other sizes, and $P_2$'s shrinks as the dream approaches the guide); compare the
-# standard deviations of the gradients of section 4 to see by how much. Our own loop, with the gain
-# of the engine's guide features:
+# standard deviations of the gradients of section 4 to see by how much. (The engine's `l2_neg` preset
+# therefore weights its L2 pixel term $-0.4$, not $-0.2$: $P_2$'s gradient is $2(x - g)/3HW$, so at the
+# typical distance of two photographs, $|x - g| \approx 0.25$, it is half as large as $P_1$'s.)
+#
+# Our own loop uses the gain the engine measures on the guide (`compute_guide_features`). Its
+# gradient is wrapped in `tf.function`: TensorFlow traces the Python function once into a graph and
+# then runs the graph, the same arithmetic several times faster than op by op (the engine does the
+# same). To be quick we take half the profile's steps, each twice as long: the same distance.
 
 # %%
 def guided_loop(x, feature_weight, pixel_weight, tv_weight, steps, gain, step_size=0.01):
     """`steps` ascent steps of gain * feature_weight * dot + pixel_weight * pixel L1 + tv_weight * TV."""
-    def total(y):
-        return (gain * feature_weight * feature_dot(pooled(model, y), guide_vector, r)
-                + pixel_weight * pixel_l1(y, guide_image) + tv_weight * tv(y))
+    @tf.function
+    def total_gradient(y):
+        with tf.GradientTape() as tape:
+            tape.watch(y)
+            total = (gain * feature_weight * feature_dot(pooled(model, y), g0_vector, r0)
+                     + pixel_weight * pixel_l1(y, g0) + tv_weight * tv(y))
+        return tape.gradient(total, y)
+
     for _ in range(steps):
-        grad, _ = gradient(total, x)
-        x = one_step(grad, x, +1, step_size)
+        x = one_step(total_gradient(tf.constant(x)).numpy(), x, +1, step_size)
     return x
 
 
-gain = guided(dream_image, guide_image, model=model, steps=1, progress=False).objective.feature.guide.gains[LAYER]
+gain = compute_guide_features(model, g0, LAYER).gains[LAYER]
 print(f"balance gain at {LAYER}: {gain:.3g}")
-mixed = guided_loop(dream_image, 1.0, -0.5, -0.5, steps=P.steps, gain=gain)
-show(montage([dream_image, mixed], cols=2), title="before and after: +dot -0.5 pixel(L1) -0.5 tv (our loop)")
+mixed = guided_loop(x0, 1.0, -0.5, -0.5, steps=max(1, P.steps // 2), gain=gain, step_size=0.02)
+show(montage([x0, mixed], cols=2), title="before and after: +dot -0.5 pixel(L1) -0.5 tv (our loop)",
+     width=2 * max(SMALL, 192))
 
 # %% [markdown]
 # **Exercise 1.** Run `guided_loop` with `feature_weight=0` and `pixel_weight=-1` for many steps
@@ -364,9 +411,10 @@ show(montage([dream_image, mixed], cols=2), title="before and after: +dot -0.5 p
 # From here on the lesson uses `cadl_utils.guided`: `guided(dream, guide, preset=..., model=...)` runs
 # a preset as a feedback loop (with jitter, octaves, tiles, a GIF), with the terms of section 3 as
 # objectives and the balance gain of section 5 applied. Each preset fixes who starts, who guides, and
-# the signs of the terms. The pixel term and TV are descended in every preset that has them (as the
-# course added the negative pixel-loss gradient to its pictures); `dot_notv` is the feature dot
-# product alone, with neither pixel term nor TV:
+# the signs of the terms. **Every preset keeps the pixel term**, descended: the course added the
+# negative pixel-loss gradient to all its pictures. `dot_notv` drops only TV, so its dot-product
+# texture stays unsmoothed. `l2_neg` uses the L2 pixel distance as well as the L2 feature distance,
+# weighted $-0.4$ (section 5); all the others use L1 for the pixels:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -376,13 +424,17 @@ for name, preset in PRESETS.items():
 # %% [markdown]
 # `guided` returns a `GuidedResult`: its `frames` (`image` is the last one), the preset and the layers
 # used. Every setting (`steps`, `step_size`, `layers`, the term weights...) lives in one
-# `GuidedSettings` and can be given by keyword. We run all seven and save a GIF of each:
+# `GuidedSettings` and can be given by keyword. We run all seven at the profile's size and number of
+# steps and save a GIF of each under **the course's file name** (`COURSE_FILES`: `self` makes
+# `guided.gif`, `swapped` `guided2.gif`, `l1_neg` `guided_l1_-fl.gif`, "-fl" for the negative feature
+# loss, and so on). `python -m cadl_utils guide --all-presets --out DIR` writes the same seven files.
 
 # %%
+# Course picture: guided.gif, guided2.gif, guided_dot_notv.gif, guided_l1.gif, guided_l2.gif, guided_l1_-fl.gif, guided_l2_-fl.gif
 results, gifs = {}, {}
 for name in PRESETS:
     results[name] = guided(dream_image, guide_image, preset=name, model=model, steps=P.steps)
-    gifs[name] = results[name].save_gif(OUT / f"guided_{name}.gif", duration_ms=150)
+    gifs[name] = results[name].save_gif(OUT / f"{COURSE_FILES[name]}.gif", duration_ms=150)
 show(montage([r.image for r in results.values()], cols=len(results)), title=", ".join(results))
 
 # %% [markdown]
@@ -390,7 +442,7 @@ show(montage([r.image for r in results.values()], cols=len(results)), title=", "
 
 # %%
 cells = "".join(f"<figure style='display:inline-block;margin:4px'>{gif_html(path, width=150)}"
-                f"<figcaption>{name}</figcaption></figure>" for name, path in gifs.items())
+                f"<figcaption>{name}: {path.name}</figcaption></figure>" for name, path in gifs.items())
 display(HTML(f"<div>{cells}</div>"))
 
 # %% [markdown]
@@ -401,7 +453,7 @@ show_gif(gifs["l1_neg"], width=384)
 
 # %% [markdown]
 # **Try this:** swap the subjects; use an earlier layer (`layers=["mixed3b"]`) for textures or a later
-# one (`["mixed5a"]`) for objects; more steps (`steps=100`); your own mix of weights, e.g.
+# one (`["mixed5a"]`) for objects; more steps (`steps=200`); your own mix of weights, e.g.
 # `guided(..., preset="l2_neg", pixel_weight=0, tv_weight=-1)`.
 #
 # **Exercise 2.** `l1` ascends the feature distance and `l1_neg` descends it. With trained weights,
@@ -434,12 +486,60 @@ show_gif(gifs["l1_neg"], width=384)
 # </details>
 
 # %% [markdown]
-# ## 7. Explore with sliders
+# ## 7. Pooled or position by position
+#
+# Every run so far compared *pooled* features, the package's default. The course compared the maps
+# position by position; `compare="positions"` does that. Here is one preset, `l1_neg` (move the
+# dream's features towards the guide's), in both forms, side by side. We switch its pixel term off
+# (`pixel_weight=0`) so that only the feature term, the one that differs, moves the dream: the pixel
+# pull would drag both towards the guide's pixels and hide the difference. A side-by-side comparison
+# needs no 512 px, so it runs on the 256 px subjects of section 4, with half the steps, each twice as
+# long. The printed number is the L2 distance, position by position, of the dream's map from the
+# guide's map (in units of its RMS, as $D_2$ in section 1).
+
+# %%
+forms = {compare: guided(x0, g0, preset="l1_neg", model=model, steps=max(1, P.steps // 2), step_size=0.02,
+                         pixel_weight=0, compare=compare, progress=False) for compare in ("pooled", "positions")}
+print(f"map distance to the guide's map, before: {float(feature_l2(flattened(model, x0), g0_map, r0_map)):.3f}")
+for compare, result in forms.items():
+    print(f"after l1_neg, {compare:9s}: {float(feature_l2(flattened(model, result.image), g0_map, r0_map)):.3f}")
+show(montage([x0, forms["pooled"].image, forms["positions"].image, g0], cols=4),
+     title="dream, l1_neg (no pixel term) pooled, and position by position, guide", width=4 * max(SMALL, 160))
+
+# %% [markdown]
+# **Why they differ.** Pooled, the feature term knows *what* the guide contains but not *where*: the
+# dream may grow the guide's textures anywhere, wherever they are easiest to make, and it keeps its
+# own layout (with trained weights, the cat stays where it was and takes on the astronaut's fabric,
+# metal and sky). Position by position, each place of the dream is compared with the same place of
+# the guide, so the term drags the dream towards **the guide's arrangement**: the features have to
+# appear where the guide has them, and the guide's outline comes through (the gradient of section 4
+# already carried it), which is why its map ends closer to the guide's. The price: dream and guide must
+# line up. The package fits the guide to exactly the dream's size and refuses octaves and tiles with
+# `compare="positions"` (their smaller maps would not line up with the guide's); the jitter, a roll of
+# up to 16 px per step, one cell of `mixed4c`'s 16 px grid, only blurs the target layout by that much.
+# With the untrained stand-in (see the banner) both pictures are only smoothed random textures, but
+# the printed distances tell the same story.
+#
+# **Exercise 4.** With `compare="positions"`, what happens to a guide of another shape (a portrait
+# guide for a landscape dream), and why does `guided(..., compare="positions", octaves=3)` refuse
+# to run?
+#
+# <details><summary>Answer</summary>
+#
+# The guide's centre is cropped to the dream's aspect ratio and resized to exactly the dream's size,
+# as for the pixel term: position $(i, j)$ must mean the same place in both pictures, so the maps must
+# have the same shape. Octaves dream first on smaller copies of the picture, whose maps have fewer
+# positions than the guide's; there is nothing to compare them with place by place, so the package
+# refuses with a `ParameterError` that names the fix (`octaves=1`, or `compare="pooled"`). The pooled
+# form has no such problem: a mean over the positions is a mean at any size.
+# </details>
+#
+# ## 8. Explore with sliders
 #
 # Choose the preset and the weight of each term; the preview updates when you release a slider, and
-# **Run** renders the full GIF. The feature layer is *not* a control: it is fixed when the explorer
-# is made (here the default, `mixed4c`); to explore another layer, make a new explorer with e.g.
-# `GuidedExplorer(model, ..., layers=["mixed3b"])`.
+# **Run** renders the full GIF. The feature layer and the form are *not* controls: they are fixed when
+# the explorer is made (here the defaults, `mixed4c`, pooled); to explore another, make a new explorer
+# with e.g. `GuidedExplorer(model, ..., layers=["mixed3b"])` or `compare="positions"`.
 
 # %%
 explorer = GuidedExplorer(model, dream_image="cat", guide_image="astronaut", preset="l1_neg", output_dir=OUT)
