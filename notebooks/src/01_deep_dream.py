@@ -32,11 +32,12 @@
 # * channels and whole layers; three ways to normalise the gradient;
 # * octaves and *tiles* (large images); sliders to explore layers and channels.
 #
-# **How long it takes.** Measured top to bottom (without touching the sliders) on a busy 2-core
-# CPU that computes bfloat16 natively: about 20 seconds with the `quick` profile (128 px, a few steps)
-# and about 3 to 4 minutes with the default `full` profile (512 px, 60-frame GIFs). These runs used
-# the untrained stand-in, which has inception5h's layers and sizes, so the trained weights cost the
-# same; a CPU without bfloat16 runs in float32 and will be slower, a GPU much faster. To switch,
+# **How long it takes.** Measured top to bottom (without touching the sliders, `make lesson-times`)
+# on a 2-core CPU that computes bfloat16 natively, with nothing else running: about 25 seconds with
+# the `quick` profile (128 px, a few steps) and about 70 seconds with the default `full` profile
+# (512 px GIFs of 20 frames x 5 steps; 256 px comparisons). These runs used the untrained stand-in,
+# which has inception5h's layers and sizes, so the trained weights cost the same; a CPU without
+# bfloat16 runs in float32 and will be slower, a GPU much faster. To switch,
 # set `CADL_PROFILE=quick` in the environment before starting Jupyter (e.g. `CADL_PROFILE=quick make
 # lab`) and restart the kernel; the cell after the imports prints the active profile.
 #
@@ -65,8 +66,11 @@ from cadl_utils.widgets import DreamExplorer, show_banner
 
 # %% [markdown]
 # Sizes and numbers of steps come from a *profile*: `full` (default) for good pictures, `quick`
-# (`CADL_PROFILE=quick`) for a fast run-through, which is what the automatic tests use. Pictures
-# and GIFs are written to `outputs/deep_dream/` in the repository.
+# (`CADL_PROFILE=quick`) for a fast run-through, which is what the automatic tests use. The two GIFs
+# (the course's `softmax.gif` and a channel's feedback loop) are made at the profile's size (512 px at
+# `full`) with the course's 20 frames of 5 gradient steps; the cells that teach a step or set pictures
+# side by side work on smaller pictures (`SMALL`, 256 px at `full`), a quarter of the pixels.
+# Pictures and GIFs are written to `outputs/deep_dream/` in the repository.
 #
 # Every setting of the engine's dreams lives in one `DreamSettings` object (its fields, with their
 # help, are listed by `help(DreamSettings)`); `dream` and `feedback_loop` take it and any setting as
@@ -75,15 +79,16 @@ from cadl_utils.widgets import DreamExplorer, show_banner
 # %%
 P = profile()
 SETTINGS = DreamSettings(
-    steps=max(2, P.steps // 5),  # gradient steps per octave of a single dream
-    frames=P.frames,
-    frame_every=max(1, P.steps // 20),  # gradient steps between two frames of a GIF
-    octaves=P.octaves,
+    steps=max(2, P.steps // 10),  # gradient steps per octave of a single dream
+    frames=min(P.frames, 20),  # the course's softmax.gif: 20 frames...
+    frame_every=max(1, P.steps // 20),  # ...of 5 gradient steps each
+    octaves=min(P.octaves, 3),
 )
+SMALL = min(P.size, 256)  # side of the teaching cells and the side-by-side comparisons
 OUT = Path("../outputs/deep_dream")
 OUT.mkdir(parents=True, exist_ok=True)
-print(f"profile {P.name}: {P.size} px, {SETTINGS.steps} steps per octave, "
-      f"{SETTINGS.frames} frames of {SETTINGS.frame_every} steps")
+print(f"profile {P.name}: GIFs {P.size} px, {SETTINGS.frames} frames of {SETTINGS.frame_every} steps; "
+      f"comparisons {SMALL} px, {SETTINGS.steps} steps per octave")
 
 # %%
 model = load_model("inception5h")
@@ -122,14 +127,12 @@ def channel_loss(net, image, name, index):
 
 
 # %% [markdown]
-# `softmax2` needs an image of at least 193 px, so the jellyfish part works on a 224 px square (or the
-# profile's size if that is larger).
+# `softmax2` needs an image of at least 193 px, so the jellyfish part works on a 224 px square.
 
 # %%
 photos = sample_images("photo")
-SIDE = max(224, P.size)
-image = load_image(photos["coffee"], size=(SIDE, SIDE))
-show(image, title=f"the start image, {SIDE} x {SIDE}")
+image = load_image(photos["coffee"], size=(224, 224))
+show(image, title="the start image, 224 x 224")
 
 
 # %% [markdown]
@@ -235,7 +238,7 @@ def octave_dream(loss, image, steps, octaves=3, scale=1.4, step_size=0.01):
 # one octave against three:
 
 # %%
-cat = load_image(photos["cat"], size=P.size)
+cat = load_image(photos["cat"], size=SMALL)
 NAME, INDEX = "mixed4d_3x3_bottleneck_pre_relu", 139
 
 
@@ -279,12 +282,17 @@ assert np.isclose(float(channel_loss(exact, image, "softmax2", 647)), evaluate(n
 # Repeating the step and keeping a frame every few steps is the course's first result, the
 # *feedback loop*: the picture is fed back into the network again and again. `feedback_loop` does
 # exactly that (plus the jitter, so that the network's pixel grid does not imprint itself). It
-# returns a `Result` whose `frames` we save as a GIF (`result.image` is the last).
+# returns a `Result` whose `frames` we save as a GIF (`result.image` is the last). This is the
+# course's `softmax.gif`: the jellyfish neuron, 20 frames of 5 steps, here at the profile's size
+# (with the untrained stand-in, see the banner, a texture instead of jellyfish).
 
 # %%
-loop = feedback_loop(image, neuron("jellyfish"), model, SETTINGS, octaves=1, step_size=0.02)
-gif = loop.save_gif(OUT / "jellyfish_feedback.gif", duration_ms=150)
-show_gif(gif, width=320)
+# Course picture: softmax.gif
+SIDE = max(224, P.size)  # softmax2 needs at least 193 px
+start = load_image(photos["coffee"], size=(SIDE, SIDE))
+loop = feedback_loop(start, neuron("jellyfish"), model, SETTINGS, octaves=1, step_size=0.02)
+gif = loop.save_gif(OUT / "softmax.gif", duration_ms=150)
+show_gif(gif, width=384)
 
 # %% [markdown]
 # **Try this:** other classes, e.g. `neuron("volcano")` or `neuron(model.label_index("goldfish"))`;
@@ -313,7 +321,7 @@ show_gif(gif, width=320)
 # `_pre_relu` twin are read as they are: concatenations such as `mixed4c` (their branches are already
 # past their ReLUs), pooling layers and `softmax2`. `layer(name)` always reads exactly the layer it
 # names, and `channel(name, c, pre_relu=False)` reads after the ReLU. These layers need no minimum
-# size, so we go back to the profile's size.
+# size, so the comparisons use the `SMALL` cat again.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -429,13 +437,13 @@ show(montage(pictures, cols=3), title="1, 2 and 4 octaves")
 #
 # The memory of a gradient grows with the number of pixels. With `tile_size` the gradient is computed
 # tile by tile, and the whole image is rolled by a random offset each step, so tile borders never
-# stay in one place and leave no seams. Here an image twice the profile's size is dreamed in tiles of
-# the profile's size:
+# stay in one place and leave no seams. Here an image twice the comparison size is dreamed in tiles
+# of half its side:
 
 # %%
-big = load_image(photos["rocket"], size=2 * P.size)
-tiled = dream(big, probe, model, SETTINGS, tile_size=P.size).image
-print(f"{big.shape[1]} x {big.shape[0]} px in tiles of {P.size} px")
+big = load_image(photos["rocket"], size=2 * SMALL)
+tiled = dream(big, probe, model, SETTINGS, tile_size=SMALL).image
+print(f"{big.shape[1]} x {big.shape[0]} px in tiles of {SMALL} px")
 show(tiled)
 
 # %% [markdown]
@@ -444,10 +452,12 @@ show(tiled)
 # %% [markdown]
 # ## 11. Putting it together
 #
-# A feedback loop on a channel, with octaves and the Laplacian normalisation, saved as a GIF:
+# A feedback loop on a channel, with octaves and the Laplacian normalisation, at the profile's size,
+# saved as a GIF:
 
 # %%
-loop = feedback_loop(cat, probe, model, SETTINGS, normalize="laplacian", step_size=0.02)
+cat_large = load_image(photos["cat"], size=P.size)
+loop = feedback_loop(cat_large, probe, model, SETTINGS, normalize="laplacian", step_size=0.02)
 gif = loop.save_gif(OUT / "channel_feedback.gif", duration_ms=150)
 show_gif(gif, width=384)
 
