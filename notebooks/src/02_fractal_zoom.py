@@ -28,11 +28,12 @@
 # * render the course's `fractal.gif`: the jellyfish neuron's feedback loop with the zoom;
 # * render a layer's zoom with octaves, and explore with sliders.
 #
-# **How long it takes.** Measured top to bottom (without touching the sliders) on a busy 2-core
-# CPU that computes bfloat16 natively: about 15 seconds with the `quick` profile (128 px, 4 frames)
-# and about 4 minutes with the default `full` profile (512 px, 60-frame GIFs). These runs used
-# the untrained stand-in, which has inception5h's layers and sizes, so the trained weights cost the
-# same; a CPU without bfloat16 runs in float32 and will be slower, a GPU much faster. To switch,
+# **How long it takes.** Measured top to bottom (without touching the sliders, `make lesson-times`)
+# on a 2-core CPU that computes bfloat16 natively, with nothing else running: about 15 seconds with
+# the `quick` profile (128 px, 4 frames) and about 60 seconds with the default `full` profile (512 px
+# GIFs of 20 frames x 5 steps; the loop taken apart at 256 px). These runs used the untrained
+# stand-in, which has inception5h's layers and sizes, so the trained weights cost the same; a CPU
+# without bfloat16 runs in float32 and will be slower, a GPU much faster. To switch,
 # set `CADL_PROFILE=quick` in the environment before starting Jupyter (e.g. `CADL_PROFILE=quick make
 # lab`) and restart the kernel; the cell after the imports prints the active profile.
 #
@@ -57,13 +58,20 @@ from cadl_utils.models import load_model
 from cadl_utils.objectives import channel, layer, neuron
 from cadl_utils.widgets import ZoomExplorer, show_banner
 
+# %% [markdown]
+# The two GIFs (the course's `fractal.gif` and a layer's zoom) are made at the profile's size (512 px
+# at `full`) with the course's 20 frames of 5 gradient steps; the cells that take the loop apart work
+# on smaller pictures (`SMALL`, 256 px at `full`), a quarter of the pixels.
+
 # %%
 P = profile()
 # frame_every: gradient steps between two frames (the settings of lesson 1, DreamSettings)
-SETTINGS = DreamSettings(frames=P.frames, frame_every=max(1, P.steps // 20), step_size=0.02)
+SETTINGS = DreamSettings(frames=min(P.frames, 20), frame_every=max(1, P.steps // 20), step_size=0.02)
+SMALL = min(P.size, 256)  # side of the pictures that take the loop apart
 OUT = Path("../outputs/fractal_zoom")
 OUT.mkdir(parents=True, exist_ok=True)
-print(f"profile {P.name}: {P.size} px, {P.frames} frames of {SETTINGS.frame_every} steps, {P.octaves} octaves")
+print(f"profile {P.name}: GIFs {P.size} px, {SETTINGS.frames} frames of {SETTINGS.frame_every} steps; "
+      f"the loop taken apart at {SMALL} px")
 
 # %%
 model = load_model("inception5h")
@@ -170,11 +178,12 @@ show(montage(zoomed[::2], cols=5), title="zoom_step with margin 0.05: frames 0, 
 # $$x_{t+1} = \operatorname{zoom}_m\!\big(\operatorname{dream}_k(x_t)\big),$$
 #
 # where $\operatorname{dream}_k$ is $k$ normalised gradient steps (`frame_every`). Written with the
-# engine's `dream` for the steps and our `zoom_step`, the loop is three lines:
+# engine's `dream` for the steps and our `zoom_step`, the loop is three lines (on the `SMALL` photo):
 
 # %%
+small = load_image(photos["astronaut"], size=SMALL)
 objective = channel("mixed4c_pool_reduce_pre_relu", 10)
-x, frames = image, []
+x, frames = small, []
 for _ in range(SETTINGS.frames):
     x = dream(x, objective, model, SETTINGS, steps=SETTINGS.frame_every, octaves=1, progress=False).image
     frames.append(x)
@@ -186,7 +195,7 @@ show(montage(frames[:: max(1, len(frames) // 6)], cols=6), title=f"every few of 
 # tiles and a progress bar; it returns a `Result` of the frames:
 
 # %%
-frames = fractal_zoom(image, objective, model, SETTINGS, margin=0.03).frames
+frames = fractal_zoom(small, objective, model, SETTINGS, margin=0.03).frames
 show(montage(frames[:: max(1, len(frames) // 6)], cols=6), title=f"every few of the {len(frames)} frames")
 
 # %% [markdown]
@@ -201,7 +210,7 @@ runs = {"centre (0.5, 0.5), slow": dict(center=(0.5, 0.5), margin=0.02),
         "top left (0.2, 0.2), fast": dict(center=(0.2, 0.2), margin=0.08)}
 last = {}
 for name, options in runs.items():
-    result = fractal_zoom(image, objective, model, SETTINGS, frames=max(2, P.frames // 2), **options)
+    result = fractal_zoom(small, objective, model, SETTINGS, frames=max(2, SETTINGS.frames // 2), **options)
     last[name] = result.image
 show(montage(list(last.values()), cols=2), title=" | ".join(last))
 
@@ -224,11 +233,12 @@ show(montage(list(last.values()), cols=2), title=" | ".join(last))
 #
 # The course's result is lesson 1's jellyfish feedback loop (`neuron("jellyfish")`, class 647 of
 # `softmax2`) with a zoom after every frame. `softmax2` needs at least 193 px, so this runs on a
-# 224 px square (or the profile's size if larger). With trained weights, tentacles and bells grow out
-# of the photo and keep appearing as we fly in; with the untrained stand-in (see the banner) it is
-# only a random texture.
+# 224 px square, or the profile's size if larger (512 px at `full`), with 20 frames of 5 steps. With
+# trained weights, tentacles and bells grow out of the photo and keep appearing as we fly in; with the
+# untrained stand-in (see the banner) it is only a random texture.
 
 # %%
+# Course picture: fractal.gif
 SIDE = max(224, P.size)
 start = load_image(photos["coffee"], size=(SIDE, SIDE))
 fractal = fractal_zoom(start, neuron("jellyfish"), model, SETTINGS, octaves=1, margin=0.02)
@@ -239,10 +249,11 @@ show_gif(gif, width=320)
 # ## 5. A layer's zoom
 #
 # A whole layer as the objective, octaves for patterns at several scales, and the Laplacian
-# normalisation for smooth shapes. With the `full` profile this is 60 frames.
+# normalisation for smooth shapes, at the profile's size.
 
 # %%
-zoom = fractal_zoom(image, layer("mixed4b"), model, SETTINGS, margin=0.03, octaves=P.octaves, normalize="laplacian")
+zoom = fractal_zoom(image, layer("mixed4b"), model, SETTINGS, margin=0.03, octaves=min(P.octaves, 3),
+                    normalize="laplacian")
 gif = zoom.save_gif(OUT / "fractal_zoom.gif", duration_ms=100)
 show_gif(gif, width=384)
 
