@@ -32,13 +32,17 @@
 # * a content-only and a style-only run from noise (texture synthesis), then both together;
 # * style without trained weights: random filters on an image pyramid (`random-multiscale`);
 # * the course's layer choice (content early, style late) beside the default one;
-# * Adam against L-BFGS, weight sweeps, colour preservation, GIFs, and sliders to explore the weights.
+# * the course's `stylenet.gif` and `stylenet-c.gif`: the optimisation as an animation, with two
+#   ratios of the content and style weights;
+# * Adam against L-BFGS, weight sweeps, colour preservation, and sliders to explore the weights.
 #
-# **How long it takes.** Measured top to bottom (without touching the sliders) on a busy 2-core CPU:
-# about 35 seconds with the `quick` profile (128 px, 4 iterations per run). The default `full` profile
-# (512 px, 100 iterations per run, about a dozen runs) was not measured; from the cost per iteration we
-# estimate 15 to 30 minutes on such a CPU, much less on a GPU. These runs used the untrained stand-in,
-# which has inception5h's layers and sizes, so the trained weights cost the same. To switch, set
+# **How long it takes.** Measured top to bottom (without touching the sliders, `make lesson-times`)
+# on a 2-core CPU that computes bfloat16 natively, with nothing else running: about 30 seconds with
+# the `quick` profile (128 px, 4 iterations per run) and about 80 seconds with the default `full`
+# profile (the two course GIFs at 512 px with 100 Adam steps each; the comparisons at 256 px with
+# 15 to 30 iterations). These runs used the untrained stand-in, which has inception5h's layers and
+# sizes; with trained weights the two GIFs run on inception5h instead of random filters (section 8),
+# which adds about 5 seconds. A GPU is much faster. To switch, set
 # `CADL_PROFILE=quick` in the environment before starting Jupyter (e.g. `CADL_PROFILE=quick make lab`)
 # and restart the kernel; the cell after the imports prints the active profile.
 #
@@ -73,15 +77,21 @@ from cadl_utils.widgets import StyleExplorer, show_banner
 
 # %% [markdown]
 # Sizes and numbers of iterations come from a *profile*: `full` (default) for good pictures, `quick`
-# (`CADL_PROFILE=quick`) for a fast run-through, which is what the automatic tests use. Pictures and
-# GIFs are written to `outputs/style_transfer/` in the repository. Every option of the engine lives in
-# one `StyleSettings` object (`help(StyleSettings)` lists them); the engine takes any of them as a keyword.
+# (`CADL_PROFILE=quick`) for a fast run-through, which is what the automatic tests use. The course's two
+# GIFs are made at the profile's size (512 px at `full`) with 100 Adam steps and a frame every 5, as
+# `make course` makes them; the cells that teach the losses or set runs side by side work on smaller
+# pictures (`SMALL`, 256 px at `full`: a quarter of the pixels) with fewer iterations (`STEPS`).
+# Pictures and GIFs are written to `outputs/style_transfer/` in the repository. Every option of the
+# engine lives in one `StyleSettings` object (`help(StyleSettings)` lists them); the engine takes any
+# of them as a keyword.
 
 # %%
 P = profile()
+SMALL = min(P.size, 256)  # side of the teaching cells and the side-by-side comparisons
+STEPS = min(P.steps, 30)  # iterations of a comparison run
 OUT = Path("../outputs/style_transfer")
 OUT.mkdir(parents=True, exist_ok=True)
-print(f"profile {P.name}: {P.size} px, {P.steps} steps")
+print(f"profile {P.name}: GIFs {P.size} px, {P.steps} steps; comparisons {SMALL} px, {STEPS} steps")
 
 # %%
 model = load_model("inception5h")
@@ -97,8 +107,9 @@ show_banner(model);
 # ## The two images
 
 # %%
-content = load_image(sample_images("photo")["coffee"], size=P.size)
-style = load_image(sample_images("style")["starry_night"], size=P.size)
+photo, painting = sample_images("photo")["coffee"], sample_images("style")["starry_night"]
+content = load_image(photo, size=SMALL)
+style = load_image(painting, size=SMALL)
 show(montage([content, style], cols=2), title="content (coffee) and style (The Starry Night)")
 
 
@@ -241,7 +252,7 @@ def step(loss, x, optimizer):
 # %%
 # NBVAL_CHECK_OUTPUT
 exact = load_model("inception5h", precision="float32")
-engine = StyleTransfer(content, style, exact, size=P.size)
+engine = StyleTransfer(content, style, exact, size=SMALL)
 s = engine.settings
 layer_weights = dict(s.style_layers)
 noise = np.random.default_rng(0).uniform(size=engine.content.shape).astype(np.float32)
@@ -280,11 +291,11 @@ print("our loss over three Adam steps:", ", ".join(f"{v:.4g}" for v in values))
 # the content term alone rebuilds the photo from its `mixed4b` features, the style term alone
 # synthesises a *texture* with the painting's statistics and no layout at all (Gatys et al.'s texture
 # synthesis), and both together give style transfer. From noise, a few iterations are not enough, so
-# these runs take at least 20:
+# these runs take at least 20 (30 at `full`):
 
 # %%
-NOISE_STEPS = max(20, P.steps)
-engine = StyleTransfer(content, style, model, size=P.size)
+NOISE_STEPS = max(20, min(P.steps, 30))
+engine = StyleTransfer(content, style, model, size=SMALL)
 content_only = engine.run(steps=NOISE_STEPS, init="noise", style_weight=0, tv_weight=0.01, optimizer="lbfgs")
 style_only = engine.run(steps=NOISE_STEPS, init="noise", content_weight=0, optimizer="lbfgs")
 both = engine.run(steps=NOISE_STEPS, init="noise", optimizer="lbfgs")
@@ -313,7 +324,7 @@ texture_model = load_model("random-multiscale")
 print(texture_model.describe())
 small = load_image(sample_images("style")["starry_night"], size=128)
 texture = StyleTransfer(small, small, texture_model, size=128).run(
-    steps=max(20, 2 * P.steps), init="noise", content_weight=0, tv_weight=0.01, optimizer="lbfgs")
+    steps=max(20, P.steps), init="noise", content_weight=0, tv_weight=0.01, optimizer="lbfgs")
 show(montage([small, texture.image], cols=2), title="The Starry Night and a texture from random filters")
 
 # %% [markdown]
@@ -330,13 +341,13 @@ show(montage([small, texture.image], cols=2), title="The Starry Night and a text
 # %%
 # NBVAL_CHECK_OUTPUT
 for preset in ("default", "course"):
-    chosen = StyleTransfer(content, style, model, StyleSettings(layers=preset), size=P.size).settings
+    chosen = StyleTransfer(content, style, model, StyleSettings(layers=preset), size=SMALL).settings
     print(f"{preset:8s} content {chosen.content_layer:8s} style {', '.join(n for n, _ in chosen.style_layers)}")
 
 # %%
-course = StyleTransfer(content, style, model, StyleSettings(layers="course"), size=P.size)
-default_run = engine.run(steps=P.steps, optimizer="lbfgs")
-course_run = course.run(steps=P.steps, optimizer="lbfgs")
+course = StyleTransfer(content, style, model, StyleSettings(layers="course"), size=SMALL)
+default_run = engine.run(steps=STEPS, optimizer="lbfgs")
+course_run = course.run(steps=STEPS, optimizer="lbfgs")
 show(montage([default_run.image, course_run.image], cols=2), title='layers="default" and layers="course"')
 
 # %% [markdown]
@@ -355,26 +366,54 @@ show(montage([default_run.image, course_run.image], cols=2), title='layers="defa
 # $$m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \quad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^{2}, \quad
 # x_{t} = \operatorname{clip}_{[0,1]}\!\Big(x_{t-1} - \lambda\,\frac{m_t / (1-\beta_1^{t})}{\sqrt{v_t/(1-\beta_2^{t})} + \epsilon}\Big).$$
 #
-# The picture starts as the content image. A frame is kept along the way for the progression GIF.
+# The picture starts as the content image, and a frame is kept every few steps: the optimisation as an
+# animation. That is the course's `stylenet.gif`: The Starry Night's style on the photograph, 100 Adam
+# steps with a frame every 5, at the profile's size. With trained weights it runs on inception5h; with
+# the untrained stand-in (see the banner) on `random-multiscale` (section 6), whose random filters carry
+# at least the painting's palette, where the untrained inception5h would give noise.
 
 # %%
-adam = engine.run(steps=P.steps, optimizer="adam")
-print(f"{adam.steps_done} Adam steps in {adam.seconds:.1f} s, loss {adam.history['total'][0]:.3g} -> {adam.history['total'][-1]:.3g}")
-show(montage([content, adam.image], cols=2), title="content and the Adam result")
+# Course picture: stylenet.gif
+STYLE_MODEL = texture_model if model.weights == "untrained" else model
+stylenet = StyleTransfer(photo, painting, STYLE_MODEL, size=P.size)  # the files, read at the profile's size
+adam = stylenet.run(steps=P.steps, optimizer="adam", frame_every=max(1, P.steps // 20))
+print(f"{STYLE_MODEL.name}: {adam.steps_done} Adam steps in {adam.seconds:.1f} s, "
+      f"loss {adam.history['total'][0]:.3g} -> {adam.history['total'][-1]:.3g}, {len(adam.frames)} frames")
+gif = adam.save_gif(OUT / "stylenet.gif", duration_ms=150)
+show_gif(gif, width=384)
+
+# %% [markdown]
+# The course's `stylenet-c.gif` is the same optimisation with other weights for the content and style
+# losses: content 1 and style 100 instead of 1 and 10 (the weights `make course` uses), on the same
+# engine (the targets are computed once).
 
 # %%
-gif = adam.save_gif(OUT / "progression_adam.gif", duration_ms=150)
-show_gif(gif, width=320)
+# Course picture: stylenet-c.gif
+other = stylenet.run(steps=P.steps, optimizer="adam", frame_every=max(1, P.steps // 20),
+                     content_weight=1.0, style_weight=100.0)
+gif = other.save_gif(OUT / "stylenet-c.gif", duration_ms=150)
+show_gif(gif, width=384)
+print(f"mean difference between the last frames of the two GIFs: {np.abs(other.image - adam.image).mean():.3f}")
+
+# %% [markdown]
+# Look closely: the two GIFs differ less than a tenfold weight suggests (the printed difference is a
+# fraction of the 0..1 pixel range). The picture starts as the content, so the content term starts
+# at 0 and both runs first follow the style gradient alone; Adam's steps have about the same size
+# whatever the gradient's scale; and the content term only pulls back once the picture has moved
+# away from the photo. More steps, or a ratio on the other side (content 10, style 1), separate them;
+# section 10's sweep shows the whole range.
 
 # %% [markdown]
 # ## 9. Adam versus L-BFGS
 #
 # L-BFGS builds an estimate of the curvature from its last few gradients and takes Newton-like steps
-# with a line search. It needs more work per iteration but usually far fewer iterations. We run it from
-# the same start and plot both loss curves:
+# with a line search. It needs more work per iteration but usually far fewer iterations. Section 7's
+# `default_run` was L-BFGS from the content; we run Adam from the same start, on the same (`SMALL`)
+# engine, and plot both loss curves:
 
 # %%
-lbfgs = engine.run(steps=P.steps, optimizer="lbfgs")
+adam = engine.run(steps=STEPS, optimizer="adam")
+lbfgs = default_run
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, result in {"Adam": adam, "L-BFGS": lbfgs}.items():
     ax.semilogy(result.history["total"], marker="o", label=f"{name} ({result.seconds:.1f} s)")
@@ -393,7 +432,7 @@ show(montage([adam.image, lbfgs.image], cols=2), title="Adam and L-BFGS after th
 
 # %%
 pairs = [(1.0, 0.1), (1.0, 1.0), (1.0, 10.0), (1.0, 100.0)]
-sweep = engine.sweep(pairs, steps=max(2, P.steps // 2), optimizer="lbfgs")
+sweep = engine.sweep(pairs, steps=max(2, STEPS // 2), optimizer="lbfgs")
 show(sweep.grid(cols=len(pairs)), title="content : style = " + ", ".join(f"{c:g}:{s:g}" for c, s in sweep.pairs))
 
 # %%
@@ -414,8 +453,8 @@ show_gif(gif, width=320)
 # luminance is matched to the content's), and the content's colour channels $I, Q$ are put back at the end.
 
 # %%
-keep = StyleTransfer(content, style, model, size=P.size, preserve_color=True)
-colour = keep.run(steps=P.steps, optimizer="lbfgs")
+keep = StyleTransfer(content, style, model, size=SMALL, preserve_color=True)
+colour = keep.run(steps=STEPS, optimizer="lbfgs")
 show(montage([content, lbfgs.image, colour.image], cols=3), title="content, style transfer, with colours preserved")
 
 # %% [markdown]
