@@ -11,7 +11,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and CI run offline on the untrained stand-in at the quick profile.
 TEST_ENV := CADL_WEIGHTS=untrained CADL_PROFILE=quick
 
-.PHONY: setup lab test unit nbval e2e course demo bench stats clean help
+.PHONY: setup lab test unit nbval e2e course demo bench lesson-times stats clean help
 
 help:
 	@echo "make lab    - set up .venv and start JupyterLab on notebooks/"
@@ -19,6 +19,7 @@ help:
 	@echo "make course - render the course's eleven pictures and a gallery, outputs/course/index.html"
 	@echo "make demo   - the same as make course (its old name)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make lesson-times - time each lesson top to bottom at the full profile (target: 2 minutes each)"
 	@echo "make stats  - the package's size and shape against its targets"
 	@echo "make clean  - remove .venv, outputs/ and caches"
 
@@ -58,6 +59,9 @@ demo: course
 
 bench: setup
 	$(PY) -m benchmarks
+
+lesson-times: setup
+	$(PY) -m benchmarks.lesson_times
 
 stats:
 	$(PYTHON) tests/package_shape.py
