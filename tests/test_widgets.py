@@ -486,7 +486,7 @@ def test_guided_explorer_presets_and_weights(traces, tiny_model, tmp_path):
     guided.pixel_weight.value = 0.0
     assert traces() == count
     guided.preset.value = "dot_notv"
-    assert guided.pixel_weight.value == 0.0 and guided.tv_weight.value == 0.0
+    assert guided.pixel_weight.value == PRESETS["dot_notv"].pixel_weight < 0 and guided.tv_weight.value == 0.0
     assert "preset dot_notv" in guided.preview_label.value
     assert "failed" not in guided.status_text
     path = guided.run()
