@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 import os
+import shlex
 import socket
 import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import imageio.v3 as iio
 import pytest
@@ -232,3 +234,15 @@ def test_announce_model_gives_no_pretrained_hint_for_a_random_by_design_model(ca
     announce_model(model)
     out = capsys.readouterr().out
     assert model.describe() in out and UNTRAINED_NOTE not in out
+
+
+def test_docs_course_table_gives_each_pictures_command_and_lesson_cell(tmp_path):
+    """docs/course.md lists every picture with the exact command `course` runs and a lesson cell that exists."""
+    root = Path(__file__).resolve().parents[1]
+    table = (root / "docs" / "course.md").read_text(encoding="utf-8")
+    sources = "\n".join(path.read_text(encoding="utf-8") for path in (root / "notebooks" / "src").glob("0*.py"))
+    for picture in course_pictures("outputs/course", "pretrained", "full"):
+        assert f"python -m cadl_utils {shlex.join(picture.argv)}" in table, picture.file
+        assert f"cell `# Course picture: {picture.file}`" in table, picture.file
+        marked = [line for line in sources.splitlines() if line.startswith("# Course picture:")]
+        assert any(picture.file in line.split(":", 1)[1].replace(",", " ").split() for line in marked), picture.file
