@@ -526,6 +526,18 @@ COMMAND_OPTIONS = {
 }
 
 
+def _inside_only(check_writable, folder: str):
+    """``check_writable`` for folders inside ``folder``; elsewhere the real one would create it: WouldWork."""
+
+    def check(path) -> None:
+        resolved = Path(path).resolve()
+        if Path(folder).resolve() not in (resolved, *resolved.parents):
+            raise WouldWork()
+        check_writable(path)
+
+    return check
+
+
 @pytest.mark.parametrize("command", list(COMMAND_OPTIONS))
 @FUZZ
 @given(data=st.data())
@@ -550,6 +562,8 @@ def test_every_command_exits_0_or_2_for_any_value_and_path(tiny_model, command, 
         patch.setenv("HOME", folder)
         patch.setattr("cadl_utils.models.load_model", tiny_loader(tiny_model))
         patch.setattr(download.pooch, "retrieve", _would_work)  # a download would start now
+        # A cache folder outside the temporary one (e.g. "/") would be created for real: stop there.
+        patch.setattr(download, "_check_writable", _inside_only(download._check_writable, folder))
         patch.setattr(standin, "standin_graphdef", _would_work)  # the export would build the graph now
         patch.setattr("cadl_utils.cli.dream.load_cli_model", _would_work)
         patch.setattr("cadl_utils.cli.guide.load_cli_model", _would_work)
