@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 import cadl_utils  # noqa: F401  (quiet TensorFlow start-up)
+from cadl_utils.files import atomic_write
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -528,9 +529,8 @@ def main(argv=None) -> dict:
     results["targets"] = [{"what": w, "value": v, "goal": g, "met": m} for w, v, g, m in targets(results)]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(results, indent=2, default=float))
-    os.replace(tmp, out)
+    with atomic_write(out) as tmp:
+        tmp.write_text(json.dumps(results, indent=2, default=float))
     print(f"wrote {out}")
     return results
 

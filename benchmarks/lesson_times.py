@@ -27,6 +27,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from cadl_utils.files import atomic_write
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 TARGET_S = 120.0
@@ -154,9 +156,8 @@ def main(argv=None) -> dict:
                "weights": args.weights, "target_s": args.target, "cpu_count": os.cpu_count(), "lessons": rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, out)
+    with atomic_write(out) as tmp:
+        tmp.write_text(json.dumps(results, indent=2))
     print(f"wrote {out}")
     return results
 

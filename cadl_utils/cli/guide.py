@@ -13,8 +13,8 @@ from . import add_model_options, add_settings_options, input_path, load_cli_mode
 
 def add_commands(subparsers) -> None:
     """Add the ``guide`` sub-command."""
-    description = ("The dream image changes along the gradient of feature, pixel and smoothness terms that compare it "
-                   "with the guide. Writes a GIF and a PNG per preset into --out, with the course's file names (guided.gif, guided2.gif, guided_l1_-fl.gif...). Presets: "
+    description = ("The dream image follows the gradient of feature, pixel and smoothness terms against the guide. "
+                   "Writes a GIF and a PNG per preset into --out, with the course's names (guided.gif...). Presets: "
                    + "; ".join(f"{p.name} ({p.signs()}): {p.why}" for p in PRESETS.values()))  # fmt: skip
     summary = "guided hallucination: a dream image guided by a second image (seven presets)"
     parser = subparsers.add_parser("guide", help=summary, description=description)
