@@ -766,6 +766,21 @@ def test_save_gif_frame_content_and_4d_array(tmp_path):
     np.testing.assert_allclose(load_image(path), frames[0], atol=2 / 255)
 
 
+def test_save_gif_writes_the_bytes_of_imageios_pillow_plugin(tmp_path):
+    # The palettes are made in threads; the file must be what imageio/Pillow would write frame by frame.
+    import imageio.v3 as iio
+
+    rng = np.random.default_rng(3)
+    smooth = np.linspace(0, 255, 96, dtype=np.float32)[None, :, None] * np.ones((64, 1, 3), np.float32)
+    frames = [np.clip(smooth + rng.normal(0, 30, smooth.shape), 0, 255).astype(np.uint8) for _ in range(5)]
+    frames.insert(3, frames[2])  # an identical frame, merged with the one before
+    for durations, loop in (([100, 200, 100, 50, 70, 80], 0), (40, 3)):
+        path = save_gif(frames, tmp_path / "anim.gif", duration_ms=durations, loop=loop)
+        expected = iio.imwrite("<bytes>", np.stack(frames), plugin="pillow", extension=".gif", is_batch=True,
+                               duration=durations, loop=loop)
+        assert path.read_bytes() == expected
+
+
 def test_save_gif_zero_frames(tmp_path):
     with pytest.raises(ImageError, match="no frames"):
         save_gif([], tmp_path / "anim.gif")
