@@ -282,17 +282,15 @@ def style_transfer(content, style, model=None, settings: StyleSettings | None = 
     Returns:
         StyleResult (Ctrl-C or a stop keeps the frames so far, ``interrupted=True``).
     """
-    settings = StyleSettings.make(settings, **overrides)
-    return StyleTransfer(content, style, model, settings).run(callback=callback)
+    return StyleTransfer(content, style, model, settings, **overrides).run(callback=callback)
 
 
 def weight_sweep(content, style, pairs, model=None, settings: StyleSettings | None = None, *, callback=None,
                  **overrides: Any) -> SweepResult:  # fmt: skip
     """``style_transfer`` once per ``(content_weight, style_weight)`` in ``pairs``, sharing targets and traces;
     returns a SweepResult: ``frames`` (one per pair), ``grid()``, ``save_gif``, ``save_grid``."""
-    checked = check_pairs(pairs)
-    settings = StyleSettings.make(settings, **overrides)
-    return StyleTransfer(content, style, model, settings).sweep(checked, callback=callback)
+    checked = check_pairs(pairs)  # before the targets are computed
+    return StyleTransfer(content, style, model, settings, **overrides).sweep(checked, callback=callback)
 
 
 # The engine uses the helpers above; the package imports this module first, so the cycle resolves.

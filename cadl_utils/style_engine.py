@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from contextlib import suppress
 from typing import Any, Sequence
 
 import keras
@@ -175,7 +176,6 @@ class StyleTransfer:
         self.loss.set_term_weights(settings)
         self.image.assign(self.initial_image(settings.init, settings.seed)[None])
         # Scale the objective to start at 1, so that the first steps (and SciPy's tolerances) suit any weights.
-        self._scale.assign(1.0)
         first = self.terms_now().numpy()
         self._scale.assign(1.0 / first[-1] if math.isfinite(first[-1]) and first[-1] > 1e-30 else 1.0)
         recorder, began, stopped = _Recorder(self, settings, callback), time.perf_counter(), None
@@ -213,10 +213,9 @@ class StyleTransfer:
         for variable in self._optimizer.variables:  # step count and moments (the learning rate is set next)
             variable.assign(tf.zeros_like(variable))
         self._optimizer.learning_rate = settings.learning_rate
-        every = settings.frame_every
-        while recorder.done < settings.steps:
-            done = recorder.done
-            count = min(settings.steps_per_call, (done // every + 1) * every - done, settings.steps - done)
+        while recorder.done < settings.steps:  # never past the next frame
+            done, every = recorder.done, settings.frame_every
+            count = min(settings.steps_per_call, every - done % every, settings.steps - done)
             recorder.result.evaluations += count
             recorder.advance(self.adam_steps(tf.constant(count, tf.int32)).numpy(), count)
 
@@ -225,15 +224,13 @@ class StyleTransfer:
         checked = check_pairs(pairs)
         self._run_settings(overrides)  # bad settings fail before the first pair
         results = []
-        try:
+        with suppress(KeyboardInterrupt):  # between two pairs
             for content_weight, style_weight in checked:
-                results.append(self.run(callback=callback, **{**overrides, "content_weight": content_weight,
-                                                              "style_weight": style_weight}))  # fmt: skip
-                if results[-1].interrupted:  # only finished pairs are kept
-                    results.pop()
+                weights = {"content_weight": content_weight, "style_weight": style_weight}
+                result = self.run(callback=callback, **{**overrides, **weights})
+                if result.interrupted:  # only finished pairs are kept
                     break
-        except KeyboardInterrupt:
-            pass
+                results.append(result)
         return SweepResult(frames=[r.image for r in results], interrupted=len(results) < len(checked),
                            steps_done=sum(r.steps_done for r in results), pairs=checked[:len(results)],
                            results=results)  # fmt: skip
