@@ -1,7 +1,5 @@
 """``python -m cadl_utils``: see cadl_utils.cli."""
 
-import sys
-
 from .cli import main
 
-sys.exit(main())
+raise SystemExit(main())

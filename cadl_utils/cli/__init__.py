@@ -24,10 +24,9 @@ from ..settings import Settings
 # Modules that add sub-commands, in the order --help lists them.
 COMMAND_MODULES = ("dream", "guide", "style", "course", "models")
 
-UNTRAINED_NOTE = (
-    "note: UNTRAINED network (random weights): the pictures show textures, not objects. For the real "
-    "network use --weights pretrained (or set CADL_WEIGHTS=pretrained; `python -m cadl_utils fetch` downloads it)."
-)
+UNTRAINED_NOTE = ("note: UNTRAINED network (random weights): the pictures show textures, not objects. For the real "
+                  "network use --weights pretrained (or set CADL_WEIGHTS=pretrained; `python -m cadl_utils fetch` "
+                  "downloads it).")
 
 
 def announce_model(model) -> None:
@@ -43,10 +42,7 @@ def _option_type(cls: type[Settings], field: dataclasses.Field) -> Any:
     if "type" in field.metadata:
         return field.metadata["type"]
     hint = typing.get_type_hints(cls)[field.name]
-    for candidate in (bool, int, float, str):
-        if hint is candidate or candidate in typing.get_args(hint):
-            return candidate
-    return str
+    return next((kind for kind in (bool, int, float) if hint is kind or kind in typing.get_args(hint)), str)
 
 
 def add_settings_options(parser: argparse.ArgumentParser, cls: type[Settings], skip: Sequence[str] = ()) -> None:
@@ -55,13 +51,11 @@ def add_settings_options(parser: argparse.ArgumentParser, cls: type[Settings], s
     for field in dataclasses.fields(cls):
         if field.name in skip or not field.metadata.get("cli", True):
             continue
-        flag = "--" + field.name.replace("_", "-")
-        kind = _option_type(cls, field)
+        flag, kind = "--" + field.name.replace("_", "-"), _option_type(cls, field)
         help_text = f"{field.metadata.get('help', '')} (default {field.default!r})"
         if kind is bool:
-            flag = flag if not field.default else "--no-" + field.name.replace("_", "-")
-            parser.add_argument(flag, dest=field.name, action="store_const", const=not field.default,
-                                default=None, help=help_text)
+            parser.add_argument("--no-" + flag[2:] if field.default else flag, dest=field.name, action="store_const",
+                                const=not field.default, default=None, help=help_text)
             continue
         parser.add_argument(flag, dest=field.name, type=kind, default=None, choices=field.metadata.get("choices"),
                             nargs=field.metadata.get("nargs"), metavar=field.metadata.get("metavar"), help=help_text)
@@ -75,7 +69,8 @@ def settings_from_args(cls: type[Settings], args: argparse.Namespace, **extra: A
     return cls.make(**{**typed, **extra})
 
 
-def add_model_options(parser: argparse.ArgumentParser, models: Sequence[str] = ("inception5h", "vgg19", "inception_v3")) -> None:
+def add_model_options(parser: argparse.ArgumentParser,
+                      models: Sequence[str] = ("inception5h", "vgg19", "inception_v3")) -> None:
     """``--model`` and ``--weights``, the same for every command."""
     parser.add_argument("--model", default=models[0], choices=models, help=f"network (default {models[0]})")
     parser.add_argument("--weights", default=None,
@@ -103,7 +98,8 @@ def input_path(name: str | None, kind: str, default: str) -> Path:
     # os.path, not Path: Path.expanduser raises on "~nobody" and Path.exists on an over-long name.
     path = os.path.expanduser(name)
     if not os.path.exists(path):
-        raise ImageError(f"no image file {name!r} and no sample of that name; give a path or one of: {', '.join(samples)}")
+        raise ImageError(f"no image file {name!r} and no sample of that name; give a path or one of: "
+                         f"{', '.join(samples)}")
     return Path(path)
 
 

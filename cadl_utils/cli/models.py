@@ -41,10 +41,8 @@ def run_layers(args) -> int:
 
 
 def run_fetch(args) -> int:
-    if args.path:
-        files = inception5h_from_file(args.path, cache_dir=args.cache_dir)
-    else:
-        files = ensure_inception5h(cache_dir=args.cache_dir, url=args.url)
+    files = (inception5h_from_file(args.path, cache_dir=args.cache_dir) if args.path
+             else ensure_inception5h(cache_dir=args.cache_dir, url=args.url))  # fmt: skip
     print(f"inception5h graph ready: {files.pb}")
     return 0
 

@@ -15,16 +15,14 @@ from . import add_model_options, add_settings_options, announce_model, input_pat
 
 def add_commands(subparsers) -> None:
     """Add the ``style`` sub-command."""
-    parser = subparsers.add_parser(
-        "style",
-        help="style transfer: progression GIF, or a weight sweep GIF and grid",
-        description="Paint CONTENT in the style of STYLE (several STYLE images are blended). Writes a progression "
-        "GIF and the final PNG, or with --sweep a GIF and a grid with one picture per weight pair.",
-    )
+    description = ("Paint CONTENT in the style of STYLE (several STYLE images are blended). Writes a progression GIF "
+                   "and the final PNG, or with --sweep a GIF and a grid with one picture per weight pair.")
+    summary = "style transfer: progression GIF, or a weight sweep GIF and grid"
+    parser = subparsers.add_parser("style", help=summary, description=description)
     parser.add_argument("content", nargs="?", help="content image or sample name (default: the sample 'coffee')")
     parser.add_argument("style", nargs="*", help="style image(s) or sample names (default: the sample starry_night)")
     add_model_options(parser, ("inception5h", "vgg19", "random-multiscale"))
-    add_settings_options(parser, StyleSettings, skip=("weights",))
+    add_settings_options(parser, StyleSettings)
     parser.add_argument("--sweep", nargs="+", default=None, metavar="C:S",
                         help="content:style weight pairs, one picture each, e.g. --sweep 1:1 1:10 1:100")
     parser.add_argument("--out", default="outputs", help="output folder (default: outputs)")
@@ -77,9 +75,8 @@ def run(args: argparse.Namespace) -> int:
         written = [result.save_gif(gif_path, inputs=inputs), result.save(png_path, inputs=inputs)]
     else:
         result = engine.sweep(pairs)
-        written = []
-        if result.results:
-            written = [result.save_gif(gif_path, inputs=inputs), result.save_grid(png_path, inputs=inputs)]
+        written = ([result.save_gif(gif_path, inputs=inputs), result.save_grid(png_path, inputs=inputs)]
+                   if result.results else [])  # fmt: skip
     for path in written:
         print(f"wrote {path}")
     if failure is not None:

@@ -25,8 +25,7 @@ class StyleExplorer(Explorer):
     controls = ("content_weight", "style_weight", "tv_weight", "layers", "preserve_color", "steps")
     settings_type = StyleSettings
 
-    def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None,
-                 **options: Any):
+    def __init__(self, model: Any = None, content: Any = None, style: Any = None, profile: Any = None, **options: Any):
         """Args: content, style: images (a path, array or sample name; None: a sample); the StyleSettings
         (``settings`` and overrides) where the controls start (steps: the profile's); the rest: Explorer's."""
         super().__init__(model, profile, **options)
