@@ -388,30 +388,23 @@ def required_side(model, objective: Objective) -> int:
     return max([MIN_IMAGE] + [int(model.min_size(name)) for name in objective.layers])
 
 
-def _check_size(model, objective: Objective, height: int, width: int, what: str) -> None:
-    """Raise ImageTooSmallError unless every layer of the objective works at height x width."""
-    need = required_side(model, objective)
-    if min(height, width) < need:
-        raise ImageTooSmallError(
-            f"the {what} is {height}x{width} px but the objective ({objective.describe()}) needs at least "
-            f"{need} px on each side; use a larger image (e.g. size={max(need, 224)}), a larger tile, "
-            "fewer octaves or an earlier layer"
-        )
-    check = getattr(model, "check_size", None)
-    if check is not None:
-        for name in objective.layers:
-            check(name, int(height), int(width))
-
-
 def _check_sizes(model, objective: Objective, settings: DreamSettings, sizes: list[tuple[int, int]]) -> None:
-    """Every octave, and the tiles of every octave, are large enough for the objective."""
+    """Raise ImageTooSmallError unless every octave, and the tiles of every octave, suit the objective's layers."""
+    need, tile = required_side(model, objective), settings.tile_size
     for height, width in reversed(sizes):
-        what = "image" if (height, width) == sizes[-1] else f"octave {height}x{width}"
-        _check_size(model, objective, height, width, what)
-        if settings.tile_size is not None:
-            tile_h, tile_w = min(settings.tile_size, height), min(settings.tile_size, width)
-            if (tile_h, tile_w) != (height, width):
-                _check_size(model, objective, tile_h, tile_w, f"tile ({settings.tile_size} px)")
+        shapes = [(height, width, "image" if (height, width) == sizes[-1] else f"octave {height}x{width}")]
+        if tile is not None and tile < max(height, width):
+            shapes.append((min(tile, height), min(tile, width), f"tile ({tile} px)"))
+        for h, w, what in shapes:
+            if min(h, w) < need:
+                raise ImageTooSmallError(
+                    f"the {what} is {h}x{w} px but the objective ({objective.describe()}) needs at least "
+                    f"{need} px on each side; use a larger image (e.g. size={max(need, 224)}), a larger tile, "
+                    "fewer octaves or an earlier layer"
+                )
+            if hasattr(model, "check_size"):  # a Model's own limits, e.g. the auxiliary heads' reshape
+                for name in objective.layers:
+                    model.check_size(name, h, w)
 
 
 def octave_sizes(hw: tuple[int, int], octaves: int, scale: float, min_side: int = 1) -> list[tuple[int, int]]:
@@ -434,11 +427,12 @@ def octave_sizes(hw: tuple[int, int], octaves: int, scale: float, min_side: int 
 class _Run:
     """Steps taken from Python: progress bar, callback, step count, and the latest image."""
 
-    def __init__(self, dreamer: Dreamer, settings: DreamSettings, total: int, callback: Callback | None, desc: str):
+    def __init__(self, dreamer: Dreamer, settings: DreamSettings, total: int, callback: Callback | None, desc: str,
+                 start: tf.Tensor):
         self.dreamer, self.settings, self.total, self.callback = dreamer, settings, total, callback
         self.done = 0
         # The image after the last finished step: ``steps`` cannot return it when it is interrupted.
-        self.latest: tf.Tensor | None = None
+        self.latest = start
         self.bar = progress_bar(settings.progress, total, desc)
 
     def steps(self, x: tf.Tensor, count: int, octave: int = 0, frame: int | None = None) -> tf.Tensor:
@@ -460,44 +454,53 @@ class _Run:
             self.bar.close()
 
 
-def _octave_dream(run: _Run, image: np.ndarray, sizes: list[tuple[int, int]], steps: int, frame=None) -> tf.Tensor:
-    """Dream over octaves, smallest first, re-adding the detail each downscale lost. On interruption the
-    image after the last finished step (at full size) goes with the exception as ``partial``."""
-    run.latest = None  # forget the previous frame's image
-    details = []  # high frequencies lost by each downscale, re-added after each upscale
-    current = tf.constant(image)
+def _octave_dream(run: _Run, x: tf.Tensor, sizes: list[tuple[int, int]], steps: int, frame=None) -> tf.Tensor:
+    """Dream over octaves, smallest first, re-adding the detail each downscale lost."""
+    details = []  # high frequencies lost by each downscale, re-added after each upscale (smallest first)
     for size in reversed(sizes[:-1]):
-        low = resize(current, size)
-        details.append(current - resize(low, tuple(current.shape[:2])))
-        current = low
-    details.reverse()
-    x = current
-    try:
-        for octave, size in enumerate(sizes):
-            if octave > 0:
-                x = tf.clip_by_value(resize(x, size) + details[octave - 1], 0.0, 1.0)
-            x = run.steps(x, steps, octave, frame)
-    except (KeyboardInterrupt, Stop) as stop:
-        # ``x = run.steps(...)`` never completed: the steps it took are only in run.latest.
-        x = run.latest if run.latest is not None else x
-        if tuple(x.shape[:2]) != tuple(image.shape[:2]):
-            x = resize(x, tuple(image.shape[:2]))
-        stop.partial = x  # type: ignore[attr-defined]
-        raise
+        low = resize(x, size)
+        details.append(x - resize(low, tuple(x.shape[:2])))
+        x = low
+    for octave, size in enumerate(sizes):
+        if octave > 0:
+            x = tf.clip_by_value(resize(x, size) + details.pop(), 0.0, 1.0)
+        x = run.steps(x, steps, octave, frame)
     return x
 
 
-def _prepare(image, objective, model, settings: DreamSettings, octaves: int, array=None):
-    """Check objective and image, resolve the model, check every octave and tile: (dreamer, array, sizes)."""
+def _render(kind: str, image, objective, model, settings: DreamSettings, callback: Callback | None) -> Result:
+    """The run of dream ("dream": one picture, kept at its last finished step by a stop), feedback_loop
+    ("feedback") and fractal_zoom ("zoom"): frames, each the previous one dreamed (and zoomed), of which a
+    stop drops the unfinished one. Objective, image, margin, octaves and tiles are checked before any work."""
     from .models import resolve_model
 
     _check_objective(objective)
-    array = as_image(image, "input image") if array is None else array
+    array = as_image(image, "input image")
+    margins = zoom_margins(array.shape[:2], settings.margin) if kind == "zoom" else None
     model = resolve_model(model)
     dreamer = get_dreamer(model, objective)
-    sizes = octave_sizes(array.shape[:2], octaves, settings.octave_scale, min_side=required_side(model, objective))
+    once = kind == "dream"
+    sizes = octave_sizes(array.shape[:2], settings.octave_count(4 if once else 1), settings.octave_scale,
+                         min_side=required_side(model, objective))  # fmt: skip
     _check_sizes(model, objective, settings, sizes)
-    return dreamer, array, sizes
+    count, steps = (1, settings.steps) if once else (settings.frames, settings.frame_every)
+    x, stopped = tf.constant(array), None
+    run = _Run(dreamer, settings, count * steps * len(sizes), callback, kind, start=x)
+    frames = [array.copy()] if settings.include_start and not once else []
+    try:
+        for index in range(count):
+            x = _octave_dream(run, x, sizes, steps, frame=None if once else index)
+            frames.append(np.ascontiguousarray(x.numpy(), np.float32))
+            if margins and index + 1 < count:
+                x = _zoom_tensor(x, *margins, settings.center)
+    except (KeyboardInterrupt, Stop) as stop:
+        stopped = stop
+        if once:  # the steps taken are only in run.latest, at the size of their octave
+            x = run.latest if run.latest.shape[:2] == array.shape[:2] else resize(run.latest, array.shape[:2])
+            frames.append(np.ascontiguousarray(x.numpy(), np.float32))
+    finally:
+        run.close()
+    return finish(Result(frames, stopped is not None, run.done), stopped)
 
 
 def dream(image, objective: Objective, model=None, settings: DreamSettings | None = None, *,
@@ -515,38 +518,7 @@ def dream(image, objective: Objective, model=None, settings: DreamSettings | Non
     Returns:
         ``Result`` whose one frame (``.image``) is the picture (float32, the input's size).
     """
-    settings = DreamSettings.make(settings, **overrides)
-    dreamer, array, sizes = _prepare(image, objective, model, settings, settings.octave_count(4))
-    run = _Run(dreamer, settings, settings.steps * len(sizes), callback, "dream")
-    interrupted, stopped = False, None
-    try:
-        picture = _octave_dream(run, array, sizes, settings.steps)
-    except (KeyboardInterrupt, Stop) as stop:
-        picture, interrupted, stopped = stop.partial, True, stop  # type: ignore[attr-defined]
-    finally:
-        run.close()
-    return finish(Result([np.ascontiguousarray(picture.numpy(), np.float32)], interrupted, run.done), stopped)
-
-
-def _frame_loop(dreamer: Dreamer, array: np.ndarray, sizes, settings: DreamSettings, callback, desc: str,
-                transform=None) -> Result:
-    """Shared loop of feedback_loop and fractal_zoom: dream, record a frame, transform, repeat."""
-    total = settings.frames * settings.frame_every * len(sizes)
-    run = _Run(dreamer, settings, total, callback, desc)
-    frames = [array.copy()] if settings.include_start else []
-    interrupted, stopped = False, None
-    x = tf.constant(array)
-    try:
-        for index in range(settings.frames):
-            x = _octave_dream(run, x.numpy(), sizes, settings.frame_every, frame=index)
-            frames.append(np.ascontiguousarray(x.numpy(), np.float32))
-            if transform is not None and index + 1 < settings.frames:
-                x = transform(x)
-    except (KeyboardInterrupt, Stop) as stop:
-        interrupted, stopped = True, stop
-    finally:
-        run.close()
-    return finish(Result(frames, interrupted, run.done), stopped)
+    return _render("dream", image, objective, model, DreamSettings.make(settings, **overrides), callback)
 
 
 def feedback_loop(image, objective: Objective, model=None, settings: DreamSettings | None = None, *,
@@ -558,25 +530,14 @@ def feedback_loop(image, objective: Objective, model=None, settings: DreamSettin
     (``octaves`` default 1); arguments as in ``dream``. Returns a ``Result`` of the frames (the input
     first with ``include_start``).
     """
-    settings = DreamSettings.make(settings, **overrides)
-    dreamer, array, sizes = _prepare(image, objective, model, settings, settings.octave_count(1))
-    return _frame_loop(dreamer, array, sizes, settings, callback, "feedback")
+    return _render("feedback", image, objective, model, DreamSettings.make(settings, **overrides), callback)
 
 
 def fractal_zoom(image, objective: Objective, model=None, settings: DreamSettings | None = None, *,
                  callback: Callback | None = None, **overrides) -> Result:
     """The feedback loop with a zoom: after each frame, crop ``margin`` around ``center`` and resize
     back, so the dream grows new detail as it zooms in forever. Arguments as in ``feedback_loop``."""
-    settings = DreamSettings.make(settings, **overrides)
-    _check_objective(objective)
-    array = as_image(image, "input image")
-    margin_y, margin_x = zoom_margins(array.shape[:2], settings.margin)
-    dreamer, array, sizes = _prepare(image, objective, model, settings, settings.octave_count(1), array)
-
-    def zoom(x: tf.Tensor) -> tf.Tensor:
-        return _zoom_tensor(x, margin_y, margin_x, settings.center)
-
-    return _frame_loop(dreamer, array, sizes, settings, callback, "zoom", transform=zoom)
+    return _render("zoom", image, objective, model, DreamSettings.make(settings, **overrides), callback)
 
 
 # --- zoom ------------------------------------------------------------------------------------------
