@@ -246,14 +246,14 @@ class Dreamer:
             "step": tf.function(self._step_graph, input_signature=[_IMAGE, _INTS, _FLOATS]),
             "gradient": tf.function(self._whole_gradient, input_signature=[_IMAGE, _INTS]),
             "roll": tf.function(_roll, input_signature=[_IMAGE, _PAIR, _INT, _INT]),
-            "tile": tf.function(self._tile_graph, input_signature=[_IMAGE, _BOX, _FLOAT]),
+            "tile": tf.function(self._tile, input_signature=[_IMAGE, _BOX, _FLOAT]),
             "combine": tf.function(self._combine, input_signature=[_IMAGE, _IMAGE, _PAIR, _INTS]),
             "finish": tf.function(self._finish_graph, input_signature=[_IMAGE, _IMAGE, _PAIR, _INTS, _FLOATS]),
         }
 
     # --- graph pieces (Python run at trace time) -----------------------------------------------------
-    def _tile(self, rolled, box):
-        """feature_loss gradient of one tile (see _BOX); returns (the part it owns, loss)."""
+    def _tile(self, rolled, box, weight):
+        """feature_loss gradient of one tile (see _BOX) times ``weight``; returns (the part it owns, loss)."""
         top, left, tile_h, tile_w, own_y, own_x, own_h, own_w = tf.unstack(box)
         layers = list(self.objective.layers)
         patch = rolled[top : top + tile_h, left : left + tile_w, :]
@@ -263,14 +263,8 @@ class Dreamer:
             tape.watch(patch)
             outputs = self.model.extract(tf.expand_dims(patch, 0), layers)  # patch[None]: a StridedSliceGrad
             loss = tf.cast(self.objective.feature_loss(dict(zip(layers, outputs))), tf.float32)
-        grad = tape.gradient(loss, patch)
-        if grad is None:
-            grad = tf.zeros_like(patch)
-        return grad[own_y : own_y + own_h, own_x : own_x + own_w, :], loss
-
-    def _tile_graph(self, rolled, box, weight):
-        grad, loss = self._tile(rolled, box)
-        return grad * weight, loss * weight
+        grad = tape.gradient(loss, patch, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return grad[own_y : own_y + own_h, own_x : own_x + own_w, :] * weight, loss * weight
 
     def _combine(self, image, rolled_grad, shifts, ints):
         """Roll the feature gradient back, add the pixel gradient, zero non-finite values, normalise."""
@@ -280,16 +274,14 @@ class Dreamer:
             with tf.GradientTape() as tape:
                 tape.watch(image)
                 pixel = tf.cast(self.objective.pixel_loss(image[None]), tf.float32)
-            pixel_grad = tape.gradient(pixel, image)
-            if pixel_grad is not None:
-                grad += pixel_grad
+            grad += tape.gradient(pixel, image, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         grad = tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
         return _normalize_by_id(grad, ints[3]), pixel
 
     def _whole_gradient(self, image, ints):
         shape = tf.shape(image)
         rolled, shifts = _roll(image, ints[:2], ints[2], tf.constant(0))
-        grad, loss = self._tile(rolled, tf.stack([0, 0, shape[0], shape[1], 0, 0, shape[0], shape[1]]))
+        grad, loss = self._tile(rolled, tf.stack([0, 0, shape[0], shape[1], 0, 0, shape[0], shape[1]]), 1.0)
         grad, pixel = self._combine(image, grad, shifts, ints)
         return grad, loss + pixel
 
@@ -366,12 +358,11 @@ _RAW_GRADIENT = DreamSettings(jitter=0, normalize="none")
 def get_dreamer(model, objective: Objective) -> Dreamer:
     """The Dreamer for this model and objective, built once (cached on the objective, by model)."""
     cache = objective.__dict__.setdefault("_cadl_dreamers", {})
-    entry = cache.get(id(model))
-    if entry is not None and entry.model is model:
-        entry.objective.validate(model)
-        return entry
-    dreamer = Dreamer(model, objective)
-    cache[id(model)] = dreamer
+    dreamer = cache.get(id(model))
+    if dreamer is None or dreamer.model is not model:  # an id can be reused once a model is freed
+        dreamer = cache[id(model)] = Dreamer(model, objective)
+    else:
+        dreamer.objective.validate(model)
     return dreamer
 
 
