@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from .. import config
 from ..errors import CadlError, LayerError, ModelError, ParameterError
+from ..images import resize
 from ..settings import MAX_SEED, Settings, check_float, check_int, setting
-from . import standin
+from . import download, standin
 from .base import LayerInfo, Model
 
 config.quiet_tensorflow()
@@ -84,11 +86,11 @@ def _parse_graph(graph_def) -> tuple[dict[str, _Node], dict[str, np.ndarray]]:
 
 # --- static shapes: which image sizes a node can be computed at ----------------------------------
 class _SizeProblem(Exception):
-    """A node cannot be computed at the given input size (``kind``: ``small`` or ``reshape``)."""
+    """A node cannot be computed at the given input size (``kind``: ``small`` or ``reshape``; ``detail``: why)."""
 
-    def __init__(self, node: str, kind: str, detail: str):
+    def __init__(self, kind: str, detail: str):
         super().__init__(detail)
-        self.node, self.kind, self.detail = node, kind, detail
+        self.kind, self.detail = kind, detail
 
 
 def _window_out(size: int | None, k: int, stride: int, padding: str, node: str) -> int | None:
@@ -97,7 +99,7 @@ def _window_out(size: int | None, k: int, stride: int, padding: str, node: str) 
     if padding == "SAME":
         return -(-size // stride)
     if size < k:
-        raise _SizeProblem(node, "small", f"{node} is a {k}x{k} VALID window but its input is only {size} px")
+        raise _SizeProblem("small", f"{node} is a {k}x{k} VALID window but its input is only {size} px")
     return (size - k) // stride + 1
 
 
@@ -120,8 +122,7 @@ def _node_shape(node: _Node, consts: dict, shapes: dict[str, _Shape], h, w) -> _
                       _window_out(data[0].w, kw, stride[2], pad, node.name), int(channels))
     if node.op in ("Concat", "ConcatV2"):
         counts = [part.channels for part in data]
-        total = None if None in counts else sum(counts)
-        return _Shape(data[0].h, data[0].w, total, data[0].rows, data[0].spatial)
+        return data[0]._replace(channels=None if None in counts else sum(counts))
     if node.op == "Reshape":
         return _reshape_shape(node.name, data[0], consts.get(node.inputs[1]))
     if node.op == "MatMul":
@@ -142,8 +143,8 @@ def _reshape_shape(name: str, src: _Shape, target) -> _Shape:
     values = cells * src.channels
     if values % width:
         need = width // math.gcd(width, src.channels)
-        raise _SizeProblem(name, "reshape", f"{name} reshapes each image's {grid} values to rows of {width}, "
-                                            f"which needs a grid of a multiple of {need} cells")
+        raise _SizeProblem("reshape", f"{name} reshapes each image's {grid} values to rows of {width}, "
+                                   f"which needs a grid of a multiple of {need} cells")
     return _Shape(channels=width, rows=values // width, spatial=False)
 
 
@@ -219,10 +220,8 @@ def _conv2d_fast(node: _Node, args):
     width = x.shape[2] if x.shape[2] is not None else tf.shape(x)[2]
     top, bottom = _same_pads(height, kh, stride, bh)
     left, right = _same_pads(width, kw, stride, bw)
-    pads = [[0, 0], [top, bottom], [left, right], [0, 0]]
-    if not all(isinstance(n, int) for n in (top, bottom, left, right)):
-        pads = tf.stack([tf.stack([tf.cast(n, tf.int32) for n in pair]) for pair in pads])
-    blocks = tf.nn.space_to_depth(tf.pad(x, pads), stride)
+    # Static pads are ints; traced for any size, scalar tensors that tf.pad packs with the ints.
+    blocks = tf.nn.space_to_depth(tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]), stride)
     padded = tf.pad(kernel, [[0, stride * bh - kh], [0, stride * bw - kw], [0, 0], [0, 0]])
     # Tap (stride*a + i, stride*b + j) of input channel c goes to block tap (a, b), channel
     # (i * stride + j) * cin + c: the channel order of tf.nn.space_to_depth.
@@ -277,8 +276,8 @@ class _Graph:
                              "(delete the file and load again, or use weights='untrained')")
         floats = {name for name, value in consts.items() if np.issubdtype(value.dtype, np.floating)}
         self.static = {name: value for name, value in consts.items() if name not in floats}
-        safe = {name: "".join(c if c.isalnum() or c in "_-." else "_" for c in name) for name in floats}
-        self.variables = {name: tf.Variable(tf.cast(consts[name], self.dtype), trainable=False, name=safe[name])
+        self.variables = {name: tf.Variable(tf.cast(consts[name], self.dtype), trainable=False,
+                                            name="".join(c if c.isalnum() or c in "_-." else "_" for c in name))
                           for name in floats}
         # Shape inference needs only the weights' shapes: zero-size views, not a second copy.
         self.shape_consts = {k: np.broadcast_to(np.int8(0), v.shape) if k in floats else v for k, v in consts.items()}
@@ -433,8 +432,7 @@ class Inception5h(Model):
         the minimum size, or, for the auxiliary heads' reshape, sizes that work)."""
         node, h, w = self._node_of[self.layer(name).name], int(height), int(width)
         works = self.graph.size_problem
-        problem = works(node, h, w)
-        if problem is None:
+        if (problem := works(node, h, w)) is None:
             return
         if problem.kind == "small":
             need = self.min_size(name)
@@ -485,8 +483,6 @@ class Inception5h(Model):
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """softmax2 of one image (scaled up to 224 px if smaller), for ``classify``."""
-        from ..images import resize
-
         height, width = image.shape[:2]
         if min(height, width) < CLASSIFY_SIZE:
             scale = CLASSIFY_SIZE / min(height, width)
@@ -527,24 +523,24 @@ _MODELS: dict[tuple, Inception5h] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+def _shared(key: tuple, build) -> Inception5h:
+    """The model cached under ``key``, built by ``build()`` the first time (once, whatever the threads)."""
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = build()
+        return _MODELS[key]
+
+
 def untrained_inception5h(seed: int = 0, precision: str | None = None, rewrites: bool = True) -> Inception5h:
     """The untrained stand-in (same graph, seeded random weights), built once per process and shared."""
     precision = config.precision(precision)
-    key = ("untrained", int(seed), precision, rewrites)
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = Inception5h(standin.standin_graphdef(seed), standin.standin_labels(), weights="untrained",
-                                       source=f"untrained stand-in (seed {seed}, built in memory)", precision=precision,
-                                       rewrites=rewrites)
-        return _MODELS[key]
+    return _shared(("untrained", int(seed), precision, rewrites), lambda: Inception5h(
+        standin.standin_graphdef(seed), standin.standin_labels(), weights="untrained",
+        source=f"untrained stand-in (seed {seed}, built in memory)", precision=precision, rewrites=rewrites))
 
 
 def _load_pretrained(options: LoadOptions) -> Inception5h:
     """The verified files (``path``, else the cache or a download), loaded once per file version and options."""
-    from google.protobuf.message import DecodeError
-
-    from . import download
-
     if options.path is not None:
         files = download.inception5h_from_file(options.path, sha1=options.sha1, verify=options.verify,
                                                cache_dir=options.cache_dir)
@@ -560,12 +556,9 @@ def _load_pretrained(options: LoadOptions) -> Inception5h:
         key = ("pretrained", str(pb), pb.stat().st_size, pb.stat().st_mtime_ns, str(labels), options.precision,
                options.rewrites)
         lines = labels.read_text(encoding="utf-8").splitlines() if labels is not None else None
-        with _MODELS_LOCK:
-            if key not in _MODELS:
-                graph_def = tf.compat.v1.GraphDef.FromString(pb.read_bytes())
-                _MODELS[key] = Inception5h(graph_def, lines, weights="pretrained", source=source, precision=options.precision,
-                                           rewrites=options.rewrites)
-            return _MODELS[key]
+        return _shared(key, lambda: Inception5h(tf.compat.v1.GraphDef.FromString(pb.read_bytes()), lines,
+                                                weights="pretrained", source=source, precision=options.precision,
+                                                rewrites=options.rewrites))
     except (OSError, UnicodeDecodeError) as error:
         raise ModelError(f"cannot read the graph or labels file ({pb}, {labels}): {error}") from error
     except DecodeError as error:
@@ -580,10 +573,9 @@ def load_inception5h(weights: str | None = None, options: LoadOptions | None = N
         weights: ``pretrained`` (download or cache, verify, load), ``untrained`` (the seeded stand-in),
             ``auto`` (pretrained when obtainable, else the stand-in with a warning) or None
             (``CADL_WEIGHTS``; ``pretrained`` when ``path`` is given).
-        options: a LoadOptions; ``**overrides`` change single fields (``cache_dir``, ``path``, ``url``,
-            ``seed``, ``precision`` (or ``dtype``), ``rewrites``, ``progress``, ``timeout``, ``retries``...).
+        options: a LoadOptions; ``**overrides`` change single fields of it (``dtype``: the old name of ``precision``).
     """
-    if "dtype" in overrides:  # the old name of precision
+    if "dtype" in overrides:
         overrides["precision"] = overrides.pop("dtype")
     options = LoadOptions.make(options, **overrides)
     mode = config.weights_mode("pretrained" if weights is None and options.path is not None else weights)
