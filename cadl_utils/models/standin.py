@@ -80,16 +80,11 @@ class _GraphWriter:
         for key, value in attrs.items():
             if isinstance(value, list):
                 node.attr[key].list.i.extend(value)
-            elif isinstance(value, str):
-                node.attr[key].s = value.encode()
-            elif isinstance(value, bool):
-                node.attr[key].b = value
-            elif isinstance(value, float):
-                node.attr[key].f = value
             elif isinstance(value, tf.DType):
                 node.attr[key].type = value.as_datatype_enum
-            else:
-                node.attr[key].i = value
+            else:  # by exact type: a bool is an int too
+                field = {str: "s", bool: "b", float: "f", int: "i"}[type(value)]
+                setattr(node.attr[key], field, value.encode() if isinstance(value, str) else value)
         self.ops.append(node)
         return name
 
