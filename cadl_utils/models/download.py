@@ -323,8 +323,7 @@ def ensure_inception5h(cache_dir=None, url: str | None = None, *, zip_sha1: str 
     IntegrityError (a hash mismatch, the bad file deleted, or an unsafe zip).
     """
     folder = inception5h_dir(cache_dir)
-    cached = _cached_files(folder, pb_sha1)
-    if cached is not None:
+    if (cached := _cached_files(folder, pb_sha1)) is not None:
         return cached
     url = (url or "").strip() or os.environ.get(URL_ENV, "").strip() or INCEPTION5H_URL
     zip_path = folder / ZIP_NAME
