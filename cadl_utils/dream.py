@@ -368,10 +368,8 @@ def get_dreamer(model, objective: Objective) -> Dreamer:
 
 def _check_objective(objective) -> None:
     if not isinstance(objective, Objective):
-        raise ParameterError(
-            f"objective must be a cadl_utils.objectives.Objective, got {type(objective).__name__}; "
-            "build one with neuron(...), channel(...) or layer(...)"
-        )
+        raise ParameterError(f"objective must be a cadl_utils.objectives.Objective, got {type(objective).__name__}; "
+                             "build one with neuron(...), channel(...) or layer(...)")
 
 
 def required_side(model, objective: Objective) -> int:
@@ -546,10 +544,8 @@ def zoom_margins(hw: tuple[int, int], margin: float) -> tuple[float, float]:
         short = min(height, width)
         margin_y, margin_x = margin * height / short, margin * width / short
     if 2 * margin_y >= height - 1 or 2 * margin_x >= width - 1:
-        raise ParameterError(
-            f"zoom margin {margin:g} is too large for a {height}x{width} image: it must be less than half "
-            "of each side; use a small fraction such as 0.02 or a few pixels"
-        )
+        raise ParameterError(f"zoom margin {margin:g} is too large for a {height}x{width} image: it must be less "
+                             "than half of each side; use a small fraction such as 0.02 or a few pixels")
     return margin_y, margin_x
 
 
