@@ -172,11 +172,9 @@ def gaussian_blur(image, sigma) -> tf.Tensor:
     offsets = tf.range(-_BLUR_RADIUS, _BLUR_RADIUS + 1, dtype=tf.float32)
     taps = tf.exp(-0.5 * tf.square(offsets / sigma))
     taps = taps / tf.reduce_sum(taps)
-    column = tf.tile(tf.reshape(taps, [-1, 1, 1, 1]), [1, 1, 3, 1])
-    row = tf.tile(tf.reshape(taps, [1, -1, 1, 1]), [1, 1, 3, 1])
-    padded = tf.pad(image, [[0, 0], [_BLUR_RADIUS] * 2, [_BLUR_RADIUS] * 2, [0, 0]], mode="SYMMETRIC")
-    blurred = tf.nn.depthwise_conv2d(padded, column, [1, 1, 1, 1], "VALID")
-    blurred = tf.nn.depthwise_conv2d(blurred, row, [1, 1, 1, 1], "VALID")
+    blurred = tf.pad(image, [[0, 0], [_BLUR_RADIUS] * 2, [_BLUR_RADIUS] * 2, [0, 0]], mode="SYMMETRIC")
+    for shape in ([-1, 1, 1, 1], [1, -1, 1, 1]):  # a column of taps, then a row, for each channel
+        blurred = tf.nn.depthwise_conv2d(blurred, tf.tile(tf.reshape(taps, shape), [1, 1, 3, 1]), [1, 1, 1, 1], "VALID")
     return blurred[0] if single else blurred
 
 
@@ -538,11 +536,8 @@ def zoom_margins(hw: tuple[int, int], margin: float) -> tuple[float, float]:
     side follows, keeping the aspect ratio)."""
     height, width = int(hw[0]), int(hw[1])
     margin = check_float(margin, "margin", above=0, fix="use a fraction such as 0.02 or a few pixels such as 4")
-    if margin < 1.0:
-        margin_y, margin_x = margin * height, margin * width
-    else:
-        short = min(height, width)
-        margin_y, margin_x = margin * height / short, margin * width / short
+    fraction = margin if margin < 1.0 else margin / min(height, width)
+    margin_y, margin_x = fraction * height, fraction * width
     if 2 * margin_y >= height - 1 or 2 * margin_x >= width - 1:
         raise ParameterError(f"zoom margin {margin:g} is too large for a {height}x{width} image: it must be less "
                              "than half of each side; use a small fraction such as 0.02 or a few pixels")
