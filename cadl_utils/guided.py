@@ -153,8 +153,7 @@ def compute_guide_features(model, guide_image, layers: str | Sequence[str], matc
     elif match_size is not None:
         factor = math.sqrt(match_size[0] * match_size[1] / (guide.shape[0] * guide.shape[1]))
         guide = resize(guide, (max(1, round(guide.shape[0] * factor)), max(1, round(guide.shape[1] * factor))))
-    height, width = guide.shape[:2]
-    tile_h, tile_w, tiles = _tiles(height, width, tile_size)
+    tile_h, tile_w, tiles = _tiles(*guide.shape[:2], tile_size)
     if compare == "positions" and len(tiles) > 1:
         raise ParameterError("compare='positions' needs the guide's whole feature map: use tile_size=None or 'pooled'")
     for name in names:
@@ -165,7 +164,7 @@ def compute_guide_features(model, guide_image, layers: str | Sequence[str], matc
     vectors = None
     for _ in range(2 if len(tiles) > 1 else 1):  # tiled, the gains need the whole guide's vectors first
         vectors, mean_squares = _guide_pass(model, guide, names, (tile_h, tile_w, tiles), vectors, compare)
-    pixel_unit = 1.0 / (3.0 * height * width)  # RMS of the pixel-L1 gradient at this size
+    pixel_unit = 1.0 / guide.size  # RMS of the pixel-L1 gradient at this size, 1 / 3HW
     scales = {name: feature_scale(vectors[name]) for name in names}
     rms = {name: float(np.sqrt(mean_squares[name])) / scales[name] ** 2 for name in names}
     gains = {name: pixel_unit / rms[name] if rms[name] > 1e-12 else 1.0 for name in names}  # 1: not measurable

@@ -271,16 +271,14 @@ class SweepResult(Result):
 
 def style_transfer(content, style, model=None, settings: StyleSettings | None = None, *, callback=None,
                    **overrides: Any) -> StyleResult:  # fmt: skip
-    """Paint ``content`` in the style of ``style`` (one image or a list to blend).
+    """Paint ``content`` in the style of ``style`` (images: paths or RGB arrays; ``style`` may be a list to blend).
 
     Args:
-        content, style: images (paths or RGB arrays); ``style`` may be a list.
         model: a Model, a model name (``inception5h``, ``vgg19``, ``random-multiscale``) or None (inception5h).
         settings: a StyleSettings (None: the defaults), changed by ``**overrides``.
         callback: ``callback(StepInfo)`` at every frame (``terms``: content, style, tv); False stops.
 
-    Returns:
-        StyleResult (Ctrl-C or a stop keeps the frames so far, ``interrupted=True``).
+    Returns a StyleResult (Ctrl-C or a stop keeps the frames so far, ``interrupted=True``).
     """
     return StyleTransfer(content, style, model, settings, **overrides).run(callback=callback)
 

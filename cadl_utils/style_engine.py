@@ -86,7 +86,12 @@ class StyleTransfer:
         content_layer, style_layers = default_layers(self.model, settings.layers)
         content_layer = _spatial_layer(self.model, settings.content_layer or content_layer, "content")
         style_layers = resolve_style_layers(self.model, settings.style_layers or style_layers)
-        self._check_sizes(content_layer, style_layers)
+        for what, image, names in [("the content image", self.content, [content_layer, *style_layers])] + [
+                (f"style image {i + 1}", s, list(style_layers)) for i, s in enumerate(self.styles)]:  # fmt: skip
+            need = max(self.model.min_size(n) for n in names)
+            if min(image.shape[:2]) < need:
+                raise LayerError(f"{what} is {image.shape[1]}x{image.shape[0]} px but layers {', '.join(names)} "
+                                 f"need at least {need} px: use a larger size (or style_scale)")  # fmt: skip
         self.settings = dataclasses.replace(settings, size=size, content_layer=content_layer,
                                             style_layers=tuple(style_layers.items()))  # fmt: skip
         net_content, net_styles = self.content, self.styles
@@ -102,14 +107,6 @@ class StyleTransfer:
         self.terms_now = tf.function(lambda: self.loss(self.image))
         self.gradient = tf.function(self._gradient)
         self.adam_steps, self._optimizer, self._adam_key = None, None, None
-
-    def _check_sizes(self, content_layer: str, style_layers: dict[str, float]) -> None:
-        for what, image, names in [("the content image", self.content, [content_layer, *style_layers])] + [
-                (f"style image {i + 1}", s, list(style_layers)) for i, s in enumerate(self.styles)]:  # fmt: skip
-            need = max(self.model.min_size(n) for n in names)
-            if min(image.shape[:2]) < need:
-                raise LayerError(f"{what} is {image.shape[1]}x{image.shape[0]} px but layers {', '.join(names)} "
-                                 f"need at least {need} px: use a larger size (or style_scale)")  # fmt: skip
 
     def _gradient(self):
         with tf.GradientTape() as tape:

@@ -114,10 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt(_signum, _frame):
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: sys.argv[1:]). Returns the exit code: 0 success, 2 bad input
     (a CadlError), 130 interrupted (Ctrl-C or SIGTERM), 1 a bug (one line; ``--debug`` shows the traceback)."""
@@ -129,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # is a user error, reported like any other.
         args = build_parser().parse_args(argv)
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _interrupt)  # a killed run keeps (and writes) what it finished, as on Ctrl-C
+            # KeyboardInterrupt, as on Ctrl-C: a killed run keeps (and writes) what it finished.
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
         return int(args.func(args) or 0)
     except CadlError as error:
         print(f"error: {error}", file=sys.stderr)
