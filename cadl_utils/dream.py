@@ -148,13 +148,12 @@ def normalize_gradient(grad, method: str = "std") -> tf.Tensor:
     NaN/Inf entries become 0 and a zero gradient stays zero.
     """
     method = check_choice(method, "gradient normalisation", NORMALIZERS)
-    grad = tf.convert_to_tensor(grad, tf.float32)
-    grad = tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
-    return _normalize_by_id(grad, tf.constant(NORMALIZERS.index(method)))
+    return _normalize_by_id(tf.convert_to_tensor(grad, tf.float32), tf.constant(NORMALIZERS.index(method)))
 
 
 def _normalize_by_id(grad: tf.Tensor, method_id: tf.Tensor) -> tf.Tensor:
     """``normalize_gradient`` with the method as an int tensor (a switch inside the graph)."""
+    grad = tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
     branches = [  # in the order of NORMALIZERS
         lambda: grad / (tf.math.reduce_std(grad) + _EPS),
         lambda: grad / (tf.reduce_max(tf.abs(grad)) + _EPS),
@@ -238,8 +237,7 @@ class Dreamer:
     def __init__(self, model, objective: Objective):
         _check_objective(objective)
         objective.validate(model)
-        self.model = model
-        self.objective = objective
+        self.model, self.objective = model, objective
         self.functions = {
             "step": tf.function(self._step_graph, input_signature=[_IMAGE, _INTS, _FLOATS]),
             "gradient": tf.function(self._whole_gradient, input_signature=[_IMAGE, _INTS]),
@@ -273,7 +271,6 @@ class Dreamer:
                 tape.watch(image)
                 pixel = tf.cast(self.objective.pixel_loss(image[None]), tf.float32)
             grad += tape.gradient(pixel, image, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        grad = tf.where(tf.math.is_finite(grad), grad, tf.zeros_like(grad))
         return _normalize_by_id(grad, ints[3]), pixel
 
     def _whole_gradient(self, image, ints):
