@@ -168,7 +168,7 @@ class WeightedSum(Objective):
                 variable.assign(value)
 
     def _terms(self) -> list[tuple[float, Objective]]:
-        return [(float(variable.numpy()), objective) for variable, objective in zip(self._weights, self.terms)]
+        return list(zip(self.term_weights, self.terms))
 
     @property
     def uses_pixels(self) -> bool:
@@ -234,6 +234,9 @@ class _IndexedObjective(Objective):
             self.model.check_channel(self._layer, index)
         self._index.assign(index)
 
+    def feature_loss(self, features):
+        return tf.reduce_mean(tf.gather(tf.cast(features[self._layer], tf.float32), self._index, axis=-1))
+
 
 class Neuron(_IndexedObjective):
     """Maximise one class (``neuron("jellyfish")``), by label or index, of a softmax or logits layer (e.g.
@@ -269,12 +272,12 @@ class Neuron(_IndexedObjective):
     def feature_loss(self, features):
         if self._target is not None and self.model is None:
             raise ModelError(f"neuron {self._target!r} has not been resolved to an index: call validate(model) first")
-        values = tf.cast(features[self._layer], tf.float32)
+        values = features[self._layer]
         if values.shape.rank == 4:
             # A "neuron" of a map is the channel's unit at the centre of the image.
             shape = tf.shape(values)
             values = values[:, shape[1] // 2, shape[2] // 2, :]
-        return tf.reduce_mean(tf.gather(values, self._index, axis=-1))
+        return super().feature_loss({self._layer: values})
 
     def describe(self) -> str:
         label = self.label
@@ -298,10 +301,6 @@ class Channel(_IndexedObjective):
             name = f"{name}_pre_relu"
         self._point(model, name, self.index)
         return self
-
-    def feature_loss(self, features):
-        values = tf.cast(features[self._layer], tf.float32)
-        return tf.reduce_mean(tf.gather(values, self._index, axis=-1))
 
     def describe(self) -> str:
         return f"channel {self.index} of {self._layer}"
