@@ -200,18 +200,12 @@ def _pack(settings: DreamSettings, index: int) -> tuple[tf.Tensor, tf.Tensor]:
 def _roll(image, seed, jitter, tile):
     """(image rolled by jitter plus, when tiles do not cover it, a random tile offset; the shifts).
     ``seed`` is the (seed, step index) pair of the stateless RNG."""
-    shape = tf.shape(image)
-    height, width = shape[0], shape[1]
+    size = tf.shape(image)[:2]  # (height, width): every line below works on (y, x) pairs
     draws = tf.random.stateless_uniform([4], seed=seed, minval=0, maxval=2**30, dtype=tf.int32)
-    span = 2 * jitter + 1
-    shift_y = draws[0] % span - jitter
-    shift_x = draws[1] % span - jitter
     # The tile offset moves the tile grid every step (no seams). It is always drawn, so a tile
     # >= the image uses the same random numbers as no tiles at all and gives the same result.
-    safe_tile = tf.maximum(tile, 1)
-    shift_y += tf.cast(tf.logical_and(tile > 0, tile < height), tf.int32) * (draws[2] % safe_tile)
-    shift_x += tf.cast(tf.logical_and(tile > 0, tile < width), tf.int32) * (draws[3] % safe_tile)
-    shifts = tf.stack([shift_y % height, shift_x % width])
+    tiled = tf.cast(tf.logical_and(tile > 0, tile < size), tf.int32)
+    shifts = (draws[:2] % (2 * jitter + 1) - jitter + tiled * (draws[2:] % tf.maximum(tile, 1))) % size
     return tf.roll(image, shifts, [0, 1]), shifts
 
 
@@ -433,10 +427,6 @@ class _Run:
                 report(self.callback, StepInfo(self.done, self.total, x.numpy(), loss, octave, frame))
         return x
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
 
 def _octave_dream(run: _Run, x: tf.Tensor, sizes: list[tuple[int, int]], steps: int, frame=None) -> tf.Tensor:
     """Dream over octaves, smallest first, re-adding the detail each downscale lost."""
@@ -483,7 +473,8 @@ def _render(kind: str, image, objective, model, settings: DreamSettings, callbac
             x = run.latest if run.latest.shape[:2] == array.shape[:2] else resize(run.latest, array.shape[:2])
             frames.append(np.ascontiguousarray(x.numpy(), np.float32))
     finally:
-        run.close()
+        if run.bar is not None:
+            run.bar.close()
     return finish(Result(frames, stopped is not None, run.done), stopped)
 
 
