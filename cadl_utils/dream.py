@@ -443,9 +443,9 @@ def _octave_dream(run: _Run, x: tf.Tensor, sizes: list[tuple[int, int]], steps: 
 
 
 def _render(kind: str, image, objective, model, settings: DreamSettings, callback: Callback | None) -> Result:
-    """The run of dream ("dream": one picture, kept at its last finished step by a stop), feedback_loop
-    ("feedback") and fractal_zoom ("zoom"): frames, each the previous one dreamed (and zoomed), of which a
-    stop drops the unfinished one. Objective, image, margin, octaves and tiles are checked before any work."""
+    """What dream ("dream"), feedback_loop ("feedback") and fractal_zoom ("zoom") do: check the objective, image,
+    margin, octaves and tiles before any work, then dream the frames, each from the previous one (zoomed for
+    "zoom"). A stop drops the unfinished frame, except in dream, whose one picture keeps the steps taken."""
     from .models import resolve_model
 
     _check_objective(objective)
