@@ -16,8 +16,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cadl_utils"
 # Issue 12 asks for at most 6,000 lines. The package reached 6,123 after issues 13-15 added the
 # random-multiscale model, precision selection and the non-finite/signal handling (about 260 lines), then
 # 6,187 after issue 13's `course` command (+72), the position-by-position guided terms (+27) and a trim
-# pass (-61), so this is a ratchet: it may only go down, towards 6,000; new code must pay for itself.
-MAX_LINES = 6187
+# pass (-61); 6,092 after another trim pass (-107) and threaded GIF palettes (+12). This is a ratchet: it may
+# only go down, towards 6,000; new code must pay for itself.
+MAX_LINES = 6092
 GOAL_LINES = 6000
 MAX_FUNCTION_LINES = 60
 MAX_PARAMETERS = 8
