@@ -19,7 +19,8 @@ per round, then medians: another process on a shared machine slows a whole round
 - float32, bfloat16 and ``auto`` precision steps at 512 px, the FLOP/s of a 4096^2 ``tf.matmul`` in
   both dtypes, and TensorFlow itself running the frozen graph (``import_graph_def`` through
   ``wrap_function``) with the tutorial's loop; a step's FLOPs are counted from the graph's convolutions
-  and matmuls (forward + input gradient = 2x the forward pass);
+  and matmuls (forward + input gradient = 2x the forward pass); and the same convolutions alone, on random
+  tensors in one graph: the rate TensorFlow's kernels reach on these shapes, and their share of a step;
 - quality of bfloat16: the objective gain after 20 steps from the same start (both pictures judged by
   the float32 network) and the PSNR of one step against float32;
 - time per megapixel from 256 to 2048 px, and the peak RSS of a tiled 4096 px step in a subprocess.
@@ -148,13 +149,9 @@ class TutorialTiled:
 # --- measurements ----------------------------------------------------------------------------------
 
 
-def forward_flops(layers, height: int, width: int) -> int:
-    """Multiply-add FLOPs (2 per MAC) of the network's own convolutions and matmuls computing ``layers``.
-
-    Counted on inception5h's graph definition (the stand-in has the same topology and shapes), not
-    on what the interpreter traces: its faster rewrites (conv2d0 as a zero-padded stride-1 conv)
-    must not inflate the count.
-    """
+def _graph_ops(layers, height: int, width: int):
+    """The Conv2D and MatMul operations of inception5h's graph definition that compute ``layers`` at this size
+    (the stand-in has the same topology and shapes), in a TF1 graph with static shapes."""
     import tensorflow as tf
 
     from cadl_utils.models.standin import standin_graphdef
@@ -165,16 +162,52 @@ def forward_flops(layers, height: int, width: int) -> int:
     with graph.as_default():
         image = tf.compat.v1.placeholder(tf.float32, [1, height, width, 3])
         tf.graph_util.import_graph_def(pruned, input_map={"input": image}, name="")
+    return [op for op in graph.get_operations() if op.type in ("Conv2D", "MatMul")]
+
+
+def forward_flops(layers, height: int, width: int) -> int:
+    """Multiply-add FLOPs (2 per MAC) of the network's own convolutions and matmuls computing ``layers``.
+
+    Counted on inception5h's graph definition, not on what the interpreter traces: its faster rewrites
+    (conv2d0 as a zero-padded stride-1 conv) must not inflate the count.
+    """
     total = 0
-    for op in graph.get_operations():
+    for op in _graph_ops(layers, height, width):
         if op.type == "Conv2D":
-            out = op.outputs[0].shape
-            kernel = op.inputs[1].shape
+            out, kernel = op.outputs[0].shape, op.inputs[1].shape
             total += 2 * out[1] * out[2] * out[3] * kernel[0] * kernel[1] * kernel[2]
-        elif op.type == "MatMul":
+        else:
             a, b = op.inputs[0].shape, op.inputs[1].shape
             total += 2 * a[0] * a[1] * b[1]
     return int(total)
+
+
+def conv_clock(layer: str, size: int, dtype: str):
+    """A traced function to time (``_time``): the step's convolutions alone, every Conv2D of the graph up to ``layer`` at ``size`` px, forward and
+    input gradient, on random tensors in ``dtype``, all in one tf.function (independent, so TensorFlow may run
+    two at once, as it runs an inception block's branches). Best of three. Their FLOPs are a step's FLOPs
+    (``2 * forward_flops``), so FLOPs / this time is the rate TensorFlow's own kernels reach on these shapes:
+    what a step could reach if everything else (ReLU, LRN, pooling, concat, casts) took no time."""
+    import tensorflow as tf
+
+    convs = [(tuple(op.inputs[0].shape), tuple(op.inputs[1].shape), tuple(op.outputs[0].shape),
+              list(op.get_attr("strides")), op.get_attr("padding").decode())
+             for op in _graph_ops([layer], size, size) if op.type == "Conv2D"]  # fmt: skip
+    tensors = [[tf.cast(tf.random.normal(shape, seed=i) * scale, dtype) for shape, scale in
+                ((x, 1.0), (k, 0.05), (y, 1.0))] for i, (x, k, y, _, _) in enumerate(convs)]  # fmt: skip
+
+    @tf.function
+    def run(tensors):
+        total = tf.constant(0.0)
+        for (x, kernel, dy), (x_shape, _, _, strides, padding) in zip(tensors, convs):
+            y = tf.nn.conv2d(x, kernel, strides, padding)
+            dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=x_shape, filter=kernel, out_backprop=dy, strides=strides,
+                                                padding=padding)
+            total += tf.cast(y[0, 0, 0, 0] + dx[0, 0, 0, 0], tf.float32)  # keeps both alive, reads one value
+        return total
+
+    run(tensors).numpy()
+    return lambda: run(tensors)
 
 
 def _time(fn) -> float:
@@ -342,10 +375,12 @@ def precision_comparison(weights, layer, size, steps, rounds) -> dict:
         clocks["frozen"] = lambda: frozen.run(image, steps, 0.01)
     for clock in clocks.values():
         clock().numpy()  # trace
+    convs = {f"convs_{dtype}": conv_clock(layer, size, dtype) for dtype in ("float32", "bfloat16")}
     flop = 2 * forward_flops([layer], size, size)
     rows = []
     for _ in range(rounds):
         row = {name: _time(clock) / steps for name, clock in clocks.items()}
+        row.update({name: _time(clock) for name, clock in convs.items()})
         row.update(mm_float32=matmul_rate("float32"), mm_bfloat16=matmul_rate("bfloat16"))
         rows.append(row)
     med = lambda f: statistics.median(f(r) for r in rows)  # noqa: E731
@@ -355,6 +390,9 @@ def precision_comparison(weights, layer, size, steps, rounds) -> dict:
            "auto_speedup": med(lambda r: r["float32"] / r["auto"]),
            "bfloat16_speedup": med(lambda r: r["float32"] / r["bfloat16"]),
            "matmul_bfloat16_over_float32": med(lambda r: r["mm_bfloat16"] / r["mm_float32"])}
+    for dtype in ("float32", "bfloat16"):  # the convolutions alone: their rate, and their share of a step's time
+        out[f"{dtype}_convs_of_matmul"] = med(lambda r: flop / r[f"convs_{dtype}"] / r[f"mm_{dtype}"])
+        out[f"{dtype}_convs_share_of_step"] = med(lambda r: r[f"convs_{dtype}"] / r[dtype])
     if frozen is not None:
         out["float32_over_frozen_graph"] = med(lambda r: r["float32"] / r["frozen"])
     out.update(quality(models, layer, image))
@@ -489,6 +527,10 @@ def _table(results: dict) -> str:
             f"{k} {v:.3f}" for k, v in times.items() if not k.startswith("mm")))
         lines.append(f"  matmul GFLOP/s: fp32 {times['mm_float32'] / 1e9:.0f}, bf16 {times['mm_bfloat16'] / 1e9:.0f}; "
                      f"step {p['step_gflop']:.1f} GFLOP")
+        lines.append(f"  convolutions alone (forward + input gradient, TF's kernels): fp32 {p['float32_convs_of_matmul']:.2f}"
+                     f" and bf16 {p['bfloat16_convs_of_matmul']:.2f} of the matmul rate; their time is "
+                     f"{p['float32_convs_share_of_step']:.0%} of the fp32 step and {p['bfloat16_convs_share_of_step']:.0%} "
+                     "of the bf16 step (the rest: ReLU, LRN, pooling, concat, casts)")
         lines.append(f"  objective gain fp32 {p['objective_gain_float32']:.4f}, bf16 {p['objective_gain_bfloat16']:.4f}; "
                      f"PSNR after {p['quality_steps']} steps {p['psnr_db_after_steps']:.1f} dB; gain ratio per start "
                      + ", ".join(f"{r:.3f}" for r in p.get("gain_ratio_per_start", [])))
