@@ -184,16 +184,15 @@ def _scaled_values(array: np.ndarray, what: str) -> np.ndarray:
         return array.astype(np.float32) / 255.0
     if array.dtype.kind != "f":
         raise ImageError(f"{what} has dtype {array.dtype}: use uint8 (0..255) or float (0..1) pixel values")
-    values = array.astype(np.float32)
-    if not np.isfinite(values).all():
+    if not np.isfinite(array).all():  # checked in the array's own dtype: a finite 1e300 is out of range, not Inf
         raise ImageError(f"{what} contains NaN or infinite values: check the computation that produced it, "
                          "or clean it with np.nan_to_num(image)")
-    low, high = float(values.min()), float(values.max())
+    low, high = float(array.min()), float(array.max())
     if low < -_FLOAT_TOLERANCE or high > 1.0 + _FLOAT_TOLERANCE:
         hint = "divide by 255" if high > 1.0 + _FLOAT_TOLERANCE else "map -1..1 with (x + 1) / 2"
         raise ImageError(f"{what} is a float array with values from {low:g} to {high:g}: floats must be in "
                          f"[0, 1] ({hint}, or clip with np.clip(image, 0, 1))")
-    return np.clip(values, 0.0, 1.0)
+    return np.clip(array.astype(np.float32), 0.0, 1.0)
 
 
 def _pixels(value: object, name: str) -> int:

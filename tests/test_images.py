@@ -366,12 +366,14 @@ def test_array_small_float_overshoot_is_clipped():
         (np.full((2, 2, 3), np.nan, np.float32), "NaN"),
         (np.array([[[0.0, np.inf, 0.0]]]), "infinite"),
         (np.full((2, 2, 3), 200.0), "divide by 255"),
+        (np.full((2, 2, 3), 1e300), r"from 1e\+300 to 1e\+300.*divide by 255"),  # finite, not "infinite"
         (np.full((2, 2, 3), -1.0), r"\(x \+ 1\) / 2"),
         (np.full((2, 2, 3), 300, np.int32), "0..255"),
         (np.zeros((2, 2, 3), np.complex64), "dtype"),
         (np.array([["a", "b"]]), "dtype"),
     ],
 )
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no overflow warning on the way to the error
 def test_bad_arrays(array, words):
     with pytest.raises(ImageError, match=words):
         load_image(array)
