@@ -37,3 +37,28 @@ def test_package_shape_meets_its_targets(capsys):
     code = package_shape.main()
     report = capsys.readouterr().out
     assert code == 0, report
+
+
+def test_code_that_runs_in_tf_functions_converts_with_autograph():
+    # AutoGraph converts whatever a tf.function calls; a construct it cannot convert (e.g. `:=`) makes TensorFlow
+    # print a WARNING into the user's notebook, which nbval then reports as changed output.
+    import importlib
+    import inspect
+
+    import tensorflow as tf
+
+    modules = ("models.inception5h", "models.base", "models.keras_backbones", "models.random_multiscale",
+               "objectives", "guided", "style_engine", "dream", "images")  # fmt: skip
+    failed = []
+    for name in modules:
+        module = importlib.import_module(f"cadl_utils.{name}")
+        classes = [value for value in vars(module).values() if inspect.isclass(value)
+                   and value.__module__ == module.__name__ and not hasattr(value, "__dataclass_fields__")]  # fmt: skip
+        for owner in [module, *classes]:
+            for attr, fn in vars(owner).items():
+                if inspect.isfunction(fn) and fn.__module__ == module.__name__ and not attr.startswith("__"):
+                    try:
+                        tf.autograph.to_graph(fn)
+                    except Exception as error:  # noqa: BLE001 (any failure is a finding)
+                        failed.append(f"{name}.{getattr(owner, '__name__', '')}.{attr}: {type(error).__name__}")
+    assert not failed, failed

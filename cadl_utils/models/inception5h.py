@@ -432,7 +432,8 @@ class Inception5h(Model):
         the minimum size, or, for the auxiliary heads' reshape, sizes that work)."""
         node, h, w = self._node_of[self.layer(name).name], int(height), int(width)
         works = self.graph.size_problem
-        if (problem := works(node, h, w)) is None:
+        problem = works(node, h, w)  # no walrus: AutoGraph converts this method inside tf.functions and warns on one
+        if problem is None:
             return
         if problem.kind == "small":
             need = self.min_size(name)
