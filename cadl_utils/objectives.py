@@ -66,7 +66,7 @@ class Objective:
     layers: tuple[str, ...] = ()  # the layers feature_loss reads (final after validate)
 
     def feature_loss(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        """The value to maximise from network features (layer name -> [N, h, w, C] or [N, C])."""
+        """The value to maximise from network features (layer -> [N, h, w, C] or [N, C]): a mean over the batch N."""
         return tf.constant(0.0)
 
     def pixel_loss(self, image) -> tf.Tensor:

@@ -199,6 +199,20 @@ def test_tiles_cover_every_pixel_and_agree_with_the_untiled_gradient(tiny_model)
     assert np.corrcoef(tiled.ravel(), untiled.ravel())[0, 1] > 0.8
 
 
+@pytest.mark.parametrize("objective", [O.layer("conv2"), O.neuron(1, "logits"), O.channel("mixed", 2) - 0.5 * O.tv()])
+def test_tiles_in_batches_give_each_tiles_own_gradient(tiny_model, monkeypatch, objective):
+    """The tiled step runs TILE_BATCH tiles per call; each tile's gradient and loss must be what it gets alone
+    (objectives are means over the batch). 150x130 in tiles of 48 is 4x3 tiles."""
+    image, settings = _smooth(8, 150, 130), D.DreamSettings(seed=1, jitter=5, tile_size=48, normalize="none")
+    dreamer = D.get_dreamer(tiny_model, objective)
+    monkeypatch.setattr(D, "TILE_BATCH", 1)
+    alone_gradient, (_, alone_loss) = dreamer.gradient(image, settings=settings), dreamer.step(image, settings)
+    for batch in (4, 5):  # 4 + 4 + 4 tiles, and 5 + 5 + 2
+        monkeypatch.setattr(D, "TILE_BATCH", batch)
+        np.testing.assert_allclose(dreamer.gradient(image, settings=settings), alone_gradient, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(dreamer.step(image, settings)[1], alone_loss, rtol=1e-5)
+
+
 def test_tiled_dream_has_no_fixed_seams(tiny_model):
     """Random tile offsets move the borders each step, so rows/columns at multiples of the tile change
     as much as any others. (With a fixed grid, the change there drops to about half: padding seams.)"""
