@@ -13,8 +13,8 @@ inception5h model (``model.extract``) and objective (mean activation of ``--laye
   so they do the same work.
 
 Both run in one process, alternating, on the same images, sizes and numbers of steps (tracing
-excluded: each is warmed up first); the tiled comparison is repeated in ``--processes`` fresh processes
-and the median taken, as the tutorial's loop runs at different speeds in different processes. Also
+excluded: each is warmed up first); both comparisons are repeated in ``--processes`` fresh processes
+and the median taken, as the tutorial's loops run at different speeds in different processes. Also
 measured in the same run, interleaved round by round (ratios per round, then medians: another process
 on a shared machine slows a whole round alike):
 
@@ -428,15 +428,16 @@ def quality(models, layer, image, steps: int = 20, starts: int = 4) -> dict:
             "psnr_db_1_step": min(psnr_one), "psnr_db_after_steps": float(np.median(psnr_after))}
 
 
-def tiled_in_processes(args, size: int, processes: int) -> dict:
-    """``compare_tiled`` at ``size`` in ``processes`` fresh processes, one after another. The tutorial's loop runs
-    at different speeds in different processes (0.35-0.58 s at 1024 px measured beside ours' steady 0.41-0.42 s):
-    the ratio is the median over processes, each process's own ratio and times kept."""
+def in_processes(args, kind: str, size: int) -> dict:
+    """``compare_simple`` (``kind`` simple) or ``compare_tiled`` (tiled) at ``size`` in ``--processes`` fresh
+    processes, one after another. The tutorial's loops run at different speeds in different processes (its tiled
+    loop 0.30-0.73 s at 1024 px, its simple one about 0.09-0.3 s at 512 px, beside ours' steady times): the ratio
+    is the median over processes; each process's own result is kept."""
     rows = []
-    for _ in range(processes):
-        command = [sys.executable, "-m", "benchmarks.bench_dream", "--child-tiled", str(size), "--tile", str(args.tile),
-                   "--layer", args.layer, "--weights", args.weights, "--precision", args.precision,
-                   "--rounds", str(args.rounds)]  # fmt: skip
+    for _ in range(args.processes):
+        command = [sys.executable, "-m", "benchmarks.bench_dream", f"--child-{kind}", str(size), "--tile",
+                   str(args.tile), "--layer", args.layer, "--weights", args.weights, "--precision", args.precision,
+                   "--rounds", str(args.rounds), "--steps", str(args.steps)]  # fmt: skip
         output = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True, timeout=1800)
         rows.append(json.loads(output.stdout.strip().splitlines()[-1]))
     out = {key: statistics.median(row[key] for row in rows) for key in
@@ -444,15 +445,19 @@ def tiled_in_processes(args, size: int, processes: int) -> dict:
     return {**rows[0], **out, "processes": rows}
 
 
-def _child_tiled(args) -> None:
-    """In the subprocess: one ``compare_tiled`` at ``--child-tiled`` px, printed as JSON."""
+def _child_compare(args) -> None:
+    """In the subprocess: one ``compare_simple`` (``--child-simple``) or ``compare_tiled`` (``--child-tiled``)."""
     from cadl_utils import objectives
     from cadl_utils.models import load_model
 
     model = load_model("inception5h", args.weights, precision=args.precision)
-    steps = max(1, 2 * 1024**2 // args.child_tiled**2)
-    result = compare_tiled(model, objectives.layer(args.layer), args.layer, args.child_tiled, args.tile, steps,
-                           max(2, args.rounds // 2))  # fmt: skip
+    objective = objectives.layer(args.layer)
+    if args.child_simple:
+        result = compare_simple(model, objective, args.layer, args.child_simple, args.steps, args.rounds)
+    else:
+        steps = max(1, 2 * 1024**2 // args.child_tiled**2)
+        rounds = max(2, args.rounds // 2)
+        result = compare_tiled(model, objective, args.layer, args.child_tiled, args.tile, steps, rounds)
     print(json.dumps(result))
 
 
@@ -564,9 +569,10 @@ def _table(results: dict) -> str:
         lines.append(f"  objective gain fp32 {p['objective_gain_float32']:.4f}, bf16 {p['objective_gain_bfloat16']:.4f}; "
                      f"PSNR after {p['quality_steps']} steps {p['psnr_db_after_steps']:.1f} dB; gain ratio per start "
                      + ", ".join(f"{r:.3f}" for r in p.get("gain_ratio_per_start", [])))
-    for t in results["tiled"]:
+    for t in [results["simple"], *results["tiled"]]:
         each = ", ".join(f"{r['tutorial_s_per_step']:.3f}/{r['ours_s_per_step']:.3f}" for r in t.get("processes", []))
-        lines.append(f"  tiled {t['size']} px: tutorial {t['tutorial_s_per_step']:.3f} s, cadl "
+        mode = "tiled" if "tile" in t else "untiled"
+        lines.append(f"  {mode} {t['size']} px: tutorial {t['tutorial_s_per_step']:.3f} s, cadl "
                      f"{t['ours_s_per_step']:.3f} s (medians; per process tutorial/cadl: {each})")
     for row in results.get("per_megapixel", []):
         mode = f"tiles {row['tile']}" if row["tile"] else "untiled"
@@ -587,16 +593,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds, medians taken (default 5)")
     parser.add_argument("--tiled-sizes", type=int, nargs="*", default=[1024, 2048], help="tiled comparisons (px)")
     parser.add_argument("--tile", type=int, default=512, help="tile size (default 512)")
-    parser.add_argument("--processes", type=int, default=3, help="fresh processes per tiled comparison (default 3)")
+    parser.add_argument("--processes", type=int, default=3, help="fresh processes per tutorial comparison (default 3)")
     parser.add_argument("--rss-size", type=int, default=4096, help="image side of the RSS run (0 skips it)")
     parser.add_argument("--no-megapixel", action="store_true", help="skip the time-per-megapixel rows")
     parser.add_argument("--out", default=str(REPO / "outputs" / "bench_dream.json"), help="JSON output")
     parser.add_argument("--child-rss", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--child-tiled", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child-simple", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--child-steps", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv if argv is not None else ([] if __name__ != "__main__" else None))
-    if args.child_rss or args.child_tiled:
-        (_child_rss if args.child_rss else _child_tiled)(args)
+    if args.child_rss or args.child_tiled or args.child_simple:
+        (_child_rss if args.child_rss else _child_compare)(args)
         return {}
     results = run(args)
     print()
@@ -624,12 +631,12 @@ def run(args) -> dict:
     results: dict = {"model": model.describe(), "objective": objective.describe(), "cpu_count": os.cpu_count()}
     print("precisions, matmul rates, TensorFlow on the frozen graph, quality...", flush=True)
     results["precision"] = precision_comparison(args.weights, args.layer, args.size, args.steps, args.rounds)
-    print("simple comparison...", flush=True)
-    results["simple"] = compare_simple(model, objective, args.layer, args.size, args.steps, args.rounds)
+    print(f"simple comparison in {args.processes} fresh processes...", flush=True)
+    results["simple"] = in_processes(args, "simple", args.size)
     results["tiled"] = []
     for size in args.tiled_sizes:
         print(f"tiled comparison at {size} px in {args.processes} fresh processes...", flush=True)
-        results["tiled"].append(tiled_in_processes(args, size, args.processes))
+        results["tiled"].append(in_processes(args, "tiled", size))
     if not args.no_megapixel:
         print("time per megapixel...", flush=True)
         rows = per_megapixel(model, objective, [256, 512, 1024, 2048], args.tile, untiled_max=1024,
