@@ -2,7 +2,7 @@
 
 One step (``Dreamer.step``) rolls the image by a random offset (jitter, plus a random tile offset
 when tiling, so borders never stay in one place), takes the gradient of ``objective.feature_loss``
-for the whole image or tile by tile (one tile's activations in memory at a time), rolls it back, adds
+for the whole image or in tiles (``TILE_BATCH`` tiles' activations in memory at a time), rolls it back, adds
 the gradient of ``objective.pixel_loss`` on the un-rolled image, normalises it, zeroes non-finite
 values and adds ``step_size`` times it; then optional decay and blur, and clipping to [0, 1]. The
 compiled functions take only tensors with open sizes: new step sizes, images, sizes, tile sizes or
@@ -286,7 +286,7 @@ class Dreamer:
         return _update(image, grad, ints, floats), pixel
 
     def _tiled_gradient(self, image: tf.Tensor, ints: tf.Tensor, tile: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """The rolled feature gradient, tile by tile: (rolled gradient, shifts, summed tile loss)."""
+        """The rolled feature gradient, ``TILE_BATCH`` tiles at a time: (rolled gradient, shifts, summed tile loss)."""
         height, width = int(image.shape[0]), int(image.shape[1])
         rolled, shifts = self.functions["roll"](image, ints[:2], ints[2], tf.constant(tile))
         tile_h, tile_w = min(tile, height), min(tile, width)
