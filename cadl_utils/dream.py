@@ -268,7 +268,6 @@ class Dreamer:
         return _normalize_by_id(grad, ints[3]), pixel
 
     def _whole_gradient(self, image, ints):
-        shape = tf.shape(image)
         rolled, shifts = _roll(image, ints[:2], ints[2], tf.constant(0))
         grad, loss = self._tiles(tf.expand_dims(rolled, 0), 1.0)  # rolled[None]: a StridedSliceGrad
         grad = grad[0]
