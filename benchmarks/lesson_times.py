@@ -18,14 +18,15 @@ writes ``outputs/lesson_times.json``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
+import runpy
 import shutil
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from cadl_utils.files import atomic_write
 
@@ -38,10 +39,7 @@ CPU_CELL = "import os as _os\n_t = _os.times()\nprint(_t.user + _t.system)"
 
 def _builder():
     """notebooks/build_notebooks.py as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOKS / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return SimpleNamespace(**runpy.run_path(str(NOTEBOOKS / "build_notebooks.py")))
 
 
 def _seconds(cell) -> float:

@@ -7,9 +7,10 @@ they take well under a second.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import jupytext
 import nbformat
@@ -38,10 +39,8 @@ def _notebook_paths() -> list[Path]:
 
 
 def _load_builder():
-    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOKS / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """notebooks/build_notebooks.py (a script) as a namespace of its functions."""
+    return SimpleNamespace(**runpy.run_path(str(NOTEBOOKS / "build_notebooks.py")))
 
 
 def _code_cells(nb) -> list:
