@@ -33,13 +33,13 @@
 # `guided2.gif`, ...) and shown side by side, the pooled and the position-by-position form of one
 # preset next to each other, and sliders to mix the terms.
 #
-# **How long it takes.** Measured top to bottom (without touching the sliders) on a 2-core CPU that
-# computes bfloat16 natively: about 25 seconds with the `quick` profile (128 px, 4 steps per preset)
-# and 2 min 54 s with the default `full` profile (512 px), while other jobs shared the CPU (load
-# average 1 to 4). Its CPU time was 3 min 17 s over the 2 cores, so alone on such a CPU we expect
-# about 2 minutes (not measured). Most of it (145 s of the 174) is the seven course pictures,
-# 512 px and 100 steps each; the rest of the lesson works on 256 px copies wherever 512 px would
-# show nothing more (gradient pictures, our own loop, comparisons).
+# **How long it takes.** Measured top to bottom (without touching the sliders, `make lesson-times`)
+# on a 2-core CPU that computes bfloat16 natively, with nothing else running: about 25 seconds with
+# the `quick` profile (128 px, 4 steps per preset) and about 1 min 53 s with the default `full`
+# profile (512 px). Most of it (about 90 s) is the seven course pictures, 512 px and 100 steps each:
+# per preset about 10 s of gradient steps, 1.5 s to measure the guide and compile the step, 1.6 s to
+# write the GIF. The rest of the lesson works on 256 px copies wherever 512 px would show nothing
+# more (gradient pictures, our own loop, comparisons).
 # These runs use the untrained stand-in, which has inception5h's layers and sizes, so the trained
 # weights cost the same; a CPU without bfloat16 is slower, a GPU much faster. To switch, set
 # `CADL_PROFILE=quick` in the environment before starting Jupyter (e.g. `CADL_PROFILE=quick make
