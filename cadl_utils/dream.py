@@ -220,6 +220,16 @@ def _update(image, grad, ints, floats):
     return tf.clip_by_value(x, 0.0, 1.0)
 
 
+def tile_grid(height: int, width: int, tile: int | None) -> tuple[int, int, list[tuple[int, int, int, int]]]:
+    """(tile height, tile width, [(top, left, y, x)]): tiles of one size covering an image row by row (``tile``
+    None: one tile). A tile's own part starts at (y, x); the last of a row or column starts earlier, at (top,
+    left), to end at the border, and keeps only its new pixels, so each pixel has exactly one tile."""
+    tile_h, tile_w = (height, width) if not tile else (min(tile, height), min(tile, width))
+    boxes = [(min(y, height - tile_h), min(x, width - tile_w), y, x)
+             for y in range(0, height, tile_h) for x in range(0, width, tile_w)]  # fmt: skip
+    return tile_h, tile_w, boxes
+
+
 class Dreamer:
     """The compiled gradient-ascent step for one model and one objective (get it with ``get_dreamer``).
 
@@ -288,13 +298,10 @@ class Dreamer:
         """The rolled feature gradient, ``TILE_BATCH`` tiles at a time: (rolled gradient, shifts, summed tile loss)."""
         height, width = int(image.shape[0]), int(image.shape[1])
         rolled, shifts = self.functions["roll"](image, ints[:2], ints[2], tf.constant(tile))
-        tile_h, tile_w = min(tile, height), min(tile, width)
+        tile_h, tile_w, boxes = tile_grid(height, width, tile)
         # Objectives are means over positions: scaling by the tile's share of the image keeps tiled
         # gradients (and values) on the untiled scale, so pixel terms keep their relative weight.
         weight = tf.constant(tile_h * tile_w / (height * width), tf.float32)
-        # The last tile of a row or column is moved back to end at the border and keeps only its new pixels.
-        boxes = [(min(y, height - tile_h), min(x, width - tile_w), y, x)
-                 for y in range(0, height, tile_h) for x in range(0, width, tile_w)]  # fmt: skip
         row, strips, total = [], [], 0.0
         for first in range(0, len(boxes), TILE_BATCH):
             batch = boxes[first : first + TILE_BATCH]

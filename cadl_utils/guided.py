@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import config
-from .dream import MAX_STEPS, DreamSettings, feedback_loop
+from .dream import MAX_STEPS, DreamSettings, feedback_loop, tile_grid
 from .errors import LayerError, ModelError, NonFiniteError, ParameterError
 from .files import check_output_paths
 from .images import as_image, crop_to_aspect, resize
@@ -98,27 +98,16 @@ class GuideFeatures:
         return tuple(self.vectors)
 
 
-def _tiles(height: int, width: int, tile: int | None) -> tuple[int, int, list]:
-    """(tile height, tile width, [(top, left, own)]) of tiles of one size covering an image, the last ones
-    ending at the border; ``own`` (y0, y1, x0, x1) is the part a tile adds, as fractions of the tile."""
-    tile_h, tile_w = (height, width) if not tile else (min(tile, height), min(tile, width))
-    tiles = []
-    for y in range(0, height, tile_h):
-        for x in range(0, width, tile_w):
-            top, left = min(y, height - tile_h), min(x, width - tile_w)
-            own = ((y - top) / tile_h, (min(y + tile_h, height) - top) / tile_h,
-                   (x - left) / tile_w, (min(x + tile_w, width) - left) / tile_w)  # fmt: skip
-            tiles.append((top, left, own))
-    return tile_h, tile_w, tiles
-
-
 def _guide_pass(model, guide: np.ndarray, names: tuple, grid: tuple, reference: dict | None,
                 compare: str) -> tuple[dict, dict]:
-    """One pass over the guide's tiles (``grid`` from ``_tiles``): layer -> ``feature_vector``, and layer ->
+    """One pass over the guide's tiles (``grid`` from ``dream.tile_grid``): layer -> ``feature_vector``, and layer ->
     mean square of the gradient of the dot term with ``reference``'s vectors (None: the tile's own)."""
     (tile_h, tile_w, tiles), (height, width) = grid, guide.shape[:2]
     vectors, mean_squares = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)
-    for top, left, own in tiles:
+    for top, left, y, x in tiles:
+        # The part of the tile it adds, as fractions of the tile: (y0, y1, x0, x1).
+        own = ((y - top) / tile_h, (min(y + tile_h, height) - top) / tile_h,
+               (x - left) / tile_w, (min(x + tile_w, width) - left) / tile_w)  # fmt: skip
         share = (own[1] - own[0]) * (own[3] - own[2]) * tile_h * tile_w / (height * width)
         batch = tf.convert_to_tensor(guide[None, top : top + tile_h, left : left + tile_w])
         with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
@@ -153,7 +142,7 @@ def compute_guide_features(model, guide_image, layers: str | Sequence[str], matc
     elif match_size is not None:
         factor = math.sqrt(match_size[0] * match_size[1] / (guide.shape[0] * guide.shape[1]))
         guide = resize(guide, (max(1, round(guide.shape[0] * factor)), max(1, round(guide.shape[1] * factor))))
-    tile_h, tile_w, tiles = _tiles(*guide.shape[:2], tile_size)
+    tile_h, tile_w, tiles = tile_grid(*guide.shape[:2], tile_size)
     if compare == "positions" and len(tiles) > 1:
         raise ParameterError("compare='positions' needs the guide's whole feature map: use tile_size=None or 'pooled'")
     for name in names:

@@ -701,3 +701,15 @@ def test_a_bfloat16_step_stays_close_to_float32(inception):
         assert got.dtype == tf.float32 and isinstance(got_loss, float)
         assert 10 * np.log10(1.0 / np.mean((got.numpy() - want.numpy()) ** 2)) >= 40
         assert abs(got_loss - want_loss) <= 0.05 * abs(want_loss)
+
+
+@pytest.mark.parametrize("height, width, tile", [(70, 50, 32), (64, 64, 32), (33, 100, 32), (20, 30, None), (20, 30, 64)])
+def test_tile_grid_gives_every_pixel_exactly_one_tile(height, width, tile):
+    tile_h, tile_w, boxes = D.tile_grid(height, width, tile)
+    assert (tile_h, tile_w) == ((height, width) if tile is None else (min(tile, height), min(tile, width)))
+    owned = np.zeros((height, width), int)
+    for top, left, y, x in boxes:
+        assert 0 <= top <= y and 0 <= left <= x and top + tile_h <= height and left + tile_w <= width
+        owned[y : min(y + tile_h, height), x : min(x + tile_w, width)] += 1
+    assert np.all(owned == 1)
+    assert [(y, x) for _, _, y, x in boxes] == sorted((y, x) for _, _, y, x in boxes)  # row by row

@@ -741,14 +741,3 @@ def test_tiled_guide_features_match_whole(tiny_model, guide_passes):
         assert cosine > 0.995
         assert tiled.scales[layer] == pytest.approx(whole.scales[layer], rel=0.1)
         assert tiled.gains[layer] == pytest.approx(whole.gains[layer], rel=0.35)
-
-
-def test_tiles_cover_every_pixel_and_share_the_image():
-    tile_h, tile_w, tiles = G._tiles(70, 50, 32)
-    assert (tile_h, tile_w, len(tiles)) == (32, 32, 3 * 2)
-    owned = np.zeros((70, 50), int)
-    for top, left, own in tiles:
-        y0, y1, x0, x1 = (round(f * 32) for f in own)
-        owned[top + y0 : top + y1, left + x0 : left + x1] += 1
-    assert np.all(owned == 1)
-    assert G._tiles(20, 30, None) == (20, 30, [(0, 0, (0.0, 1.0, 0.0, 1.0))])
