@@ -11,7 +11,7 @@ import io
 import math
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -295,7 +295,8 @@ def save_image(image: object, path: PathLike, *, inputs: Iterable[object] = (), 
     target = _output(path, READ_EXTENSIONS, "save_image")
     pixels = to_uint8(image)
     quality = check_int(quality, "quality", minimum=1, maximum=100, fix="use e.g. 95")  # other formats ignore it
-    return _write(pixels, target, inputs, overwrite_inputs, plugin="pillow", extension=target.suffix, quality=quality)
+    return _write(lambda: iio.imwrite("<bytes>", pixels, plugin="pillow", extension=target.suffix, quality=quality),
+                  target, inputs, overwrite_inputs)
 
 
 def _output(path: PathLike, extensions: Sequence[str], caller: str) -> Path:
@@ -306,14 +307,12 @@ def _output(path: PathLike, extensions: Sequence[str], caller: str) -> Path:
     return target
 
 
-def _write(pixels: np.ndarray, target: Path, inputs: Iterable[object], overwrite_inputs: bool, **options) -> Path:
-    """Check the output path, then write ``pixels`` encoded by imageio (``gif=True``: ``_gif_bytes``) via a
-    temporary file."""
+def _write(encode: Callable[[], bytes], target: Path, inputs: Iterable[object], overwrite_inputs: bool) -> Path:
+    """Check the output path, then write the file's bytes from ``encode()`` via a temporary file."""
     target = check_output_path(target, inputs, overwrite_inputs)
-    gif = options.pop("gif", False)
     with atomic_write(target) as tmp:
         # Encoded in memory first, so a disk error comes from one plain write, not from inside the encoder.
-        tmp.write_bytes(_gif_bytes(pixels, **options) if gif else iio.imwrite("<bytes>", pixels, **options))
+        tmp.write_bytes(encode())
     return target
 
 
@@ -381,7 +380,7 @@ def save_gif(frames: Frames, path: PathLike, duration_ms: float | Sequence[float
     loop = check_int(loop, "loop", minimum=0, maximum=65535, fix="use 0 to repeat forever or a loop count")
     # Pillow takes a list of durations only for several frames.
     duration = durations if len(set(durations)) > 1 else durations[0]
-    return _write(pixels, target, inputs, overwrite_inputs, gif=True, duration=duration, loop=loop)
+    return _write(lambda: _gif_bytes(pixels, duration, loop), target, inputs, overwrite_inputs)
 
 
 def save_mp4(frames: Frames, path: PathLike, fps: float = 10, *, inputs: Iterable[object] = (),
@@ -395,8 +394,8 @@ def save_mp4(frames: Frames, path: PathLike, fps: float = 10, *, inputs: Iterabl
                           "pip install -e '.[mp4]' (or save a GIF instead)")
     pixels = np.stack([to_uint8(frame) for frame in _frames(frames, "save_mp4", same_size=True)])
     pixels = np.pad(pixels, ((0, 0), (0, pixels.shape[1] % 2), (0, pixels.shape[2] % 2), (0, 0)), mode="edge")
-    return _write(pixels, target, inputs, overwrite_inputs, extension=".mp4", fps=fps, codec="libx264",
-                  macro_block_size=2, ffmpeg_log_level="error")
+    return _write(lambda: iio.imwrite("<bytes>", pixels, extension=".mp4", fps=fps, codec="libx264", macro_block_size=2,
+                                      ffmpeg_log_level="error"), target, inputs, overwrite_inputs)
 
 
 def save_animation(frames: Frames, path: PathLike, duration_ms: float = 100, inputs: Iterable[object] = ()) -> Path:

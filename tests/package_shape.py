@@ -17,8 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cadl_utils"
 # random-multiscale model, precision selection and the non-finite/signal handling (about 260 lines), then
 # 6,187 after issue 13's `course` command (+72), the position-by-position guided terms (+27) and a trim
 # pass (-61); 6,092 after another trim pass (-107) and threaded GIF palettes (+12). This is a ratchet: it may
-# only go down, towards 6,000; new code must pay for itself.
-MAX_LINES = 6086
+# only go down, towards 6,000; new code must pay for itself. 6,085: one tile grid (-4), one writer call (-1).
+MAX_LINES = 6085
 GOAL_LINES = 6000
 MAX_FUNCTION_LINES = 60
 MAX_PARAMETERS = 8
