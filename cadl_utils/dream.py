@@ -474,7 +474,7 @@ def _render(kind: str, image, objective, model, settings: DreamSettings, callbac
                 x = _zoom_tensor(x, *margins, settings.center)
     except (KeyboardInterrupt, Stop) as stop:
         stopped = stop
-        if once:  # the steps taken are only in run.latest, at the size of their octave
+        if once and not frames:  # the steps taken are only in run.latest, at the size of their octave
             x = run.latest if run.latest.shape[:2] == array.shape[:2] else resize(run.latest, array.shape[:2])
             frames.append(np.ascontiguousarray(x.numpy(), np.float32))
     finally:
